@@ -1,0 +1,1 @@
+export { ProcessGuard, processGuard } from './process-guard.ts';

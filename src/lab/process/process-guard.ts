@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Makes sure child processes die with the process that started them.
+ *
+ * Two layers: an 'exit' hook signals every guarded PID when this process ends normally or
+ * through an uncaught exception, and a detached reaper process (reaper-main.ts) does the same
+ * when this process is killed outright (SIGKILL), which no hook can catch.
+ */
+export class ProcessGuard {
+  readonly #guarded = new Map<number, NodeJS.Signals>();
+  #reaper: ChildProcess | undefined;
+  #exitHookInstalled = false;
+
+  /** Registers `pid` to receive `signal` (then SIGKILL) if this process ends first. */
+  guard(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.#guarded.set(pid, signal);
+    this.#installExitHook();
+    this.#send(`+${pid} ${signal}`);
+  }
+
+  /** Forgets `pid`, normally once it has exited. */
+  release(pid: number): void {
+    if (!this.#guarded.delete(pid)) return;
+    this.#send(`-${pid}`);
+  }
+
+  /** PIDs currently guarded. */
+  get pids(): number[] {
+    return [...this.#guarded.keys()];
+  }
+
+  #send(line: string): void {
+    const reaper = this.#ensureReaper();
+    reaper.stdin?.write(`${line}\n`);
+  }
+
+  #ensureReaper(): ChildProcess {
+    if (this.#reaper && this.#reaper.exitCode === null) return this.#reaper;
+    const script = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
+    const reaper = spawn(process.execPath, [script], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    // Neither the reaper nor the pipe to it may keep this process alive.
+    reaper.unref();
+    const stdin = reaper.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null;
+    stdin?.unref?.();
+    reaper.stdin?.on('error', () => {});
+    for (const [pid, signal] of this.#guarded) reaper.stdin?.write(`+${pid} ${signal}\n`);
+    this.#reaper = reaper;
+    return reaper;
+  }
+
+  #installExitHook(): void {
+    if (this.#exitHookInstalled) return;
+    this.#exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const [pid, signal] of this.#guarded) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // Already gone.
+        }
+      }
+    });
+  }
+}
+
+/** The process-wide guard every spawner in chaos-lab registers its children with. */
+export const processGuard = new ProcessGuard();

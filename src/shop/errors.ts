@@ -1,0 +1,43 @@
+/**
+ * Errors the shop answers with, each with a stable code and an HTTP status.
+ *
+ * | code                   | status | when |
+ * |------------------------|--------|------|
+ * | INVALID_BODY           | 400    | the body is not a JSON object |
+ * | INVALID_FIELD          | 400    | a field is missing, of the wrong type or out of range |
+ * | INVALID_ID             | 400    | a path id is not a positive 32-bit integer |
+ * | INVALID_HEADER         | 400    | the Idempotency-Key header is malformed |
+ * | PRODUCT_NOT_FOUND      | 404    | no product with that id |
+ * | ORDER_NOT_FOUND        | 404    | no order with that id |
+ * | ROUTE_NOT_FOUND        | 404    | no such route |
+ * | IDEMPOTENCY_KEY_REUSED | 422    | the key was used before for a different order |
+ * | DB_NOT_READY           | 503    | the schema is not initialised yet |
+ * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
+ * | INTERNAL_ERROR         | 500    | anything else |
+ *
+ * Fastify's own errors (FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_BODY_TOO_LARGE, …) keep their codes
+ * and 4xx statuses.
+ */
+export class ShopError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(statusCode: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ShopError';
+    this.statusCode = statusCode;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** A request the shop cannot accept: 400 with a message naming the field and the value. */
+export function invalid(code: string, message: string, details: Record<string, unknown> = {}): ShopError {
+  return new ShopError(400, code, message, details);
+}
+
+/** The JSON body of every error answer. */
+export function errorBody(error: ShopError): Record<string, unknown> {
+  return { error: error.message, code: error.code, ...error.details };
+}

@@ -1,0 +1,12 @@
+export { startShop, createShopDatabase } from './shop-instance.ts';
+export type { ShopInstance, ShopEvents } from './shop-instance.ts';
+export { buildShopApp } from './app.ts';
+export { resolveShopConfig, parseDatabaseUrl, shopOptionsFromEnv, SHOP_DEFAULTS } from './config.ts';
+export type { ShopConfig, ShopOptions, InitMode } from './config.ts';
+export { STRATEGIES } from './database/shop-database.ts';
+export type { ShopDatabase, StrategyName } from './database/shop-database.ts';
+export type { DatabaseEndpoint, EndpointRole } from './database/queryable.ts';
+export { isConnectionError } from './database/connection-errors.ts';
+export { SEED_PRODUCTS, initSchema } from './schema.ts';
+export { ShopError } from './errors.ts';
+export { MAX_QUANTITY } from './validation.ts';

@@ -1,0 +1,92 @@
+import pg from 'pg';
+import { sleep } from '../resilience/backoff.ts';
+import type { DatabaseEndpoint } from './database/queryable.ts';
+import { initSchema } from './schema.ts';
+
+/** Where initialisation stands. */
+export type InitState =
+  | { status: 'pending'; attempts: number; lastError?: string }
+  | { status: 'ready'; attempts: number }
+  | { status: 'failed'; attempts: number; lastError: string };
+
+/** Options of the initialiser. */
+export interface InitializerOptions {
+  writer: DatabaseEndpoint;
+  connectTimeoutMs: number;
+  /** background: retry until it works (Article 4's fix); once: one attempt (Article 4's trap). */
+  mode: 'background' | 'once';
+  initialDelayMs: number;
+  maxDelayMs: number;
+  onAttemptFailed?: (error: unknown, nextDelayMs: number | undefined) => void;
+}
+
+/**
+ * Creates the schema on its own short-lived connection (like the article's init_db), in the
+ * background, so that /health answers at once while the database is still on its way.
+ */
+export class SchemaInitializer {
+  readonly #options: InitializerOptions;
+  readonly #abort = new AbortController();
+  #state: InitState = { status: 'pending', attempts: 0 };
+  #done: Promise<void> | undefined;
+
+  constructor(options: InitializerOptions) {
+    this.#options = options;
+  }
+
+  get state(): InitState {
+    return this.#state;
+  }
+
+  get ready(): boolean {
+    return this.#state.status === 'ready';
+  }
+
+  /** Starts initialising; the returned promise settles when it is ready, has given up, or was stopped. */
+  start(): Promise<void> {
+    this.#done ??= this.#run();
+    return this.#done;
+  }
+
+  /** Stops retrying. */
+  stop(): void {
+    this.#abort.abort(new Error('initialisation stopped'));
+  }
+
+  async #run(): Promise<void> {
+    const { mode, initialDelayMs, maxDelayMs } = this.#options;
+    for (let attempt = 1; !this.#abort.signal.aborted; attempt++) {
+      try {
+        await this.#attempt();
+        this.#state = { status: 'ready', attempts: attempt };
+        return;
+      } catch (error) {
+        const lastError = (error as Error).message;
+        // 2 s, 4 s, 8 s, … capped at 30 s by default (the exponent is capped too, to stay finite).
+        const delay = mode === 'once' ? undefined : Math.min(initialDelayMs * 2 ** Math.min(attempt - 1, 30), maxDelayMs);
+        this.#options.onAttemptFailed?.(error, delay);
+        if (delay === undefined) {
+          this.#state = { status: 'failed', attempts: attempt, lastError };
+          return;
+        }
+        this.#state = { status: 'pending', attempts: attempt, lastError };
+        try {
+          await sleep(delay, this.#abort.signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  async #attempt(): Promise<void> {
+    const client = new pg.Client({ ...this.#options.writer, connectionTimeoutMillis: this.#options.connectTimeoutMs });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await initSchema(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import { buildShopApp } from './app.ts';
+import { resolveShopConfig, type ShopConfig, type ShopOptions } from './config.ts';
+import { NaiveDatabase } from './database/naive-database.ts';
+import { ResilientDatabase } from './database/resilient-database.ts';
+import type { ShopDatabase } from './database/shop-database.ts';
+import { SchemaInitializer } from './initializer.ts';
+import { ShopMetrics } from './metrics.ts';
+
+/** A running shop instance. */
+export interface ShopInstance {
+  readonly config: ShopConfig;
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly initializer: SchemaInitializer;
+  /** Resolves once the schema is initialised (or initialisation gave up or was stopped). */
+  whenInitialised(): Promise<void>;
+  /** Stops serving and closes every database connection. */
+  close(): Promise<void>;
+}
+
+/** Events a shop reports while it runs, for whoever shows them (library code never prints). */
+export interface ShopEvents {
+  onInitRetry?: (error: unknown, nextDelayMs: number | undefined) => void;
+  onDatabaseRetry?: (role: string, error: unknown, attempt: number) => void;
+}
+
+/** Creates the database access of a strategy. */
+export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, events: ShopEvents = {}): ShopDatabase {
+  if (config.strategy === 'naive') {
+    return new NaiveDatabase({ writer: config.writer, connectTimeoutMs: config.connectTimeoutMs });
+  }
+  return new ResilientDatabase({
+    writer: config.writer,
+    reader: config.reader,
+    connectTimeoutMs: config.connectTimeoutMs,
+    poolSize: config.poolSize,
+    retryDelaysMs: config.retryDelaysMs,
+    validateAfterIdleMs: config.validateAfterIdleMs,
+    onRetry: (role, error, attempt) => {
+      metrics.databaseRetries.inc({ role });
+      events.onDatabaseRetry?.(role, error, attempt);
+    },
+  });
+}
+
+/**
+ * Starts one Chaos Shop instance: it listens at once (so /health answers) and initialises the
+ * schema in the background.
+ */
+export async function startShop(options: ShopOptions, events: ShopEvents = {}): Promise<ShopInstance> {
+  const config = resolveShopConfig(options);
+  const metrics = new ShopMetrics({ instance_id: config.instanceId, availability_zone: config.availabilityZone });
+  const database = createShopDatabase(config, metrics, events);
+  const initializer = new SchemaInitializer({
+    writer: config.writer,
+    connectTimeoutMs: config.connectTimeoutMs,
+    mode: config.initMode,
+    initialDelayMs: config.initInitialDelayMs,
+    maxDelayMs: config.initMaxDelayMs,
+    onAttemptFailed: events.onInitRetry,
+  });
+  const app = buildShopApp({ config, database, initializer, metrics });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const initialised = initializer.start();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    config,
+    url: `http://${config.host}:${port}`,
+    port,
+    app,
+    initializer,
+    whenInitialised: () => initialised,
+    async close() {
+      initializer.stop();
+      await app.close();
+      await database.close();
+    },
+  };
+}

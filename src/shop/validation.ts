@@ -1,0 +1,60 @@
+import { invalid } from './errors.ts';
+
+/** The largest quantity one order may ask for; more is a typo or an attack, not a purchase. */
+export const MAX_QUANTITY = 1000;
+const MAX_INT4 = 2_147_483_647;
+const MAX_KEY_LENGTH = 255;
+
+/** A validated order request. */
+export interface OrderRequest {
+  productId: number;
+  quantity: number;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Parses a path id: a positive integer that fits PostgreSQL's INTEGER. */
+export function parseId(raw: string, what: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(raw) || Number(raw) > MAX_INT4) {
+    throw invalid('INVALID_ID', `${what} id must be a positive integer up to ${MAX_INT4}, got ${describe(raw)}`, { value: raw.slice(0, 60) });
+  }
+  return Number(raw);
+}
+
+function integerField(body: Record<string, unknown>, name: string, max: number): number {
+  const value = body[name];
+  if (value === undefined || value === null) throw invalid('INVALID_FIELD', `${name} is required`, { field: name });
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw invalid('INVALID_FIELD', `${name} must be an integer, got ${describe(value)}`, { field: name });
+  }
+  if (value < 1 || value > max) {
+    throw invalid('INVALID_FIELD', `${name} must be between 1 and ${max}, got ${describe(value)}`, { field: name });
+  }
+  return value;
+}
+
+/** Parses the body of POST /orders: `{"product_id": int, "quantity": int}`. */
+export function parseOrderRequest(body: unknown): OrderRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid('INVALID_BODY', `request body must be a JSON object with product_id and quantity, got ${describe(body)}`);
+  }
+  const fields = body as Record<string, unknown>;
+  return {
+    productId: integerField(fields, 'product_id', MAX_INT4),
+    quantity: integerField(fields, 'quantity', MAX_QUANTITY),
+  };
+}
+
+/** Parses the Idempotency-Key header: 1 to 255 visible ASCII characters, or absent. */
+export function parseIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) throw invalid('INVALID_HEADER', 'Idempotency-Key must be given once');
+  if (header.length === 0 || header.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(header)) {
+    throw invalid('INVALID_HEADER', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${describe(header)}`);
+  }
+  return header;
+}
