@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { QueryConfig, QueryResultRow } from 'pg';
+import secureJson from 'secure-json-parse';
 import type { ShopConfig } from './config.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import type { EndpointRole } from './database/queryable.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
-import { errorBody, ShopError } from './errors.ts';
+import { errorBody, invalid, ShopError } from './errors.ts';
 import type { SchemaInitializer } from './initializer.ts';
 import type { ShopMetrics } from './metrics.ts';
 import { parseId, parseIdempotencyKey, parseOrderRequest } from './validation.ts';
@@ -50,6 +51,15 @@ const productSchema = {
 export function buildShopApp({ config, database, initializer, metrics }: ShopAppDependencies): FastifyInstance {
   const app = Fastify({ bodyLimit: config.bodyLimitBytes, logger: false, return503OnClosing: true });
   app.decorateRequest('source', 'none');
+  // Only JSON bodies: anything else is 415. Our own parser, for messages that say what is wrong.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    try {
+      done(null, parseJsonBody(text as string));
+    } catch (error) {
+      done(error as ShopError, undefined);
+    }
+  });
 
   /** Runs a statement, turning failures into a JSON 5xx that carries the driver's message. */
   async function query<R extends QueryResultRow>(request: FastifyRequest, role: EndpointRole, statement: QueryConfig) {
@@ -174,6 +184,17 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
   });
 
   return app;
+}
+
+/** Parses a JSON body, refusing empty bodies and prototype-poisoning keys (__proto__, constructor.prototype). */
+function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') throw invalid('INVALID_JSON', 'request body is empty but content-type is application/json');
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    const reason = (error as Error).message.includes('forbidden') ? 'it contains a forbidden __proto__ or constructor key' : (error as Error).message;
+    throw invalid('INVALID_JSON', `request body is not valid JSON: ${reason}`);
+  }
 }
 
 function elapsedMs(started: number): number {

@@ -3,6 +3,7 @@
  *
  * | code                   | status | when |
  * |------------------------|--------|------|
+ * | INVALID_JSON           | 400    | the body is empty, not JSON, or has a __proto__ key |
  * | INVALID_BODY           | 400    | the body is not a JSON object |
  * | INVALID_FIELD          | 400    | a field is missing, of the wrong type or out of range |
  * | INVALID_ID             | 400    | a path id is not a positive 32-bit integer |
@@ -15,7 +16,7 @@
  * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
  * | INTERNAL_ERROR         | 500    | anything else |
  *
- * Fastify's own errors (FST_ERR_CTP_INVALID_JSON_BODY, FST_ERR_CTP_BODY_TOO_LARGE, …) keep their codes
+ * Fastify's own errors (FST_ERR_CTP_INVALID_MEDIA_TYPE 415, FST_ERR_CTP_BODY_TOO_LARGE 413, …) keep their codes
  * and 4xx statuses.
  */
 export class ShopError extends Error {

@@ -9,6 +9,11 @@ export type InitState =
   | { status: 'ready'; attempts: number }
   | { status: 'failed'; attempts: number; lastError: string };
 
+/** Wait after failed attempt number `attempt` (from 1): 2 s, 4 s, 8 s, … capped at 30 s by default. */
+export function initRetryDelayMs(attempt: number, initialDelayMs: number, maxDelayMs: number): number {
+  return Math.min(initialDelayMs * 2 ** Math.min(attempt - 1, 30), maxDelayMs);
+}
+
 /** Options of the initialiser. */
 export interface InitializerOptions {
   writer: DatabaseEndpoint;
@@ -62,8 +67,7 @@ export class SchemaInitializer {
         return;
       } catch (error) {
         const lastError = (error as Error).message;
-        // 2 s, 4 s, 8 s, … capped at 30 s by default (the exponent is capped too, to stay finite).
-        const delay = mode === 'once' ? undefined : Math.min(initialDelayMs * 2 ** Math.min(attempt - 1, 30), maxDelayMs);
+        const delay = mode === 'once' ? undefined : initRetryDelayMs(attempt, initialDelayMs, maxDelayMs);
         this.#options.onAttemptFailed?.(error, delay);
         if (delay === undefined) {
           this.#state = { status: 'failed', attempts: attempt, lastError };

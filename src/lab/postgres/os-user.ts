@@ -25,6 +25,7 @@ export function postgresOsUser(): OsUser | undefined {
     throw new Error(
       `running as root, and PostgreSQL refuses root: needs an unprivileged account (${name}) to run as; ` +
         `set CHAOS_LAB_PG_USER to an existing non-root user (${(error as Error).message})`,
+      { cause: error },
     );
   }
 }

@@ -135,7 +135,7 @@ export class PostgresServer {
     return HOST;
   }
 
-  /** TCP port; defined once the server has started at least once. */
+  /** TCP port; defined once the server has started at least once, then kept across restarts. */
   get port(): number {
     if (this.#port === undefined) throw new Error('PostgreSQL server has not been started yet');
     return this.#port;
@@ -159,14 +159,20 @@ export class PostgresServer {
   /** Starts the server and resolves once it accepts connections (read-only ones for a standby). */
   async start(): Promise<void> {
     if (this.running) throw new Error(`PostgreSQL server is already running (pid ${this.pid})`);
+    // A server keeps its port across restarts (clients and endpoints point at it); only a
+    // port we picked for the very first start may be swapped when another process took it.
+    const mayPickPort = this.#fixedPort === undefined && this.#port === undefined;
     for (let attempt = 1; ; attempt++) {
-      if (this.#fixedPort === undefined) this.#port = await freePort(HOST);
+      if (mayPickPort) this.#port = await freePort(HOST);
       try {
         await this.#startOnce();
         return;
       } catch (error) {
-        const portRace = this.#fixedPort === undefined && this.#logTail.some((line) => PORT_TAKEN.test(line));
-        if (!portRace || attempt >= 5) throw error;
+        const portRace = mayPickPort && this.#logTail.some((line) => PORT_TAKEN.test(line));
+        if (!portRace || attempt >= 5) {
+          if (mayPickPort) this.#port = undefined;
+          throw error;
+        }
       }
     }
   }
@@ -241,7 +247,8 @@ export class PostgresServer {
     const child = spawn(this.#binaries.postgres, ['-D', this.#dataDir, ...this.#settingsArgs()], this.#spawnOptions());
     this.#process = child;
     const pid = child.pid;
-    if (pid !== undefined) processGuard.guard(pid, 'SIGQUIT');
+    // If we die without cleaning up, the reaper stops the server and removes a data directory we own.
+    if (pid !== undefined) processGuard.guard(pid, 'SIGQUIT', this.#ownsDataDir ? [join(this.#dataDir, '..')] : []);
     this.#exited = new Promise((resolve) => {
       child.once('exit', () => {
         if (pid !== undefined) processGuard.release(pid);

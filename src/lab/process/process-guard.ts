@@ -9,21 +9,24 @@ import { fileURLToPath } from 'node:url';
  * when this process is killed outright (SIGKILL), which no hook can catch.
  */
 export class ProcessGuard {
-  readonly #guarded = new Map<number, NodeJS.Signals>();
+  readonly #guarded = new Map<number, { signal: NodeJS.Signals; paths: string[] }>();
   #reaper: ChildProcess | undefined;
   #exitHookInstalled = false;
 
-  /** Registers `pid` to receive `signal` (then SIGKILL) if this process ends first. */
-  guard(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
-    this.#guarded.set(pid, signal);
+  /**
+   * Registers `pid` to receive `signal` (then SIGKILL) if this process ends first; `paths`
+   * (e.g. its data directory) are removed once it is dead, when the reaper does the job.
+   */
+  guard(pid: number, signal: NodeJS.Signals = 'SIGTERM', paths: string[] = []): void {
+    this.#guarded.set(pid, { signal, paths });
     this.#installExitHook();
-    this.#send(`+${pid} ${signal}`);
+    this.#send({ guard: pid, signal, paths });
   }
 
   /** Forgets `pid`, normally once it has exited. */
   release(pid: number): void {
     if (!this.#guarded.delete(pid)) return;
-    this.#send(`-${pid}`);
+    this.#send({ release: pid });
   }
 
   /** PIDs currently guarded. */
@@ -31,9 +34,9 @@ export class ProcessGuard {
     return [...this.#guarded.keys()];
   }
 
-  #send(line: string): void {
+  #send(message: object): void {
     const reaper = this.#ensureReaper();
-    reaper.stdin?.write(`${line}\n`);
+    reaper.stdin?.write(`${JSON.stringify(message)}\n`);
   }
 
   #ensureReaper(): ChildProcess {
@@ -48,7 +51,7 @@ export class ProcessGuard {
     const stdin = reaper.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null;
     stdin?.unref?.();
     reaper.stdin?.on('error', () => {});
-    for (const [pid, signal] of this.#guarded) reaper.stdin?.write(`+${pid} ${signal}\n`);
+    for (const [pid, { signal, paths }] of this.#guarded) reaper.stdin?.write(`${JSON.stringify({ guard: pid, signal, paths })}\n`);
     this.#reaper = reaper;
     return reaper;
   }
@@ -57,7 +60,7 @@ export class ProcessGuard {
     if (this.#exitHookInstalled) return;
     this.#exitHookInstalled = true;
     process.on('exit', () => {
-      for (const [pid, signal] of this.#guarded) {
+      for (const [pid, { signal }] of this.#guarded) {
         try {
           process.kill(pid, signal);
         } catch {

@@ -1,16 +1,23 @@
 // The reaper: a tiny detached process that outlives its parent by design.
 //
-// Its parent writes "+<pid> <signal>" and "-<pid>" lines on our stdin. When stdin closes, the
-// parent is gone (exited, crashed or SIGKILLed), so every PID still registered is signalled,
-// and killed with SIGKILL if it is still alive after a grace period. This is how no child of
+// Its parent writes JSON lines on our stdin: {"guard":pid,"signal":"SIGQUIT","paths":[…]} and
+// {"release":pid}. When stdin closes, the parent is gone (exited, crashed or SIGKILLed), so
+// every PID still registered is signalled, killed with SIGKILL if it is still alive after a
+// grace period, and the paths registered with it (data directories) are removed. This is how no child of
 // chaos-lab outlives the command or test that started it, even when that process cannot run
 // its own cleanup.
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const GRACE_MS = 3000;
 const POLL_MS = 50;
 
-const guarded = new Map<number, NodeJS.Signals>();
+interface Guarded {
+  signal: NodeJS.Signals;
+  paths: string[];
+}
+
+const guarded = new Map<number, Guarded>();
 
 function alive(pid: number): boolean {
   try {
@@ -30,22 +37,31 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 async function reapAll(): Promise<never> {
-  for (const [pid, sig] of guarded) signal(pid, sig);
+  for (const [pid, { signal: sig }] of guarded) signal(pid, sig);
   const deadline = Date.now() + GRACE_MS;
   while (Date.now() < deadline && [...guarded.keys()].some(alive)) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   for (const pid of guarded.keys()) if (alive(pid)) signal(pid, 'SIGKILL');
+  for (const { paths } of guarded.values()) {
+    for (const path of paths) rmSync(path, { recursive: true, force: true });
+  }
   process.exit(0);
 }
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  const match = /^([+-])(\d+)(?: (SIG[A-Z0-9]+))?$/.exec(line.trim());
-  if (!match) return;
-  const pid = Number(match[2]);
-  if (match[1] === '+') guarded.set(pid, (match[3] ?? 'SIGTERM') as NodeJS.Signals);
-  else guarded.delete(pid);
+  let message: { guard?: number; signal?: NodeJS.Signals; paths?: string[]; release?: number };
+  try {
+    message = JSON.parse(line) as typeof message;
+  } catch {
+    return;
+  }
+  if (typeof message.guard === 'number') {
+    guarded.set(message.guard, { signal: message.signal ?? 'SIGTERM', paths: message.paths ?? [] });
+  } else if (typeof message.release === 'number') {
+    guarded.delete(message.release);
+  }
 });
 lines.on('close', () => void reapAll());
 // Ctrl-C in the parent's terminal reaches us too (same session); we must survive it to
