@@ -109,4 +109,6 @@ process.on('message', (spec: LoadSpec) => {
   );
 });
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group: leave it to the parent, which stops us with SIGTERM.
+process.on('SIGINT', () => {});
 process.send?.({ ready: true });

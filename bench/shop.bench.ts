@@ -1,0 +1,293 @@
+// Throughput benchmark of the Chaos Shop on one embedded PostgreSQL server.
+//
+// What it measures: for each connection strategy, requests per second and latency (p50, p99)
+// of two scenarios, each preceded by a ~1 s warm-up that is not counted:
+//   products  GET /products (one prepared SELECT of the ten products)
+//   orders    POST /orders {"product_id": N, "quantity": 1}, N round-robin over the ten
+//             products (one call to the plpgsql function place_order per request); stock is
+//             first raised to 100,000,000 so that the run measures 201s, not 409s.
+// Load: autocannon, 16 keep-alive connections on loopback, one request in flight on each.
+// It also reports how CPU time was split between the shop, PostgreSQL and the load generator.
+//
+// Where things run: PostgreSQL is its own processes (postmaster + one backend per
+// connection); the shop runs in this process (startStandaloneShop); autocannon runs in a
+// child process (load-generator.ts). Putting autocannon in the shop's process would make it
+// share the shop's event loop and heap, so the shop would be slowed by its own client and
+// the latencies would include time spent queued behind the client's work. In its own process
+// it still competes for the same cores (nothing can prevent that on one machine; its share is
+// in the CPU columns), but the OS schedules it independently, as it would a real client.
+//
+// Run:  npm run bench -- [--duration 10] [--strategy resilient|naive|both] [--connections 16]
+//   or  node_modules/.bin/node bench/shop.bench.ts --strategy both
+// Ctrl-C stops the load, the shop and PostgreSQL.
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
+import type { StrategyName } from '../src/shop/database/shop-database.ts';
+import { measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
+import type { LoadSpec, LoadSummary, Scenario } from './load-generator.ts';
+
+interface BenchOptions {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  strategies: StrategyName[];
+}
+
+interface Row {
+  scenario: Scenario;
+  strategy: StrategyName;
+  load: LoadSummary;
+  cpu: CpuSplit | undefined;
+}
+
+const SCENARIOS: readonly Scenario[] = ['products', 'orders'];
+const HUGE_STOCK = 100_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '16' },
+      strategy: { type: 'string', default: 'resilient' },
+    },
+  });
+  const strategy = values.strategy;
+  if (strategy !== 'naive' && strategy !== 'resilient' && strategy !== 'both') {
+    throw new Error(`--strategy must be naive, resilient or both, got ${JSON.stringify(strategy)}`);
+  }
+  return {
+    durationS: positiveInteger('--duration', values.duration),
+    warmupS: positiveInteger('--warmup', values.warmup),
+    connections: positiveInteger('--connections', values.connections),
+    strategies: strategy === 'both' ? ['resilient', 'naive'] : [strategy],
+  };
+}
+
+function positiveInteger(name: string, raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generator child process
+
+type LoadReply = { ready: true } | { ok: true; summary: LoadSummary } | { ok: false; error: string };
+
+/** The autocannon child process: started once, one run at a time. */
+class LoadGenerator {
+  readonly #child: ChildProcess;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+  }
+
+  static async start(): Promise<LoadGenerator> {
+    const child = fork(new URL('./load-generator.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const generator = new LoadGenerator(child);
+    await generator.#nextReply();
+    return generator;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  async run(spec: LoadSpec): Promise<LoadSummary> {
+    const reply = this.#nextReply();
+    this.#child.send(spec);
+    const answer = await reply;
+    if ('ready' in answer) throw new Error('load generator answered out of turn');
+    if (!answer.ok) throw new Error(`load generator failed: ${answer.error}`);
+    return answer.summary;
+  }
+
+  stop(): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGTERM');
+  }
+
+  #nextReply(): Promise<LoadReply> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: LoadReply): void => {
+        this.#child.off('exit', onExit);
+        resolve(message);
+      };
+      const onExit = (code: number | null, signal: string | null): void => {
+        this.#child.off('message', onMessage);
+        reject(new Error(`load generator exited (${signal ?? `exit ${code}`})`));
+      };
+      this.#child.once('message', onMessage);
+      this.#child.once('exit', onExit);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shop and database
+
+/** Starts PostgreSQL and a shop and waits for the schema; close() may be called more than once. */
+async function startShop(strategy: StrategyName): Promise<StandaloneShop> {
+  const started = await startStandaloneShop({ strategy, instanceId: `i-bench-${strategy}` });
+  let closing: Promise<void> | undefined;
+  const standalone: StandaloneShop = { postgres: started.postgres, shop: started.shop, close: () => (closing ??= started.close()) };
+  await standalone.shop.whenInitialised();
+  const state = standalone.shop.initializer.state;
+  if (state.status !== 'ready') {
+    await standalone.close();
+    throw new Error(`shop schema did not initialise: ${JSON.stringify(state)}`);
+  }
+  return standalone;
+}
+
+/** Sets every product's stock so that the order scenario never runs out (direct SQL, not the API). */
+async function raiseStock(standalone: StandaloneShop): Promise<void> {
+  const client = new pg.Client({ connectionString: standalone.postgres.connectionString(SHOP_DATABASE) });
+  await client.connect();
+  try {
+    await client.query('UPDATE products SET stock = $1', [HUGE_STOCK]);
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+async function runScenario(
+  generator: LoadGenerator,
+  standalone: StandaloneShop,
+  strategy: StrategyName,
+  scenario: Scenario,
+  options: BenchOptions,
+): Promise<Row> {
+  if (scenario === 'orders') await raiseStock(standalone);
+  const spec = { url: standalone.shop.url, scenario, connections: options.connections };
+  await generator.run({ ...spec, durationS: options.warmupS });
+  const groups = [
+    { name: 'shop', pids: () => [process.pid] },
+    { name: 'postgres', pids: () => withChildren(standalone.postgres.pid) },
+    { name: 'loadgen', pids: () => (generator.pid === undefined ? [] : [generator.pid]) },
+  ];
+  const stopCpu = measureCpu(groups);
+  const load = await generator.run({ ...spec, durationS: options.durationS });
+  const row = { scenario, strategy, load, cpu: stopCpu() };
+  console.error(`  ${scenario.padEnd(8)} ${describe(row)}`);
+  return row;
+}
+
+async function benchStrategy(generator: LoadGenerator, strategy: StrategyName, options: BenchOptions, track: (shop?: StandaloneShop) => void): Promise<Row[]> {
+  console.error(`strategy ${strategy}: starting PostgreSQL and the shop…`);
+  const standalone = await startShop(strategy);
+  track(standalone);
+  try {
+    const rows: Row[] = [];
+    for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, strategy, scenario, options));
+    return rows;
+  } finally {
+    track(undefined);
+    await standalone.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function requestsPerSecond(load: LoadSummary): number {
+  return load.completed / load.durationS;
+}
+
+function statusSummary(load: LoadSummary): string {
+  return Object.entries(load.statusCounts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, count]) => `${code}:${count}`)
+    .join(' ');
+}
+
+function describe(row: Row): string {
+  const { load } = row;
+  return `${Math.round(requestsPerSecond(load))} req/s, p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms, ${statusSummary(load)}`;
+}
+
+function percent(cpu: CpuSplit | undefined, name: string): string {
+  const value = cpu?.[name];
+  return value === undefined ? '-' : `${Math.round(value)}%`;
+}
+
+function printTable(rows: readonly Row[]): void {
+  const header = ['scenario', 'strategy', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu machine'];
+  const lines = rows.map(({ scenario, strategy, load, cpu }) => [
+    scenario === 'products' ? 'GET /products' : 'POST /orders',
+    strategy,
+    Math.round(requestsPerSecond(load)).toLocaleString('en-US'),
+    load.p50Ms.toFixed(2),
+    load.p99Ms.toFixed(2),
+    statusSummary(load),
+    String(load.non2xx),
+    `${load.errors}/${load.timeouts}`,
+    percent(cpu, 'shop'),
+    percent(cpu, 'postgres'),
+    percent(cpu, 'loadgen'),
+    percent(cpu, 'machine'),
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
+  const format = (cells: string[]): string => cells.map((cell, i) => (i < 2 || i === 5 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log(format(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const line of lines) console.log(format(line));
+  console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy).');
+}
+
+function printMachine(options: BenchOptions): void {
+  console.log(`node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${process.platform}/${process.arch}`);
+  console.log(`${options.connections} keep-alive connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per run\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+let stopping = false;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  printMachine(options);
+  let current: StandaloneShop | undefined;
+  let generator: LoadGenerator | undefined;
+
+  // Ctrl-C: stop the load, then the shop and its PostgreSQL; a second Ctrl-C exits at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.error(`\n${signal}: stopping…`);
+    generator?.stop();
+    const shop = current;
+    current = undefined;
+    void (shop ? shop.close() : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    generator = await LoadGenerator.start();
+    const rows: Row[] = [];
+    for (const strategy of options.strategies) {
+      rows.push(...(await benchStrategy(generator, strategy, options, (shop) => (current = shop))));
+    }
+    console.log('');
+    printTable(rows);
+  } finally {
+    generator?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (stopping) return; // interrupted: the signal handler exits
+  console.error((error as Error).stack ?? error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,9 @@
+// chaos-lab's library API: what the chaos-lab command, the tests and the later lab are built on.
+export * from './shop/index.ts';
+export * from './lab/postgres/index.ts';
+export { processGuard, ProcessGuard } from './lab/process/index.ts';
+export { freePort } from './lab/net/free-port.ts';
+export { startStandaloneShop, createDatabase, SHOP_DATABASE } from './lab/standalone-shop.ts';
+export type { StandaloneShop, StandaloneShopOptions } from './lab/standalone-shop.ts';
+export { retry, exponentialDelays, sleep } from './resilience/index.ts';
+export type { RetryOptions } from './resilience/index.ts';
