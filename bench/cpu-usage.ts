@@ -11,7 +11,7 @@ export interface ProcessGroup {
 }
 
 /** CPU used per group, in percent of one core (200% = both cores of a 2-core machine busy). */
-export type CpuSplit = Record<string, number> & { machine: number };
+export type CpuSplit = Record<string, number> & { machine: number; other: number };
 
 const HAS_PROC = process.platform === 'linux';
 const CLOCK_TICKS = HAS_PROC ? clockTicks() : 100;
@@ -81,8 +81,20 @@ export function measureCpu(groups: readonly ProcessGroup[]): () => CpuSplit | un
       for (const [pid, ticks] of end.ticks.get(group.name) ?? []) used += ticks - (before.get(pid) ?? 0);
       split[group.name] = (100 * used) / CLOCK_TICKS / seconds;
     }
-    // Busy ticks of all CPUs together: also in percent of one core.
+    // Busy ticks of all CPUs together: also in percent of one core. 'other' is whatever else
+    // ran meanwhile (the kernel's share of loopback networking is partly in here too).
+    const groupsTotal = Object.values(split).reduce((sum, value) => sum + value, 0);
     split['machine'] = (100 * (end.machine - start.machine)) / CLOCK_TICKS / seconds;
+    split['other'] = Math.max(0, split['machine'] - groupsTotal);
     return split as CpuSplit;
   };
+}
+
+/** How busy the machine is right now, in percent of one core, sampled over `ms`. */
+export async function machineBusyPercent(ms = 500): Promise<number | undefined> {
+  if (!HAS_PROC) return undefined;
+  const before = machineBusyTicks();
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return (100 * (machineBusyTicks() - before)) / CLOCK_TICKS / ((performance.now() - started) / 1000);
 }

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
 import type { StrategyName } from '../src/shop/database/shop-database.ts';
-import { measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
+import { machineBusyPercent, measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
 import type { LoadSpec, LoadSummary, Scenario } from './load-generator.ts';
 
 interface BenchOptions {
@@ -186,6 +186,7 @@ async function benchStrategy(generator: LoadGenerator, strategy: StrategyName, o
   console.error(`strategy ${strategy}: starting PostgreSQL and the shop…`);
   const standalone = await startShop(strategy);
   track(standalone);
+  console.error(`  PostgreSQL pid ${standalone.postgres.pid} on port ${standalone.postgres.port}, shop at ${standalone.shop.url}`);
   try {
     const rows: Row[] = [];
     for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, strategy, scenario, options));
@@ -221,7 +222,7 @@ function percent(cpu: CpuSplit | undefined, name: string): string {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const header = ['scenario', 'strategy', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu machine'];
+  const header = ['scenario', 'strategy', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu other', 'cpu machine'];
   const lines = rows.map(({ scenario, strategy, load, cpu }) => [
     scenario === 'products' ? 'GET /products' : 'POST /orders',
     strategy,
@@ -234,6 +235,7 @@ function printTable(rows: readonly Row[]): void {
     percent(cpu, 'shop'),
     percent(cpu, 'postgres'),
     percent(cpu, 'loadgen'),
+    percent(cpu, 'other'),
     percent(cpu, 'machine'),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
@@ -241,12 +243,20 @@ function printTable(rows: readonly Row[]): void {
   console.log(format(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const line of lines) console.log(format(line));
-  console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy).');
+  console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy);');
+  console.log("'other' = machine busy time not used by the shop, postgres or the load generator (other processes, kernel).");
 }
 
-function printMachine(options: BenchOptions): void {
+async function printMachine(options: BenchOptions): Promise<void> {
   console.log(`node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${process.platform}/${process.arch}`);
-  console.log(`${options.connections} keep-alive connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per run\n`);
+  console.log(`${options.connections} keep-alive connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per run`);
+  // Numbers from a machine that is already busy are not comparable: say so up front.
+  const busy = await machineBusyPercent();
+  if (busy !== undefined) {
+    const note = busy > 15 ? '  WARNING: something else is using the CPU; results will be low' : '';
+    console.log(`machine busy before start: ${Math.round(busy)}% of one core${note}`);
+  }
+  console.log('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +266,7 @@ let stopping = false;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  printMachine(options);
+  await printMachine(options);
   let current: StandaloneShop | undefined;
   let generator: LoadGenerator | undefined;
 

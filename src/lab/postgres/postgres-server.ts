@@ -231,10 +231,11 @@ export class PostgresServer {
     if (code !== 0) throw new Error(`initdb failed (exit ${code}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
   }
 
-  #spawnOptions(): { uid?: number; gid?: number; env: NodeJS.ProcessEnv; stdio: ['ignore', 'pipe', 'pipe'] } {
+  #spawnOptions(): { uid?: number; gid?: number; env: NodeJS.ProcessEnv; stdio: ['ignore', 'pipe', 'pipe']; detached: boolean } {
     // A minimal environment: the server must not pick up the caller's PG* or locale variables.
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C', TZ: 'UTC' };
-    return { ...(this.#user ?? {}), env, stdio: ['ignore', 'pipe', 'pipe'] };
+    // detached: its own process group, so a Ctrl-C in our terminal reaches us, not the server; we stop it in order.
+    return { ...(this.#user ?? {}), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
   }
 
   #settingsArgs(): string[] {
