@@ -1,0 +1,34 @@
+import type { Attachment } from '../connection.ts';
+import type { FaultType } from '../fault-type.ts';
+import { gate, onlyParams } from '../fault-type.ts';
+
+/**
+ * Blackhole: connections are accepted (or stay open) but no byte gets through, so clients
+ * hang until their own timeout: the failure that exhausts worker pools. New connections are
+ * never dialled through to the dependency. When the fault is removed, what was held flows on,
+ * as TCP retransmission delivers it when a partition heals.
+ */
+export const blackhole: FaultType<Record<string, never>> = {
+  name: 'blackhole',
+  description: 'connections accepted or kept open, but no byte gets through until removed',
+  defaultDirections: ['upstream', 'downstream'],
+  parse(params) {
+    onlyParams(params, 'blackhole', []);
+    return {};
+  },
+  create() {
+    return {
+      attach(_connection, directions, isNew): Attachment {
+        const held = gate();
+        const hold = async (chunk: Buffer): Promise<Buffer> => {
+          await held.wait;
+          return chunk;
+        };
+        const attachment: Attachment = { stages: {}, detach: held.open };
+        for (const direction of directions) attachment.stages![direction] = hold;
+        if (isNew && directions.includes('upstream')) attachment.beforeConnect = () => held.wait;
+        return attachment;
+      },
+    };
+  },
+};

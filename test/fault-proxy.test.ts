@@ -1,0 +1,262 @@
+// The fault proxy as a client sees it: refused vs hang vs reset vs delay, on real sockets.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FaultProxy, type RemoveFaultResult } from '../src/lab/fault-proxy/fault-proxy.ts';
+
+/** An echo server: the dependency. It can also close a connection on request ("bye"). */
+async function startEchoServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      if (chunk.toString() === 'bye') socket.end('ok');
+      else socket.write(chunk);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+/** Connects to the proxy; resolves with the socket or rejects with the connect error. */
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Sends `text` and resolves with the first reply, or 'timeout', 'ECONNRESET', 'closed'. */
+function roundTrip(socket: Socket, text: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (result: string): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => done(chunk.toString());
+    const onError = (error: NodeJS.ErrnoException): void => done(error.code ?? error.message);
+    const onClose = (): void => done('closed');
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.write(text);
+  });
+}
+
+describe('fault proxy', () => {
+  let echo: { server: Server; port: number };
+  let proxy: FaultProxy;
+  let port: number;
+  const sockets: Socket[] = [];
+  const client = async (): Promise<Socket> => {
+    const socket = await open(port);
+    sockets.push(socket);
+    return socket;
+  };
+
+  before(async () => {
+    echo = await startEchoServer();
+  });
+  after(() => {
+    echo.server.close();
+  });
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await proxy?.close();
+  });
+
+  async function withProxy(): Promise<void> {
+    proxy = new FaultProxy({ ownerCheckIntervalMs: 50 });
+    port = (await proxy.addProxy({ name: 'db', upstream: { host: '127.0.0.1', port: echo.port } })).listen.port;
+  }
+
+  it('passes bytes both ways when no fault is active', async () => {
+    await withProxy();
+    const socket = await client();
+    assert.equal(await roundTrip(socket, 'hello'), 'hello');
+    const status = proxy.status('db');
+    assert.equal(status.openConnections, 1);
+    assert.equal(status.bytesUpstream, 5);
+    assert.equal(status.bytesDownstream, 5);
+  });
+
+  it('refuse: new connections get ECONNREFUSED, open ones are reset, and removal heals', async () => {
+    await withProxy();
+    const existing = await client();
+    assert.equal(await roundTrip(existing, 'a'), 'a');
+    const added = await proxy.addFault('db', { type: 'refuse' });
+    assert.equal(added.listenerClosed, true);
+    assert.equal(added.affectedConnections, 1);
+    assert.notEqual(await roundTrip(existing, 'b', 300), 'b');
+    await assert.rejects(open(port), { code: 'ECONNREFUSED' });
+    const removed = await proxy.removeFault('db', added.id);
+    assert.equal(removed.listenerReopened, true);
+    assert.equal(await roundTrip(await client(), 'c'), 'c');
+  });
+
+  it('blackhole: connections stay open but nothing arrives; removal lets the held bytes through', async () => {
+    await withProxy();
+    const existing = await client();
+    assert.equal(await roundTrip(existing, 'a'), 'a');
+    const added = await proxy.addFault('db', { type: 'blackhole' });
+    assert.equal(added.affectedConnections, 1);
+    assert.equal(await roundTrip(existing, 'held', 300), 'timeout');
+    const fresh = await client(); // accepted: a blackhole is not a refusal
+    assert.equal(await roundTrip(fresh, 'new', 300), 'timeout');
+    const replies = [once(existing, 'data'), once(fresh, 'data')];
+    const removed = await proxy.removeFault('db', added.id);
+    assert.equal(removed.releasedConnections, 2);
+    const [[late], [lateNew]] = (await Promise.all(replies)) as [[Buffer], [Buffer]];
+    assert.equal(late.toString(), 'held');
+    assert.equal(lateNew.toString(), 'new');
+  });
+
+  it('reset: open connections get ECONNRESET, and so do new ones', async () => {
+    await withProxy();
+    const existing = await client();
+    const reset = once(existing, 'error');
+    await proxy.addFault('db', { type: 'reset' });
+    const [error] = (await reset) as [NodeJS.ErrnoException];
+    assert.equal(error.code, 'ECONNRESET');
+    // A new connection is reset right after accept: at connect, or at the first round trip.
+    const outcome = await open(port).then(
+      (fresh) => roundTrip(fresh, 'x', 1000),
+      (error: NodeJS.ErrnoException) => error.code ?? error.message,
+    );
+    assert.match(outcome, /ECONNRESET|closed/);
+  });
+
+  it('latency: replies are delayed by latencyMs ± jitterMs', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'latency', params: { latencyMs: 200, jitterMs: 20 } });
+    const started = Date.now();
+    assert.equal(await roundTrip(socket, 'slow'), 'slow');
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 175 && elapsed < 600, `took ${elapsed} ms`);
+  });
+
+  it('connect_delay: new connections reach the dependency late, open ones are untouched', async () => {
+    await withProxy();
+    const existing = await client();
+    await proxy.addFault('db', { type: 'connect_delay', params: { delayMs: 300 } });
+    let started = Date.now();
+    assert.equal(await roundTrip(existing, 'a'), 'a');
+    assert.ok(Date.now() - started < 150);
+    const fresh = await client();
+    started = Date.now();
+    assert.equal(await roundTrip(fresh, 'b'), 'b');
+    assert.ok(Date.now() - started >= 250, 'the first reply waited for the delayed dial');
+  });
+
+  it('bandwidth: 64 KiB at 256 KiB/s take about a quarter of a second', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'bandwidth', params: { rateKBps: 256 }, direction: 'downstream' });
+    const started = Date.now();
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 64 * 1024) resolve();
+      }),
+    );
+    socket.write(Buffer.alloc(64 * 1024, 1));
+    await all;
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 200 && elapsed < 1500, `took ${elapsed} ms`);
+  });
+
+  it('limit_data: the connection closes once the byte budget is spent', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'limit_data', params: { bytes: 4 } });
+    const closed = once(socket, 'close');
+    assert.equal(await roundTrip(socket, 'abcdefgh'), 'abcd');
+    await closed;
+  });
+
+  it('slow_close: the dependency closing reaches the client delayMs late', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'slow_close', params: { delayMs: 300 } });
+    const started = Date.now();
+    socket.resume(); // 'end' comes only once the reply has been read
+    socket.write('bye');
+    await once(socket, 'end');
+    assert.ok(Date.now() - started >= 250, 'the FIN was held');
+  });
+
+  it('a fault reverts by itself when its lease ends', async () => {
+    await withProxy();
+    const removed = once(proxy, 'fault-removed') as Promise<[RemoveFaultResult]>;
+    await proxy.addFault('db', { type: 'blackhole', durationMs: 150 });
+    const socket = await client();
+    assert.equal(await roundTrip(socket, 'wait', 1000), 'wait', 'the held bytes arrive when the lease ends');
+    const [result] = await removed;
+    assert.equal(result.reason, 'expired');
+    assert.equal(proxy.faults().length, 0);
+  });
+
+  it('a fault reverts by itself when the process that set it dies', async () => {
+    await withProxy();
+    const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await proxy.addFault('db', { type: 'blackhole', ownerPid: owner.pid });
+      const socket = await client();
+      assert.equal(await roundTrip(socket, 'x', 200), 'timeout');
+      const removed = once(proxy, 'fault-removed') as Promise<[RemoveFaultResult]>;
+      const held = once(socket, 'data') as Promise<[Buffer]>;
+      owner.kill('SIGKILL');
+      const [result] = await removed;
+      assert.equal(result.reason, 'owner-exited');
+      const [late] = await held;
+      assert.equal(late.toString(), 'x');
+    } finally {
+      owner.kill('SIGKILL');
+    }
+  });
+
+  it('toxicity picks connections: 0 affects none, 1 affects all', async () => {
+    await withProxy();
+    const sockets = await Promise.all([client(), client(), client()]);
+    await delay(50);
+    const none = await proxy.addFault('db', { type: 'blackhole', toxicity: 0 });
+    assert.equal(none.affectedConnections, 0);
+    for (const socket of sockets) assert.equal(await roundTrip(socket, 'ok'), 'ok');
+    await proxy.removeFault('db', none.id);
+    const all = await proxy.addFault('db', { type: 'reset', toxicity: 1 });
+    assert.equal(all.affectedConnections, 3);
+  });
+
+  it('refuses fault specifications that make no sense, naming the field', async () => {
+    await withProxy();
+    const cases: Array<[object, RegExp]> = [
+      [{ type: 'meteor' }, /unknown fault type "meteor" \(known: refuse, blackhole, reset, latency, bandwidth, slow_close, limit_data, connect_delay\)/],
+      [{ type: 'latency' }, /latencyMs must be a number, got undefined/],
+      [{ type: 'latency', params: { latencyMs: -1 } }, /latencyMs must be between 0 and/],
+      [{ type: 'latency', params: { latencyMs: 10, latency: 5 } }, /latency has no parameter "latency"/],
+      [{ type: 'bandwidth', params: { rateKBps: 0 } }, /rateKBps must be between 0.001/],
+      [{ type: 'blackhole', direction: 'sideways' }, /direction must be upstream, downstream or both, got "sideways"/],
+      [{ type: 'blackhole', toxicity: 1.5 }, /toxicity must be a number from 0 to 1, got 1.5/],
+      [{ type: 'blackhole', durationMs: 0 }, /durationMs must be a number above 0/],
+      [{ type: 'blackhole', ownerPid: 2 ** 22 + 12345 }, /ownerPid \d+ is not a running process/],
+    ];
+    for (const [spec, message] of cases) {
+      await assert.rejects(proxy.addFault('db', spec as never), message);
+    }
+    await assert.rejects(proxy.addFault('cache', { type: 'blackhole' }), /no proxy named "cache" \(proxies: db\)/);
+    assert.equal(proxy.faults().length, 0, 'nothing half-added');
+  });
+});
