@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chown, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -66,6 +66,7 @@ const LOG_TAIL_LINES = 30;
  */
 export class PostgresServer {
   readonly #options: PostgresServerOptions;
+  #settings: PostgresSettings;
   readonly #user: OsUser | undefined;
   readonly #binaries: PostgresBinaries;
   readonly #ownsDataDir: boolean;
@@ -84,6 +85,7 @@ export class PostgresServer {
     ownsDataDir: boolean,
   ) {
     this.#options = options;
+    this.#settings = { ...options.settings };
     this.#binaries = binaries;
     this.#user = user;
     this.#dataDir = dataDir;
@@ -205,6 +207,24 @@ export class PostgresServer {
     if (this.#ownsDataDir) await rm(join(this.#dataDir, '..'), { recursive: true, force: true });
   }
 
+  /** Changes settings for the next start (e.g. primary_conninfo when it becomes a standby). */
+  updateSettings(settings: PostgresSettings): void {
+    this.#settings = { ...this.#settings, ...settings };
+  }
+
+  /** The settings given on top of the lab defaults. */
+  get settings(): PostgresSettings {
+    return { ...this.#settings };
+  }
+
+  /** Creates a data directory that is an empty folder owned by the server's user (for cloning into). */
+  async emptyDataDir(): Promise<void> {
+    if (this.running) throw new Error('cannot empty the data directory of a running server');
+    await rm(this.#dataDir, { recursive: true, force: true });
+    await mkdir(this.#dataDir, { mode: 0o700 });
+    if (this.#user) await chown(this.#dataDir, this.#user.uid, this.#user.gid);
+  }
+
   /** The last lines the server logged, for error messages. */
   get logTail(): string[] {
     return [...this.#logTail];
@@ -239,7 +259,7 @@ export class PostgresServer {
   }
 
   #settingsArgs(): string[] {
-    const settings = { ...DEFAULT_SETTINGS, port: this.port, ...this.#options.settings };
+    const settings = { ...DEFAULT_SETTINGS, port: this.port, ...this.#settings };
     return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
   }
 

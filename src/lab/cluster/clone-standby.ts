@@ -1,0 +1,83 @@
+import { chown, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { PostgresServer } from '../postgres/postgres-server.ts';
+
+// What a base backup leaves out (PostgreSQL's "Backing Up the Data Directory" list): runtime
+// files of the running server, and the contents of folders it rebuilds. pg_wal is left empty:
+// the standby streams the WAL it needs from the primary (which keeps it: wal_keep_size).
+const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal', 'recovery.signal', 'backup_manifest', 'pg_internal.init']);
+const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
+
+/**
+ * Makes `standby` a streaming replica of the running `primary`, with the low-level backup API
+ * (the npm binaries ship no pg_basebackup): pg_backup_start, copy the data directory while
+ * the primary runs, pg_backup_stop, write backup_label and standby.signal. `standby` must be
+ * stopped; its data directory is replaced. Start it afterwards.
+ */
+export async function cloneAsStandby(primary: PostgresServer, standby: PostgresServer, applicationName: string): Promise<void> {
+  await standby.emptyDataDir();
+  const client = new pg.Client({ connectionString: primary.connectionString() });
+  await client.connect();
+  try {
+    // One session for start and stop: the backup belongs to it.
+    await client.query(`SELECT pg_backup_start($1, true)`, [`chaos-lab ${applicationName}`]);
+    let label: { labelfile: string; spcmapfile: string | null };
+    try {
+      await copyTree(primary.dataDir, standby.dataDir, true);
+    } finally {
+      label = (await client.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)')).rows[0]!;
+    }
+    await writeFile(join(standby.dataDir, 'backup_label'), label.labelfile);
+    if (label.spcmapfile) await writeFile(join(standby.dataDir, 'tablespace_map'), label.spcmapfile);
+    await writeFile(join(standby.dataDir, 'standby.signal'), '');
+  } finally {
+    await client.end();
+  }
+  const user = standby.osUser;
+  if (user) await chownTree(standby.dataDir, user.uid, user.gid);
+  standby.updateSettings({
+    primary_conninfo: `host=${primary.host} port=${primary.port} user=postgres application_name=${applicationName}`,
+  });
+}
+
+/** Copies a live data directory; files that vanish while we copy are fine (WAL replay restores them). */
+async function copyTree(from: string, to: string, top: boolean): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(from, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await mkdir(to, { recursive: true, mode: 0o700 });
+  for (const entry of entries) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (top && SKIP_FILES.has(entry.name)) continue;
+    if (entry.name.startsWith('pgsql_tmp')) continue;
+    try {
+      if (entry.isDirectory()) {
+        if (top && EMPTY_DIRS.has(entry.name)) {
+          await mkdir(target, { mode: 0o700 });
+          if (entry.name === 'pg_wal') await mkdir(join(target, 'archive_status'), { mode: 0o700 });
+        } else {
+          await copyTree(source, target, false);
+        }
+      } else if (entry.isSymbolicLink()) {
+        await symlink(await readlink(source), target);
+      } else if (entry.isFile()) {
+        await copyFile(source, target);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  const info = await lstat(path);
+  if (!info.isDirectory()) return;
+  for (const entry of await readdir(path)) await chownTree(join(path, entry), uid, gid);
+}

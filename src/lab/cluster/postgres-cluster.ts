@@ -1,0 +1,313 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Address } from '../fault-proxy/connection.ts';
+import { routeTo, TcpForwarder } from '../net/tcp-forwarder.ts';
+import { PostgresServer, type PostgresSettings, type StopMode } from '../postgres/postgres-server.ts';
+import { createDatabase } from '../standalone-shop.ts';
+import { cloneAsStandby } from './clone-standby.ts';
+
+/** What a member of the cluster is doing. */
+export type MemberRole = 'writer' | 'reader' | 'rebuilding' | 'stopped';
+
+/** One server's state, as reported. */
+export interface MemberStatus {
+  name: string;
+  role: MemberRole;
+  running: boolean;
+  pid: number | null;
+  address: Address;
+  /** Bytes of WAL the reader has yet to replay (readers only; null when unknown). */
+  replicationLagBytes: number | null;
+  /** Replay lag in seconds as PostgreSQL measures it (readers only; null when idle or unknown). */
+  replicationLagSeconds: number | null;
+}
+
+/** The cluster's state, as reported. */
+export interface ClusterStatus {
+  members: MemberStatus[];
+  endpoints: {
+    writer: { address: Address; target: string | null; openConnections: number };
+    reader: { address: Address; target: string | null; openConnections: number };
+  };
+  failoverInProgress: boolean;
+}
+
+/** What a failover did: the proof it landed. */
+export interface FailoverResult {
+  /** The reader that became the writer. */
+  promoted: string;
+  /** The writer that was stopped and is being rebuilt as the new reader. */
+  demoted: string;
+  /** Connections through the writer endpoint that broke. */
+  cutConnections: number;
+  /** From the start of the failover until the new writer accepted writes. */
+  writerUnavailableMs: number;
+  startedAt: string;
+  /** Resolves when the old writer serves as the reader again. */
+  readerRebuilt: Promise<{ name: string; durationMs: number }>;
+}
+
+/** Options of a cluster. */
+export interface ClusterOptions {
+  /** Databases to create on the writer before the reader is cloned. */
+  databases?: string[];
+  /** Extra server settings, on top of those replication needs. */
+  settings?: PostgresSettings;
+  /** Member names, like Aurora's instance identifiers (default pg-1, pg-2). */
+  names?: [string, string];
+}
+
+/** Events: 'failover' (FailoverResult), 'reader-rebuilt', 'member-stopped', 'member-started'. */
+export interface ClusterEvents {
+  failover: [Omit<FailoverResult, 'readerRebuilt'>];
+  'reader-rebuilt': [{ name: string; durationMs: number }];
+  'member-stopped': [{ name: string; mode: StopMode }];
+  'member-started': [{ name: string }];
+}
+
+/** A cluster operation that cannot be done now; the message says why. */
+export class ClusterError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ClusterError';
+    this.code = code;
+  }
+}
+
+const REPLICATION_SETTINGS: PostgresSettings = {
+  wal_level: 'replica',
+  max_wal_senders: 10,
+  // The standby streams the WAL written since its base backup began: keep enough of it.
+  wal_keep_size: '256MB',
+  hot_standby: 'on',
+  wal_sender_timeout: '5s',
+  wal_receiver_status_interval: '1s',
+  // A standby retries its WAL source after this long (default 5 s): short, so clones catch up at once.
+  wal_retrieve_retry_interval: '100ms',
+};
+
+interface Member {
+  name: string;
+  server: PostgresServer;
+  role: MemberRole;
+}
+
+/**
+ * Aurora's writer and reader on one machine: two real PostgreSQL 18 servers with streaming
+ * replication, stable writer and reader endpoints (loopback forwarders that always lead to
+ * the current writer / reader, like the cluster's DNS names), and failover.
+ */
+export class PostgresCluster extends EventEmitter<ClusterEvents> {
+  readonly #members: Member[];
+  readonly #writerEndpoint: TcpForwarder;
+  readonly #readerEndpoint: TcpForwarder;
+  #failingOver = false;
+  #rebuild: Promise<unknown> = Promise.resolve();
+
+  private constructor(members: Member[]) {
+    super();
+    this.#members = members;
+    this.#writerEndpoint = new TcpForwarder(routeTo(() => this.writerAddress()));
+    this.#readerEndpoint = new TcpForwarder(routeTo(() => this.readerAddress()));
+  }
+
+  /** Starts a writer, clones a streaming reader from it, and opens the two endpoints. */
+  static async start(options: ClusterOptions = {}): Promise<PostgresCluster> {
+    const [writerName, readerName] = options.names ?? ['pg-1', 'pg-2'];
+    const settings = { ...REPLICATION_SETTINGS, ...options.settings };
+    const writer = await PostgresServer.start({ settings });
+    let reader: PostgresServer | undefined;
+    try {
+      for (const database of options.databases ?? []) await createDatabase(writer, database);
+      reader = await PostgresServer.create({ settings, initialize: false });
+      await cloneAsStandby(writer, reader, readerName);
+      await reader.start();
+      const cluster = new PostgresCluster([
+        { name: writerName, server: writer, role: 'writer' },
+        { name: readerName, server: reader, role: 'reader' },
+      ]);
+      await cluster.#writerEndpoint.listen();
+      await cluster.#readerEndpoint.listen();
+      return cluster;
+    } catch (error) {
+      await reader?.destroy();
+      await writer.destroy();
+      throw error;
+    }
+  }
+
+  /** The writer endpoint: always leads to the current writer. */
+  get writerEndpoint(): Address {
+    return this.#writerEndpoint.address;
+  }
+
+  /** The reader endpoint: leads to the reader, or to the writer while there is none. */
+  get readerEndpoint(): Address {
+    return this.#readerEndpoint.address;
+  }
+
+  /** The current writer's own address, or undefined while there is none (failover, stopped). */
+  writerAddress(): Address | undefined {
+    const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
+    return writer && !this.#failingOver ? { host: writer.server.host, port: writer.server.port } : undefined;
+  }
+
+  /** The current reader's own address; the writer's when no reader serves (as Aurora's reader endpoint does). */
+  readerAddress(): Address | undefined {
+    const reader = this.#members.find((m) => m.role === 'reader' && m.server.running);
+    return reader ? { host: reader.server.host, port: reader.server.port } : this.writerAddress();
+  }
+
+  /** A member's server, by name. */
+  server(name: string): PostgresServer {
+    return this.#member(name).server;
+  }
+
+  /** The name of the member in `role`, if any. */
+  memberIn(role: MemberRole): string | undefined {
+    return this.#members.find((m) => m.role === role)?.name;
+  }
+
+  /**
+   * Aurora's failover-db-cluster: the writer is stopped (fast: it sends its last WAL to the
+   * reader before exiting, so no committed transaction is lost), the reader is promoted, the
+   * endpoints follow, and the old writer is rebuilt as the new reader in the background.
+   * Connections to the old writer break, as they do on Aurora.
+   */
+  async failover(): Promise<FailoverResult> {
+    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is already in progress');
+    const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
+    const reader = this.#members.find((m) => m.role === 'reader' && m.server.running);
+    if (!writer) throw new ClusterError('NO_WRITER', 'the cluster has no running writer to fail over from');
+    if (!reader) throw new ClusterError('NO_READER', 'the cluster has no running reader to promote (is it still being rebuilt?)');
+    const started = Date.now();
+    this.#failingOver = true;
+    let cutConnections: number;
+    try {
+      cutConnections = this.#writerEndpoint.cut();
+      await writer.server.stop('fast');
+      writer.role = 'stopped';
+      await promote(reader.server);
+      reader.role = 'writer';
+    } finally {
+      this.#failingOver = false;
+    }
+    const writerUnavailableMs = Date.now() - started;
+    // Readers that were on the promoted server stay there: it still answers reads.
+    const readerRebuilt = this.#rebuildAsReader(writer, reader);
+    this.#rebuild = readerRebuilt.catch(() => {});
+    const result = { promoted: reader.name, demoted: writer.name, cutConnections, writerUnavailableMs, startedAt: new Date(started).toISOString() };
+    this.emit('failover', result);
+    return { ...result, readerRebuilt };
+  }
+
+  /** Stops one server (Aurora has no such action; the lab uses it for outages). */
+  async stopServer(name: string, mode: StopMode = 'fast'): Promise<void> {
+    const member = this.#member(name);
+    const wasWriter = member.role === 'writer';
+    if (wasWriter) this.#writerEndpoint.cut();
+    else this.#readerEndpoint.cut({ host: member.server.host, port: member.server.port });
+    await member.server.stop(mode);
+    // The member keeps its role: starting it again brings it back as what it was.
+    this.emit('member-stopped', { name, mode });
+  }
+
+  /** Starts a stopped server again, in the role it had. */
+  async startServer(name: string): Promise<void> {
+    const member = this.#member(name);
+    if (member.server.running) throw new ClusterError('ALREADY_RUNNING', `${name} is already running`);
+    if (member.role === 'stopped' || member.role === 'rebuilding') {
+      throw new ClusterError('NOT_STARTABLE', `${name} is ${member.role === 'stopped' ? 'a demoted writer waiting to be rebuilt' : 'being rebuilt'}`);
+    }
+    await member.server.start();
+    this.emit('member-started', { name });
+  }
+
+  /** Each member's role, PID and replication lag, and where the endpoints lead. */
+  async status(): Promise<ClusterStatus> {
+    const lag = await this.#replicationLag();
+    const nameAt = (address: Address | undefined): string | null =>
+      address ? (this.#members.find((m) => m.server.running && m.server.port === address.port)?.name ?? null) : null;
+    return {
+      members: this.#members.map((m) => ({
+        name: m.name,
+        role: m.role,
+        running: m.server.running,
+        pid: m.server.pid ?? null,
+        address: { host: m.server.host, port: m.server.port },
+        replicationLagBytes: m.role === 'reader' ? (lag.get(m.name)?.bytes ?? null) : null,
+        replicationLagSeconds: m.role === 'reader' ? (lag.get(m.name)?.seconds ?? null) : null,
+      })),
+      endpoints: {
+        writer: { address: this.writerEndpoint, target: nameAt(this.writerAddress()), openConnections: this.#writerEndpoint.openConnections },
+        reader: { address: this.readerEndpoint, target: nameAt(this.readerAddress()), openConnections: this.#readerEndpoint.openConnections },
+      },
+      failoverInProgress: this.#failingOver,
+    };
+  }
+
+  /** Resolves once no rebuild is running. */
+  async settled(): Promise<void> {
+    await this.#rebuild;
+  }
+
+  /** Closes the endpoints and destroys both servers. */
+  async close(): Promise<void> {
+    await this.#rebuild;
+    await this.#writerEndpoint.close();
+    await this.#readerEndpoint.close();
+    await Promise.all(this.#members.map((m) => m.server.destroy()));
+  }
+
+  async #rebuildAsReader(member: Member, primary: Member): Promise<{ name: string; durationMs: number }> {
+    const started = Date.now();
+    member.role = 'rebuilding';
+    await cloneAsStandby(primary.server, member.server, member.name);
+    await member.server.start();
+    member.role = 'reader';
+    const done = { name: member.name, durationMs: Date.now() - started };
+    this.emit('reader-rebuilt', done);
+    return done;
+  }
+
+  async #replicationLag(): Promise<Map<string, { bytes: number | null; seconds: number | null }>> {
+    const lag = new Map<string, { bytes: number | null; seconds: number | null }>();
+    const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
+    if (!writer) return lag;
+    const client = new pg.Client({ connectionString: writer.server.connectionString(), connectionTimeoutMillis: 2000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ application_name: string; bytes: string | null; seconds: number | null }>(
+        `SELECT application_name, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS bytes,
+                extract(epoch FROM replay_lag)::float8 AS seconds
+         FROM pg_stat_replication`,
+      );
+      for (const row of rows) lag.set(row.application_name, { bytes: row.bytes === null ? null : Number(row.bytes), seconds: row.seconds });
+    } catch {
+      // Lag is informative; a writer that cannot answer just has none to report.
+    } finally {
+      await client.end().catch(() => {});
+    }
+    return lag;
+  }
+
+  #member(name: string): Member {
+    const member = this.#members.find((m) => m.name === name);
+    if (!member) throw new ClusterError('NO_SUCH_MEMBER', `no server named ${JSON.stringify(name)} (members: ${this.#members.map((m) => m.name).join(', ')})`);
+    return member;
+  }
+}
+
+/** Promotes a standby and waits until it accepts writes. */
+async function promote(server: PostgresServer): Promise<void> {
+  const client = new pg.Client({ connectionString: server.connectionString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ promoted: boolean }>('SELECT pg_promote(true, 30) AS promoted');
+    if (!rows[0]?.promoted) throw new ClusterError('PROMOTION_FAILED', 'pg_promote did not complete within 30 s');
+  } finally {
+    await client.end();
+  }
+}
