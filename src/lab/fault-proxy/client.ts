@@ -1,0 +1,72 @@
+import type { AddFaultResult, FaultRecord, FaultSpec, ProxySpec, ProxyStatus, RemoveFaultResult } from './fault-proxy.ts';
+
+/** An error answer from the fault proxy's control API. */
+export class FaultProxyApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'FaultProxyApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Talks to a fault proxy process. Faults it adds are leased to this process by default
+ * (ownerPid): if it dies, even by SIGKILL, the proxy reverts them by itself.
+ */
+export class FaultProxyClient {
+  readonly baseUrl: string;
+  readonly #ownerPid: number | undefined;
+
+  constructor(baseUrl: string, options: { ownerPid?: number | null } = {}) {
+    this.baseUrl = baseUrl.replace(/\/$/, '');
+    this.#ownerPid = options.ownerPid === null ? undefined : (options.ownerPid ?? process.pid);
+  }
+
+  addProxy(spec: ProxySpec): Promise<ProxyStatus> {
+    return this.#call('POST', '/proxies', spec);
+  }
+
+  listProxies(): Promise<ProxyStatus[]> {
+    return this.#call('GET', '/proxies');
+  }
+
+  proxy(name: string): Promise<ProxyStatus> {
+    return this.#call('GET', `/proxies/${encodeURIComponent(name)}`);
+  }
+
+  addFault(proxy: string, spec: FaultSpec): Promise<AddFaultResult> {
+    const body = spec.ownerPid === undefined && this.#ownerPid !== undefined ? { ...spec, ownerPid: this.#ownerPid } : spec;
+    return this.#call('POST', `/proxies/${encodeURIComponent(proxy)}/faults`, body);
+  }
+
+  removeFault(proxy: string, id: string): Promise<RemoveFaultResult> {
+    return this.#call('DELETE', `/proxies/${encodeURIComponent(proxy)}/faults/${encodeURIComponent(id)}`);
+  }
+
+  faults(): Promise<FaultRecord[]> {
+    return this.#call('GET', '/faults');
+  }
+
+  clearFaults(): Promise<RemoveFaultResult[]> {
+    return this.#call('DELETE', '/faults');
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!response.ok) {
+      const error = parsed as { error?: string; code?: string } | undefined;
+      throw new FaultProxyApiError(response.status, error?.code ?? 'ERROR', error?.error ?? `HTTP ${response.status}`);
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { processGuard } from '../process/process-guard.ts';
+import { FaultProxyClient } from './client.ts';
+import type { ProxySpec, ProxyStatus } from './fault-proxy.ts';
+
+/** A fault proxy running in a process of its own. */
+export interface FaultProxyProcess {
+  readonly pid: number;
+  readonly controlUrl: string;
+  /** A client whose faults are leased to this process. */
+  readonly client: FaultProxyClient;
+  readonly proxies: ProxyStatus[];
+  stop(): Promise<void>;
+}
+
+/** Starts a fault proxy process with the given proxies; it dies with this process. */
+export async function spawnFaultProxy(proxies: ProxySpec[] = []): Promise<FaultProxyProcess> {
+  const script = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const args = proxies.flatMap((p) => ['--proxy', `${p.name}=${p.upstream.host}:${p.upstream.port}${p.listenPort ? `@${p.listenPort}` : ''}`]);
+  // stdin is a pipe we never close: when this process dies, it closes and the proxy stops.
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  if (child.pid === undefined) throw new Error('could not start the fault proxy');
+  const pid = child.pid;
+  processGuard.guard(pid, 'SIGTERM');
+  const lines = createInterface({ input: child.stdout! });
+  const ready = once(lines, 'line') as Promise<[string]>;
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`fault proxy exited before it was ready (exit ${code})`);
+  });
+  const [line] = await Promise.race([ready, exited]);
+  const info = JSON.parse(line) as { controlUrl: string; proxies: ProxyStatus[] };
+  return {
+    pid,
+    controlUrl: info.controlUrl,
+    client: new FaultProxyClient(info.controlUrl),
+    proxies: info.proxies,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      processGuard.release(pid);
+    },
+  };
+}
