@@ -1,9 +1,9 @@
-// The benchmark's load generator: one autocannon run in a child process of its own.
+// The benchmark's load generator: autocannon, in a child process of its own.
 //
 // shop.bench.ts forks this file once, then sends it one LoadSpec per run over IPC and gets a
-// LoadSummary back for each. Living in its own process keeps autocannon off the shop's event loop (and
-// its garbage collector): the shop and the load generator still share the machine's cores,
-// but the OS schedules them independently, as it would a real client.
+// LoadSummary back for each. Living in its own process keeps autocannon off the shop's event
+// loop (and out of its garbage collector): the shop and the load generator still share the
+// machine's cores, but the OS schedules them independently, as it would a real client.
 import autocannon, { type AutocannonRequest } from 'autocannon';
 
 /** The two measured scenarios. */
@@ -101,14 +101,21 @@ function runLoad(spec: LoadSpec): Promise<LoadSummary> {
   });
 }
 
+/** Sends to the parent; if it is already gone (Ctrl-C while starting), just leave. */
+function reply(message: object): void {
+  process.send?.(message, undefined, {}, (error: Error | null) => {
+    if (error) process.exit(0);
+  });
+}
+
 // One run at a time, as long as the parent keeps the IPC channel open.
 process.on('message', (spec: LoadSpec) => {
   runLoad(spec).then(
-    (summary) => process.send?.({ ok: true, summary }),
-    (error: unknown) => process.send?.({ ok: false, error: String((error as Error)?.stack ?? error) }),
+    (summary) => reply({ ok: true, summary }),
+    (error: unknown) => reply({ ok: false, error: String((error as Error)?.stack ?? error) }),
   );
 });
 process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group: leave it to the parent, which stops us with SIGTERM.
 process.on('SIGINT', () => {});
-process.send?.({ ready: true });
+reply({ ready: true });

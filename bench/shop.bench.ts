@@ -17,9 +17,16 @@
 // it still competes for the same cores (nothing can prevent that on one machine; its share is
 // in the CPU columns), but the OS schedules it independently, as it would a real client.
 //
+// The 'cpu shop' column is this whole process (the shop plus this script's bookkeeping, which
+// is idle during a run).
+//
 // Run:  npm run bench -- [--duration 10] [--strategy resilient|naive|both] [--connections 16]
 //   or  node_modules/.bin/node bench/shop.bench.ts --strategy both
 // Ctrl-C stops the load, the shop and PostgreSQL.
+//
+// Reading the numbers: on a small shared VM, runs of the same code differ by 20-30 % from one
+// minute to the next (same code, same CPU split, different speed). Compare changes by
+// alternating runs (A, B, A, B), never one run against one older run.
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -44,24 +51,31 @@ interface Row {
 }
 
 const SCENARIOS: readonly Scenario[] = ['products', 'orders'];
+const USAGE = 'usage: node bench/shop.bench.ts [--duration S] [--warmup S] [--connections N] [--strategy resilient|naive|both]';
 const HUGE_STOCK = 100_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
+class UsageError extends Error {}
+
+const OPTIONS = {
+  duration: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '1' },
+  connections: { type: 'string', default: '16' },
+  strategy: { type: 'string', default: 'resilient' },
+} as const;
+
 function parseOptions(argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '1' },
-      connections: { type: 'string', default: '16' },
-      strategy: { type: 'string', default: 'resilient' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const strategy = values.strategy;
   if (strategy !== 'naive' && strategy !== 'resilient' && strategy !== 'both') {
-    throw new Error(`--strategy must be naive, resilient or both, got ${JSON.stringify(strategy)}`);
+    throw new UsageError(`--strategy must be naive, resilient or both, got ${JSON.stringify(strategy)}`);
   }
   return {
     durationS: positiveInteger('--duration', values.duration),
@@ -72,7 +86,7 @@ function parseOptions(argv: string[]): BenchOptions {
 }
 
 function positiveInteger(name: string, raw: string): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   return Number(raw);
 }
 
@@ -91,6 +105,7 @@ class LoadGenerator {
 
   static async start(): Promise<LoadGenerator> {
     const child = fork(new URL('./load-generator.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('error', () => {}); // a send to a child that just died: its 'exit' reports it
     const generator = new LoadGenerator(child);
     await generator.#nextReply();
     return generator;
@@ -101,6 +116,7 @@ class LoadGenerator {
   }
 
   async run(spec: LoadSpec): Promise<LoadSummary> {
+    if (!this.#child.connected) throw new Error('load generator is not running');
     const reply = this.#nextReply();
     this.#child.send(spec);
     const answer = await reply;
@@ -182,11 +198,19 @@ async function runScenario(
   return row;
 }
 
-async function benchStrategy(generator: LoadGenerator, strategy: StrategyName, options: BenchOptions, track: (shop?: StandaloneShop) => void): Promise<Row[]> {
+/** Runs both scenarios on a fresh shop; `track` gets the shop (even while starting) for Ctrl-C. */
+async function benchStrategy(
+  generator: LoadGenerator,
+  strategy: StrategyName,
+  options: BenchOptions,
+  track: (shop: Promise<StandaloneShop> | undefined) => void,
+): Promise<Row[]> {
   console.error(`strategy ${strategy}: starting PostgreSQL and the shop…`);
-  const standalone = await startShop(strategy);
-  track(standalone);
-  console.error(`  PostgreSQL pid ${standalone.postgres.pid} on port ${standalone.postgres.port}, shop at ${standalone.shop.url}`);
+  const starting = startShop(strategy);
+  track(starting);
+  const standalone = await starting;
+  const { postgres } = standalone;
+  console.error(`  PostgreSQL pid ${postgres.pid} on port ${postgres.port} (data ${postgres.dataDir}), shop at ${standalone.shop.url}`);
   try {
     const rows: Row[] = [];
     for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, strategy, scenario, options));
@@ -245,6 +269,10 @@ function printTable(rows: readonly Row[]): void {
   for (const line of lines) console.log(format(line));
   console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy);');
   console.log("'other' = machine busy time not used by the shop, postgres or the load generator (other processes, kernel).");
+  const disturbed = rows.filter(({ cpu }) => (cpu?.other ?? 0) > 15);
+  for (const { scenario, strategy, cpu } of disturbed) {
+    console.log(`WARNING: ${scenario}/${strategy} shared the machine with other work (${percent(cpu, 'other')} of a core): its numbers are low.`);
+  }
 }
 
 async function printMachine(options: BenchOptions): Promise<void> {
@@ -267,10 +295,11 @@ let stopping = false;
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   await printMachine(options);
-  let current: StandaloneShop | undefined;
+  let current: Promise<StandaloneShop> | undefined;
   let generator: LoadGenerator | undefined;
 
-  // Ctrl-C: stop the load, then the shop and its PostgreSQL; a second Ctrl-C exits at once.
+  // Ctrl-C: stop the load, then the shop and its PostgreSQL (once it has finished starting, so
+  // that nothing is left half-made); a second Ctrl-C exits at once.
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) process.exit(130);
     stopping = true;
@@ -278,7 +307,10 @@ async function main(): Promise<void> {
     generator?.stop();
     const shop = current;
     current = undefined;
-    void (shop ? shop.close() : Promise.resolve()).finally(() => process.exit(130));
+    void Promise.resolve(shop)
+      .then((started) => started?.close())
+      .catch((error: unknown) => console.error(`error while stopping: ${(error as Error).stack ?? String(error)}`))
+      .finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -298,6 +330,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   if (stopping) return; // interrupted: the signal handler exits
-  console.error((error as Error).stack ?? error);
+  console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : ((error as Error).stack ?? error));
   process.exitCode = 1;
 });
