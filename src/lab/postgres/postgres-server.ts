@@ -242,7 +242,8 @@ export class PostgresServer {
   async #initdb(): Promise<void> {
     const args = ['-D', this.#dataDir, '-U', POSTGRES_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'];
     const child = spawn(this.#binaries.initdb, args, this.#spawnOptions());
-    if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL');
+    // If we are killed mid-initdb, the reaper also removes the half-made directory we own.
+    if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL', this.#ownsDataDir ? [join(this.#dataDir, '..')] : []);
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

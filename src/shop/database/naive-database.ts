@@ -21,19 +21,25 @@ export class NaiveDatabase implements ShopDatabase {
   readonly #options: NaiveDatabaseOptions;
   #connection: Promise<pg.Client> | undefined;
   #closed = false;
+  // Statements wait their turn on the one connection (pg deprecates queueing on a busy client).
+  #turn: Promise<unknown> = Promise.resolve();
 
   constructor(options: NaiveDatabaseOptions) {
     this.#options = options;
   }
 
-  async query<R extends QueryResultRow = QueryResultRow>(_role: EndpointRole, query: QueryConfig): Promise<QueryResult<R>> {
-    const client = await this.#client();
-    return client.query<R>(query);
+  query<R extends QueryResultRow = QueryResultRow>(_role: EndpointRole, query: QueryConfig): Promise<QueryResult<R>> {
+    return this.#inTurn(async () => (await this.#client()).query<R>(query));
   }
 
   async ping(): Promise<void> {
-    const client = await this.#client();
-    await client.query('SELECT 1');
+    await this.#inTurn(async () => (await this.#client()).query('SELECT 1'));
+  }
+
+  #inTurn<T>(statement: () => Promise<T>): Promise<T> {
+    const result = this.#turn.then(statement, statement);
+    this.#turn = result.catch(() => {});
+    return result;
   }
 
   async close(): Promise<void> {
