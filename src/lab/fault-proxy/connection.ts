@@ -49,6 +49,7 @@ class Link {
     this.#destination = destination;
     this.#stages = stages;
     this.#beforeEnd = beforeEnd;
+    void destination.then((socket) => (this.#ready = socket));
   }
 
   /** The socket this direction reads from, paused while too much is queued. */
@@ -56,7 +57,24 @@ class Link {
     this.#source = socket;
   }
 
+  /** The destination, once it is known (the dependency's socket is dialled after accept). */
+  #ready: Socket | undefined;
+
   push(chunk: Buffer): void {
+    // Fast path, the common case: no fault on this direction and nothing queued ahead, so the
+    // chunk is written at once, without a promise per chunk. This is what keeps a fault-free
+    // proxy cheap.
+    const destination = this.#ready;
+    if (destination && this.#queued === 0 && this.#stages.size === 0) {
+      if (destination.destroyed || destination.writableEnded) return;
+      this.bytes += chunk.length;
+      if (!destination.write(chunk) && this.#source) {
+        const source = this.#source;
+        source.pause();
+        destination.once('drain', () => source.resume());
+      }
+      return;
+    }
     if (++this.#queued >= HIGH_WATER_CHUNKS) this.#source?.pause();
     this.#tail = this.#tail.then(() => this.#forward(chunk));
   }
@@ -79,12 +97,13 @@ class Link {
       data = await stage(data);
       if (data === undefined || data.length === 0) break;
     }
-    if (--this.#queued < HIGH_WATER_CHUNKS / 2 && this.#source?.isPaused()) this.#source.resume();
-    if (data === undefined || data.length === 0) return;
     const destination = await this.#destination;
-    if (destination.destroyed || destination.writableEnded) return;
-    this.bytes += data.length;
-    if (!destination.write(data)) await Promise.race([once(destination, 'drain'), once(destination, 'close')]);
+    if (data !== undefined && data.length > 0 && !destination.destroyed && !destination.writableEnded) {
+      this.bytes += data.length;
+      if (!destination.write(data)) await Promise.race([once(destination, 'drain'), once(destination, 'close')]);
+    }
+    // Counted down only once written: the fast path in push() must not overtake this chunk.
+    if (--this.#queued < HIGH_WATER_CHUNKS / 2 && this.#source?.isPaused()) this.#source.resume();
   }
 }
 
