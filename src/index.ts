@@ -7,3 +7,9 @@ export { startStandaloneShop, createDatabase, SHOP_DATABASE } from './lab/standa
 export type { StandaloneShop, StandaloneShopOptions } from './lab/standalone-shop.ts';
 export { retry, exponentialDelays, sleep } from './resilience/index.ts';
 export type { RetryOptions } from './resilience/index.ts';
+export * from './lab/cluster/index.ts';
+export * from './lab/db-proxy/index.ts';
+export * from './lab/fault-proxy/index.ts';
+export { TcpForwarder, dial, routeTo } from './lab/net/tcp-forwarder.ts';
+export type { Dialer, Dialled } from './lab/net/tcp-forwarder.ts';
+export { Coalescer } from './resilience/coalesce.ts';

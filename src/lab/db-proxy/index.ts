@@ -1,0 +1,2 @@
+export { DatabaseProxy } from './database-proxy.ts';
+export type { DatabaseProxyOptions, DatabaseProxyStatus, ProxyTargets, RegistrationResult } from './database-proxy.ts';
