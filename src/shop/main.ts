@@ -1,0 +1,29 @@
+// One shop instance as a process of its own, configured by environment variables (see
+// shopOptionsFromEnv). Prints one JSON line when it listens: {"ready": true, "port": N, "pid": N}.
+// SIGTERM stops it gracefully; it also stops when its parent goes away (stdin closes), so an
+// instance never outlives the lab that launched it.
+import { shopOptionsFromEnv } from './config.ts';
+import { startShop } from './shop-instance.ts';
+
+let options;
+try {
+  options = shopOptionsFromEnv(process.env);
+} catch (error) {
+  console.error(`chaos-shop: ${(error as Error).message}`);
+  process.exit(2);
+}
+const shop = await startShop(options);
+process.stdout.write(`${JSON.stringify({ ready: true, port: shop.port, pid: process.pid })}\n`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await shop.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+process.stdin.on('end', () => void stop());
+process.stdin.on('error', () => void stop());
+process.stdin.resume();
