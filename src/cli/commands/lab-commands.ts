@@ -1,0 +1,119 @@
+// Commands against a running lab: status, down, instance, failover, proxy, fault. Each prints
+// what the lab did (or its JSON with --json).
+import { parseArgs } from 'node:util';
+import type { LabStatus } from '../../lab/lab.ts';
+import { LabClient, labDir } from '../lab-client.ts';
+import { parseDuration, UsageError } from '../shared.ts';
+
+const COMMON = { dir: { type: 'string' }, json: { type: 'boolean', default: false } } as const;
+
+function print(json: boolean, value: unknown, human: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : human());
+}
+
+export async function statusCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: COMMON, strict: true });
+  const lab = await LabClient.open(labDir(values.dir));
+  const status = await lab.call<LabStatus>('GET', '/status');
+  print(values.json, status, () => describeStatus(status));
+}
+
+function describeStatus(s: LabStatus): string {
+  const lines = [`lab pid ${s.info.pid}, ${s.info.strategy} strategy, load balancer ${s.info.loadBalancerUrl}`, '', 'instances:'];
+  for (const i of s.instances) {
+    const target = s.targets.find((t) => t.id === i.id);
+    lines.push(`  ${i.id}  zone ${i.zone}  ${i.state}${i.paused ? ' (paused)' : ''}  pid ${i.pid ?? '-'}  target ${target ? `${target.state}${target.inRotation ? ', in rotation' : ''}` : 'not registered'}`);
+  }
+  lines.push('', 'database:');
+  for (const m of s.database.members) {
+    const lag = m.replicationLagBytes === null ? '' : `  lag ${m.replicationLagBytes} bytes`;
+    lines.push(`  ${m.name}  ${m.role}  ${m.running ? `pid ${m.pid}` : 'stopped'}  127.0.0.1:${m.address.port}${lag}`);
+  }
+  lines.push(`  writer endpoint -> ${s.database.endpoints.writer.target ?? 'none'}, reader endpoint -> ${s.database.endpoints.reader.target ?? 'none'}`);
+  lines.push(`  database proxy: targets ${s.databaseProxy.registered ? 'registered' : 'DEREGISTERED'}`);
+  lines.push('', 'faults:');
+  const faults = s.faultProxies.flatMap((p) => p.faults);
+  if (faults.length === 0) lines.push('  none');
+  for (const f of faults) lines.push(`  ${f.id}  ${f.proxy}  ${f.type} ${JSON.stringify(f.params)}  until ${f.expiresAt}`);
+  return lines.join('\n');
+}
+
+export async function downCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: COMMON, strict: true });
+  const lab = await LabClient.open(labDir(values.dir));
+  const result = await lab.call('POST', '/down');
+  print(values.json, result, () => `stopping the lab (pid ${lab.info.pid})`);
+}
+
+export async function instanceCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: COMMON, strict: true, allowPositionals: true });
+  const [action, id] = positionals;
+  if (!action || !id || !['stop', 'kill', 'pause', 'resume', 'terminate'].includes(action)) {
+    throw new UsageError('usage: chaos-lab instance stop|kill|pause|resume|terminate <instance-id>');
+  }
+  const lab = await LabClient.open(labDir(values.dir));
+  const result = await lab.call<{ instance: { id: string; zone: string; state: string; paused: boolean; pid: number | null } }>(
+    'POST',
+    `/instances/${encodeURIComponent(id)}/${action}`,
+  );
+  const { instance } = result;
+  const state = `${instance.state}${instance.paused ? ' (paused)' : ''}`;
+  const next = action === 'stop' || action === 'kill' ? '; the group will replace it' : '';
+  print(values.json, result, () => `${action}: ${instance.id} (zone ${instance.zone}, pid ${instance.pid}) is ${state}${next}`);
+}
+
+export async function failoverCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: COMMON, strict: true });
+  const lab = await LabClient.open(labDir(values.dir));
+  const result = await lab.call<{ promoted: string; demoted: string; cutConnections: number; writerUnavailableMs: number }>('POST', '/failover');
+  print(values.json, result, () => `failover: promoted ${result.promoted}, demoted ${result.demoted} (being rebuilt as the reader); cut ${result.cutConnections} connections; writer unavailable ${result.writerUnavailableMs} ms`);
+}
+
+export async function proxyCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: COMMON, strict: true, allowPositionals: true });
+  const [action] = positionals;
+  if (action !== 'deregister' && action !== 'register') throw new UsageError('usage: chaos-lab proxy deregister|register');
+  const lab = await LabClient.open(labDir(values.dir));
+  const result = await lab.call<{ registered: boolean; closedConnections: number }>('POST', `/db-proxy/${action}`);
+  print(values.json, result, () => `database proxy targets ${result.registered ? 'registered' : `deregistered; closed ${result.closedConnections} connections`}`);
+}
+
+export async function faultCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...COMMON, duration: { type: 'string' }, direction: { type: 'string' }, toxicity: { type: 'string' }, param: { type: 'string', multiple: true, default: [] } },
+    strict: true,
+    allowPositionals: true,
+  });
+  const [action, dependency, type] = positionals;
+  const lab = await LabClient.open(labDir(values.dir));
+  if (action === 'list') {
+    const faults = await lab.call<Array<{ id: string; proxy: string; type: string; expiresAt: string }>>('GET', '/faults');
+    print(values.json, faults, () => (faults.length === 0 ? 'no faults' : faults.map((f) => `${f.id}  ${f.proxy}  ${f.type}  until ${f.expiresAt}`).join('\n')));
+    return;
+  }
+  if (action === 'clear') {
+    const removed = await lab.call<Array<{ id: string }>>('DELETE', '/faults');
+    print(values.json, removed, () => `removed ${removed.length} fault(s)`);
+    return;
+  }
+  if (action !== 'add' || !dependency || !type) {
+    throw new UsageError('usage: chaos-lab fault add <db-writer|db-reader> <fault> [--duration 30s] [--param name=value]… | fault list | fault clear');
+  }
+  const params: Record<string, number> = {};
+  for (const pair of values.param) {
+    const match = /^([A-Za-z]+)=(-?\d+(?:\.\d+)?)$/.exec(pair);
+    if (!match) throw new UsageError(`--param must look like latencyMs=200, got ${JSON.stringify(pair)}`);
+    params[match[1]!] = Number(match[2]);
+  }
+  const body = {
+    dependency,
+    type,
+    params,
+    durationMs: parseDuration(values.duration, '--duration'),
+    direction: values.direction,
+    toxicity: values.toxicity === undefined ? undefined : Number(values.toxicity),
+  };
+  const fault = await lab.call<{ id: string; type: string; proxy: string; affectedConnections: number; expiresAt: string }>('POST', '/faults', body);
+  print(values.json, fault, () => `${fault.id}: ${fault.type} on ${fault.proxy}, reached ${fault.affectedConnections} open connection(s), until ${fault.expiresAt}`);
+}

@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util';
+import { startStandaloneShop } from '../../lab/standalone-shop.ts';
+import { parsePort, parseStrategy, untilStopped } from '../shared.ts';
+
+/** chaos-lab shop: one embedded PostgreSQL and one shop instance, until Ctrl-C. */
+export async function shopCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { port: { type: 'string' }, strategy: { type: 'string' } }, strict: true });
+  const port = parsePort(values.port);
+  const strategy = parseStrategy(values.strategy);
+  const stop = untilStopped();
+  console.log('starting PostgreSQL 18 (embedded) …');
+  const lab = await startStandaloneShop({
+    port,
+    strategy,
+    events: {
+      onInitRetry: (error, next) =>
+        console.log(`database not ready (${(error as Error).message})${next === undefined ? '' : `, retrying in ${next / 1000} s`}`),
+      onDatabaseRetry: (role, error, attempt) => console.log(`${role}: ${(error as Error).message}; retry ${attempt}`),
+    },
+  });
+  try {
+    console.log(`PostgreSQL ${lab.postgres.host}:${lab.postgres.port} (pid ${lab.postgres.pid}, data ${lab.postgres.dataDir})`);
+    await Promise.race([lab.shop.whenInitialised(), stop.stopped]);
+    console.log(`Chaos Shop (${lab.shop.config.strategy} strategy, instance ${lab.shop.config.instanceId}) at ${lab.shop.url}`);
+    console.log(`  try: curl ${lab.shop.url}/products`);
+    console.log('Ctrl-C to stop');
+    const signal = await stop.stopped;
+    console.log(`\n${signal}: stopping…`);
+  } finally {
+    await lab.close();
+  }
+  console.log('stopped');
+}

@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { buildControlApi } from '../../lab/control-api.ts';
+import { Lab, newToken } from '../../lab/lab.ts';
+import { labDir } from '../lab-client.ts';
+import { parseCount, parseStrategy, untilStopped } from '../shared.ts';
+
+/** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
+export async function upCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      instances: { type: 'string' },
+      strategy: { type: 'string' },
+      dir: { type: 'string' },
+      'lb-retry': { type: 'boolean', default: false },
+      'lb-eject': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const instances = parseCount(values.instances, '--instances', 8);
+  const strategy = parseStrategy(values.strategy);
+  const dir = labDir(values.dir);
+  const stop = untilStopped();
+  const started = performance.now();
+  const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const lab = await Lab.start({
+    dir,
+    instances,
+    strategy,
+    retry: values['lb-retry'],
+    ejection: values['lb-eject'] ? { consecutiveFailures: 1, durationMs: 30_000 } : undefined,
+    onProgress: (step) => console.log(`[${elapsed()}] ${step} …`),
+  });
+  try {
+    const token = newToken();
+    const api = buildControlApi(lab, token, stop.stop);
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    const address = api.server.address();
+    const controlUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const info = await lab.publish(controlUrl, token);
+    await waitUntilAnswering(info.loadBalancerUrl);
+    console.log(`[${elapsed()}] ready: the fleet answers through the load balancer`);
+    console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products)`);
+    for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
+    console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
+    console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}`);
+    console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
+    console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
+    console.log('Ctrl-C (or chaos-lab down) stops everything.');
+    lab.group.on('event', (event) => console.log(`  ${event.at.slice(11, 19)} ${event.type} ${event.instanceId} (zone ${event.zone})${event.detail ? `: ${event.detail}` : ''}`));
+    lab.loadBalancer.on('state-change', (change) => console.log(`  ${change.at.slice(11, 19)} target ${change.target} ${change.from} -> ${change.to} (${change.reason})`));
+    const reason = await stop.stopped;
+    console.log(`\n${reason === 'request' ? 'chaos-lab down' : reason}: stopping …`);
+    await api.close();
+  } finally {
+    await lab.close();
+  }
+  console.log('stopped');
+}
+
+async function waitUntilAnswering(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/products`, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the fleet did not answer through the load balancer within 30 s');
+}

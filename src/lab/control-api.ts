@@ -1,0 +1,84 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ClusterError } from './cluster/postgres-cluster.ts';
+import { FaultProxyApiError } from './fault-proxy/client.ts';
+import type { FaultSpec } from './fault-proxy/fault-proxy.ts';
+import { InstanceGroupError } from './fleet/instance-group.ts';
+import { DEPENDENCIES, type Lab } from './lab.ts';
+
+const INSTANCE_ACTIONS = ['stop', 'kill', 'pause', 'resume', 'terminate'] as const;
+
+/**
+ * The lab's control API, on loopback, behind a bearer token that `up` writes into the lab's
+ * folder. Every operation answers with what it did.
+ *
+ *   GET  /status
+ *   POST /instances/:id/(stop|kill|pause|resume|terminate)
+ *   POST /failover
+ *   POST /db-proxy/(deregister|register)
+ *   GET  /faults   POST /faults {dependency, type, params?, durationMs?, direction?, toxicity?}   DELETE /faults
+ *   POST /down     stops the lab
+ */
+export function buildControlApi(lab: Lab, token: string, onDown: () => void): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const expected = Buffer.from(`Bearer ${token}`);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const given = Buffer.from(request.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply.code(401).send({ error: 'missing or wrong token (see the token file in the lab folder)', code: 'UNAUTHORIZED' });
+    }
+  });
+
+  app.get('/status', async () => lab.status());
+
+  app.post<{ Params: { id: string; action: string } }>('/instances/:id/:action', async (request, reply) => {
+    const { id, action } = request.params;
+    if (!(INSTANCE_ACTIONS as readonly string[]).includes(action)) {
+      return reply.code(400).send({ error: `instance action must be one of ${INSTANCE_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`, code: 'INVALID_ACTION' });
+    }
+    const instance = lab.group[action as (typeof INSTANCE_ACTIONS)[number]](id);
+    return { action, instance };
+  });
+
+  app.post('/failover', async () => {
+    const { readerRebuilt, ...result } = await lab.cluster.failover();
+    readerRebuilt.catch(() => {});
+    return result;
+  });
+
+  app.post<{ Params: { action: string } }>('/db-proxy/:action', async (request, reply) => {
+    if (request.params.action === 'deregister') return lab.databaseProxy.deregister();
+    if (request.params.action === 'register') return lab.databaseProxy.register();
+    return reply.code(400).send({ error: `db-proxy action must be deregister or register, got ${JSON.stringify(request.params.action)}`, code: 'INVALID_ACTION' });
+  });
+
+  app.get('/faults', async () => lab.faultProxy.client.faults());
+  app.post<{ Body: FaultSpec & { dependency?: unknown } }>('/faults', async (request, reply) => {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null) return reply.code(400).send({ error: 'request body must be a JSON object', code: 'INVALID_BODY' });
+    const { dependency, ...spec } = body;
+    if (typeof dependency !== 'string' || !(DEPENDENCIES as readonly string[]).includes(dependency)) {
+      return reply.code(400).send({ error: `dependency must be one of ${DEPENDENCIES.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });
+    }
+    // Leased to the lab's own process: the fault outlives the command that asked for it, not the lab.
+    return reply.code(201).send(await lab.faultProxy.client.addFault(dependency, spec));
+  });
+  app.delete('/faults', async () => lab.faultProxy.client.clearFaults());
+
+  app.post('/down', async () => {
+    setImmediate(onDown);
+    return { stopping: true };
+  });
+
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setErrorHandler(async (error: FastifyError | Error, _request, reply) => {
+    if (error instanceof InstanceGroupError) return reply.code(error.code === 'NO_SUCH_INSTANCE' ? 404 : 409).send({ error: error.message, code: error.code });
+    if (error instanceof ClusterError) return reply.code(409).send({ error: error.message, code: error.code });
+    if (error instanceof FaultProxyApiError) return reply.code(error.status).send({ error: error.message, code: error.code });
+    const status = (error as FastifyError).statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message, code: (error as FastifyError).code ?? 'BAD_REQUEST' });
+    return reply.code(500).send({ error: error.message, code: 'INTERNAL_ERROR' });
+  });
+  return app;
+}

@@ -1,0 +1,156 @@
+// The control plane: `chaos-lab up` as a real process, the commands against it, and no orphans
+// when it is killed with SIGKILL.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const run = promisify(execFile);
+
+/** Runs a chaos-lab command; resolves with its exit code and output. */
+async function chaosLab(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args, '--dir', dir], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startUp(dir: string): Promise<{ child: ChildProcess; info: LabInfo }> {
+  const child = spawn(process.execPath, [CLI, 'up', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('ready:')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`chaos-lab up did not become ready:\n${output}`);
+    await delay(50);
+  }
+  const info = JSON.parse(await readFile(join(dir, 'lab.json'), 'utf8')) as LabInfo;
+  return { child, info };
+}
+
+describe('chaos-lab up and the commands against it', () => {
+  let dir: string;
+  let up: ChildProcess;
+  let info: LabInfo;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'chaos-lab-test-'));
+    ({ child: up, info } = await startUp(dir));
+  });
+  after(async () => {
+    if (up && up.exitCode === null) up.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers through the load balancer and writes its token readable by its user only', async () => {
+    const response = await fetch(`${info.loadBalancerUrl}/products`);
+    assert.equal(response.status, 200);
+    const mode = (await stat(join(dir, 'token'))).mode & 0o777;
+    assert.equal(mode, 0o600);
+    assert.equal(new URL(info.loadBalancerUrl).hostname, '127.0.0.1');
+    assert.equal(new URL(info.controlUrl).hostname, '127.0.0.1');
+  });
+
+  it('refuses control requests without the token', async () => {
+    const response = await fetch(`${info.controlUrl}/status`);
+    assert.equal(response.status, 401);
+    assert.match(((await response.json()) as { error: string }).error, /token/);
+  });
+
+  it('status shows instances across zones, database roles and faults, as text and as JSON', async () => {
+    const text = await chaosLab(dir, 'status');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /zone a/);
+    assert.match(text.stdout, /zone b/);
+    assert.match(text.stdout, /pg-1 {2}writer/);
+    const json = await chaosLab(dir, 'status', '--json');
+    const status = JSON.parse(json.stdout) as LabStatus;
+    assert.equal(status.instances.length, 2);
+    assert.deepEqual(status.database.members.map((m) => m.role), ['writer', 'reader']);
+  });
+
+  it('each command prints what it did, and bad input gets a clear error', async () => {
+    const status = JSON.parse((await chaosLab(dir, 'status', '--json')).stdout) as LabStatus;
+    const id = status.instances[0]!.id;
+    const paused = await chaosLab(dir, 'instance', 'pause', id);
+    assert.match(paused.stdout, new RegExp(`pause: ${id} .* is running \\(paused\\)`));
+    assert.match((await chaosLab(dir, 'instance', 'resume', id)).stdout, /resume: .* is running$/m);
+
+    const fault = await chaosLab(dir, 'fault', 'add', 'db-reader', 'latency', '--param', 'latencyMs=20', '--duration', '30s', '--json');
+    assert.equal(fault.code, 0, fault.stderr);
+    assert.equal((JSON.parse(fault.stdout) as { type: string }).type, 'latency');
+    assert.match((await chaosLab(dir, 'fault', 'list')).stdout, /db-reader {2}latency/);
+    assert.match((await chaosLab(dir, 'fault', 'clear')).stdout, /removed 1 fault/);
+
+    const failover = await chaosLab(dir, 'failover');
+    assert.match(failover.stdout, /failover: promoted pg-2, demoted pg-1/);
+
+    const deregistered = await chaosLab(dir, 'proxy', 'deregister');
+    assert.match(deregistered.stdout, /deregistered/);
+    assert.match((await chaosLab(dir, 'proxy', 'register')).stdout, /registered/);
+
+    const unknown = await chaosLab(dir, 'instance', 'stop', 'i-0000');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no instance "i-0000" in the group/);
+    const badFault = await chaosLab(dir, 'fault', 'add', 'cache', 'blackhole');
+    assert.match(badFault.stderr, /dependency must be one of db-writer, db-reader, got "cache"/);
+    const badDuration = await chaosLab(dir, 'fault', 'add', 'db-writer', 'blackhole', '--duration', 'soon');
+    assert.equal(badDuration.code, 2);
+    assert.match(badDuration.stderr, /--duration must be a duration like 500ms, 30s or 2m, got "soon"/);
+  });
+
+  it('leaves no process behind when it is killed with SIGKILL', async () => {
+    const status = JSON.parse((await chaosLab(dir, 'status', '--json')).stdout) as LabStatus;
+    const pids = [
+      info.faultProxyPid,
+      ...status.instances.map((i) => i.pid!),
+      ...status.database.members.filter((m) => m.pid !== null).map((m) => m.pid!),
+    ];
+    assert.ok(pids.length >= 5, `children: ${pids}`);
+    assert.ok(pids.every(alive));
+    up.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && pids.some(alive)) await delay(100);
+    assert.deepEqual(pids.filter(alive), [], 'every child died with the controller');
+  });
+});
+
+describe('chaos-lab down', () => {
+  it('stops a running lab and removes its state', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-test-'));
+    const { child } = await startUp(dir);
+    try {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const down = await chaosLab(dir, 'down');
+      assert.match(down.stdout, /stopping the lab/);
+      assert.equal(await exited, 0);
+      await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
+      const after = await chaosLab(dir, 'status');
+      assert.equal(after.code, 1);
+      assert.match(after.stderr, /no running lab in/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
