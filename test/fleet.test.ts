@@ -60,13 +60,13 @@ async function probe(url: string, durationMs: number, everyMs: number): Promise<
   const end = Date.now() + durationMs;
   while (Date.now() < end) {
     const at = Date.now();
-    let status = 0;
+    let status: number;
     try {
       const response = await fetch(`${url}/products`, { signal: AbortSignal.timeout(2000) });
       await response.arrayBuffer();
       status = response.status;
     } catch {
-      status = 0;
+      status = 0; // a client timeout, as curl's 000
     }
     results.push({ at, status });
     await delay(everyMs);
