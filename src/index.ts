@@ -13,3 +13,7 @@ export * from './lab/fault-proxy/index.ts';
 export { TcpForwarder, dial, routeTo } from './lab/net/tcp-forwarder.ts';
 export type { Dialer, Dialled } from './lab/net/tcp-forwarder.ts';
 export { Coalescer } from './resilience/coalesce.ts';
+export * from './lab/fleet/index.ts';
+export { Lab, DEPENDENCIES, newToken } from './lab/lab.ts';
+export type { LabInfo, LabOptions, LabStatus } from './lab/lab.ts';
+export { buildControlApi } from './lab/control-api.ts';
