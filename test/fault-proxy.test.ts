@@ -61,6 +61,7 @@ describe('fault proxy', () => {
   const sockets: Socket[] = [];
   const client = async (): Promise<Socket> => {
     const socket = await open(port);
+    socket.on('error', () => {}); // a later fault may reset it; each test looks at what it expects
     sockets.push(socket);
     return socket;
   };
@@ -147,17 +148,40 @@ describe('fault proxy', () => {
     assert.ok(elapsed >= 175 && elapsed < 600, `took ${elapsed} ms`);
   });
 
+  it('latency: chunks in flight overlap instead of adding up', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'latency', params: { latencyMs: 100 }, direction: 'upstream' });
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 10) resolve();
+      }),
+    );
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) {
+      socket.write('x');
+      await delay(5);
+    }
+    await all;
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 100 && elapsed < 600, `10 chunks 5 ms apart with 100 ms latency took ${elapsed} ms (adding up would be 1000)`);
+  });
+
   it('connect_delay: new connections reach the dependency late, open ones are untouched', async () => {
     await withProxy();
     const existing = await client();
-    await proxy.addFault('db', { type: 'connect_delay', params: { delayMs: 300 } });
+    await proxy.addFault('db', { type: 'connect_delay', params: { delayMs: 600 } });
     let started = Date.now();
     assert.equal(await roundTrip(existing, 'a'), 'a');
-    assert.ok(Date.now() - started < 150);
+    const untouched = Date.now() - started;
     const fresh = await client();
     started = Date.now();
     assert.equal(await roundTrip(fresh, 'b'), 'b');
-    assert.ok(Date.now() - started >= 250, 'the first reply waited for the delayed dial');
+    const delayed = Date.now() - started;
+    assert.ok(delayed >= 550, `the first reply waited for the delayed dial (${delayed} ms)`);
+    assert.ok(untouched < delayed - 300, `the open connection was not delayed (${untouched} ms)`);
   });
 
   it('bandwidth: 64 KiB at 256 KiB/s take about a quarter of a second', async () => {
@@ -231,13 +255,48 @@ describe('fault proxy', () => {
   it('toxicity picks connections: 0 affects none, 1 affects all', async () => {
     await withProxy();
     const sockets = await Promise.all([client(), client(), client()]);
-    await delay(50);
+    // The client's connect fires before the proxy's accept: wait until the proxy has all three.
+    while (proxy.status('db').openConnections < 3) await delay(10);
     const none = await proxy.addFault('db', { type: 'blackhole', toxicity: 0 });
     assert.equal(none.affectedConnections, 0);
     for (const socket of sockets) assert.equal(await roundTrip(socket, 'ok'), 'ok');
     await proxy.removeFault('db', none.id);
     const all = await proxy.addFault('db', { type: 'reset', toxicity: 1 });
     assert.equal(all.affectedConnections, 3);
+  });
+
+  it('a peer that resets while a fault holds its data does not bring the proxy down', async () => {
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'latency', params: { latencyMs: 50 } });
+    socket.pause(); // stop reading, so the proxy's writes back up
+    socket.write(Buffer.alloc(4 * 1024 * 1024, 1));
+    await delay(200);
+    socket.resetAndDestroy();
+    await delay(200);
+    // Still serving: a new connection works.
+    await proxy.clearFaults();
+    assert.equal(await roundTrip(await client(), 'alive'), 'alive');
+  });
+
+  it('refuse faults added and removed concurrently leave the listener in the right state', async () => {
+    await withProxy();
+    const [a, b] = await Promise.all([proxy.addFault('db', { type: 'refuse' }), proxy.addFault('db', { type: 'refuse' })]);
+    assert.equal(proxy.status('db').listening, false);
+    await Promise.all([proxy.removeFault('db', a.id), proxy.removeFault('db', b.id)]);
+    assert.equal(proxy.status('db').listening, true);
+    assert.equal(await roundTrip(await client(), 'back'), 'back');
+    const c = await proxy.addFault('db', { type: 'refuse' });
+    await assert.rejects(open(port), { code: 'ECONNREFUSED' });
+    await proxy.removeFault('db', c.id);
+  });
+
+  it('refuses proxy specifications that make no sense, naming the field', async () => {
+    proxy = new FaultProxy();
+    await assert.rejects(proxy.addProxy({ name: 'a' } as never), /upstream must be \{host: an IP address, port\}/);
+    await assert.rejects(proxy.addProxy({ name: 'a', upstream: { host: '127.0.0.1', port: 0 } }), /upstream port must be an integer from 1 to 65535, got 0/);
+    await assert.rejects(proxy.addProxy({ name: 'a', upstream: { host: '127.0.0.1', port: 5432 }, listenPort: 'sock' as never }), /listenPort must be an integer/);
+    assert.deepEqual(proxy.list(), []);
   });
 
   it('refuses fault specifications that make no sense, naming the field', async () => {

@@ -25,6 +25,7 @@ export interface StandaloneShop {
 /** Creates `database` on `server` unless it exists. */
 export async function createDatabase(server: PostgresServer, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: server.connectionString() });
+  client.on('error', () => {});
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

@@ -18,6 +18,8 @@ export interface ShopOptions {
   /** Reader endpoint; defaults to the writer (a single-server setup). */
   reader?: DatabaseEndpoint;
   connectTimeoutMs?: number;
+  /** Resilient strategy: a statement unanswered for this long fails and is retried (a naive instance waits forever). */
+  queryTimeoutMs?: number;
   poolSize?: number;
   retryDelaysMs?: readonly number[];
   validateAfterIdleMs?: number;
@@ -39,6 +41,7 @@ export const SHOP_DEFAULTS = {
   port: 0,
   strategy: 'resilient',
   connectTimeoutMs: 5000,
+  queryTimeoutMs: 5000,
   poolSize: 10,
   retryDelaysMs: [500, 1000, 2000],
   validateAfterIdleMs: 1000,
@@ -64,7 +67,7 @@ export function resolveShopConfig(options: ShopOptions): ShopConfig {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new Error(`port must be an integer from 0 to 65535, got ${JSON.stringify(config.port)}`);
   }
-  for (const name of ['connectTimeoutMs', 'poolSize', 'initInitialDelayMs', 'initMaxDelayMs', 'bodyLimitBytes'] as const) {
+  for (const name of ['connectTimeoutMs', 'queryTimeoutMs', 'poolSize', 'initInitialDelayMs', 'initMaxDelayMs', 'bodyLimitBytes'] as const) {
     if (!Number.isFinite(config[name]) || config[name] <= 0) throw new Error(`${name} must be a positive number, got ${config[name]}`);
   }
   return config;

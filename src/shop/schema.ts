@@ -69,7 +69,7 @@ BEGIN
     SELECT k.product_id, k.quantity, k.http_status, k.body INTO v_previous FROM idempotency_keys k WHERE k.key = p_key;
     IF FOUND THEN
       IF v_previous.product_id <> p_product_id OR v_previous.quantity <> p_quantity THEN
-        RETURN QUERY SELECT 422, row_to_json(t)::text, TRUE FROM (SELECT
+        RETURN QUERY SELECT 422, row_to_json(t)::text, FALSE FROM (SELECT
           'Idempotency-Key was already used for a different order' AS error,
           'IDEMPOTENCY_KEY_REUSED' AS code,
           v_previous.product_id AS original_product_id,

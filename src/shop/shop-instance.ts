@@ -36,6 +36,7 @@ export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, eve
     writer: config.writer,
     reader: config.reader,
     connectTimeoutMs: config.connectTimeoutMs,
+    queryTimeoutMs: config.queryTimeoutMs,
     poolSize: config.poolSize,
     retryDelaysMs: config.retryDelaysMs,
     validateAfterIdleMs: config.validateAfterIdleMs,

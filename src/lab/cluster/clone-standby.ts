@@ -18,6 +18,7 @@ const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify',
 export async function cloneAsStandby(primary: PostgresServer, standby: PostgresServer, applicationName: string): Promise<void> {
   await standby.emptyDataDir();
   const client = new pg.Client({ connectionString: primary.connectionString() });
+  client.on('error', () => {}); // idle during the copy: if the primary goes away, the next query says so
   await client.connect();
   try {
     // One session for start and stop: the backup belongs to it.

@@ -61,6 +61,7 @@ export interface ClusterOptions {
 export interface ClusterEvents {
   failover: [Omit<FailoverResult, 'readerRebuilt'>];
   'reader-rebuilt': [{ name: string; durationMs: number }];
+  'rebuild-failed': [{ name: string; error: string }];
   'member-stopped': [{ name: string; mode: StopMode }];
   'member-started': [{ name: string }];
 }
@@ -127,6 +128,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
         { name: writerName, server: writer, role: 'writer' },
         { name: readerName, server: reader, role: 'reader' },
       ]);
+      await cluster.#waitUntilStreaming(readerName);
       await cluster.#writerEndpoint.listen();
       await cluster.#readerEndpoint.listen();
       return cluster;
@@ -181,6 +183,10 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     const reader = this.#members.find((m) => m.role === 'reader' && m.server.running);
     if (!writer) throw new ClusterError('NO_WRITER', 'the cluster has no running writer to fail over from');
     if (!reader) throw new ClusterError('NO_READER', 'the cluster has no running reader to promote (is it still being rebuilt?)');
+    // A fast shutdown hands its last WAL only to a standby that is streaming: refuse rather
+    // than lose acknowledged commits.
+    const streaming = (await this.#replicationLag()).has(reader.name);
+    if (!streaming) throw new ClusterError('READER_NOT_STREAMING', `${reader.name} is not streaming from ${writer.name}: a failover now could lose commits`);
     const started = Date.now();
     this.#failingOver = true;
     let cutConnections: number;
@@ -188,7 +194,14 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
       cutConnections = this.#writerEndpoint.cut();
       await writer.server.stop('fast');
       writer.role = 'stopped';
-      await promote(reader.server);
+      try {
+        await promote(reader.server);
+      } catch (error) {
+        // Promotion failed: bring the old writer back rather than leave the cluster without one.
+        await writer.server.start();
+        writer.role = 'writer';
+        throw error;
+      }
       reader.role = 'writer';
     } finally {
       this.#failingOver = false;
@@ -205,6 +218,8 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   /** Stops one server (Aurora has no such action; the lab uses it for outages). */
   async stopServer(name: string, mode: StopMode = 'fast'): Promise<void> {
     const member = this.#member(name);
+    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
+    if (member.role === 'rebuilding') throw new ClusterError('REBUILDING', `${name} is being rebuilt`);
     const wasWriter = member.role === 'writer';
     if (wasWriter) this.#writerEndpoint.cut();
     else this.#readerEndpoint.cut({ host: member.server.host, port: member.server.port });
@@ -213,14 +228,18 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     this.emit('member-stopped', { name, mode });
   }
 
-  /** Starts a stopped server again, in the role it had. */
+  /** Starts a stopped server again, in the role it had; resolves once replication runs again. */
   async startServer(name: string): Promise<void> {
     const member = this.#member(name);
     if (member.server.running) throw new ClusterError('ALREADY_RUNNING', `${name} is already running`);
     if (member.role === 'stopped' || member.role === 'rebuilding') {
-      throw new ClusterError('NOT_STARTABLE', `${name} is ${member.role === 'stopped' ? 'a demoted writer waiting to be rebuilt' : 'being rebuilt'}`);
+      throw new ClusterError('NOT_STARTABLE', `${name} is ${member.role === 'stopped' ? 'a demoted writer (rebuild it with rebuildReader)' : 'being rebuilt'}`);
     }
+    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
     await member.server.start();
+    // Back in its role only once replication runs again: the reader streams from the writer.
+    const reader = member.role === 'reader' ? member : this.#members.find((m) => m.role === 'reader' && m.server.running);
+    if (reader && this.#members.some((m) => m.role === 'writer' && m.server.running)) await this.#waitUntilStreaming(reader.name);
     this.emit('member-started', { name });
   }
 
@@ -260,15 +279,43 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     await Promise.all(this.#members.map((m) => m.server.destroy()));
   }
 
+  /** Rebuilds a demoted writer whose rebuild failed (its role is 'stopped') as the reader. */
+  async rebuildReader(name: string): Promise<{ name: string; durationMs: number }> {
+    const member = this.#member(name);
+    const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
+    if (member.role !== 'stopped' || !writer) throw new ClusterError('NOT_REBUILDABLE', `${name} is ${member.role}; only a demoted writer can be rebuilt, from a running writer`);
+    const rebuild = this.#rebuildAsReader(member, writer);
+    this.#rebuild = rebuild.catch(() => {});
+    return rebuild;
+  }
+
   async #rebuildAsReader(member: Member, primary: Member): Promise<{ name: string; durationMs: number }> {
     const started = Date.now();
     member.role = 'rebuilding';
-    await cloneAsStandby(primary.server, member.server, member.name);
-    await member.server.start();
+    try {
+      await cloneAsStandby(primary.server, member.server, member.name);
+      await member.server.start();
+      await this.#waitUntilStreaming(member.name);
+    } catch (error) {
+      // Left as a demoted writer: rebuildReader() can try again.
+      member.role = 'stopped';
+      await member.server.stop('immediate').catch(() => {});
+      this.emit('rebuild-failed', { name: member.name, error: (error as Error).message });
+      throw error;
+    }
     member.role = 'reader';
     const done = { name: member.name, durationMs: Date.now() - started };
     this.emit('reader-rebuilt', done);
     return done;
+  }
+
+  /** Waits until `name` streams from the writer: only then is it a reader a failover can promote. */
+  async #waitUntilStreaming(name: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.#replicationLag()).has(name)) {
+      if (Date.now() > deadline) throw new ClusterError('READER_NOT_STREAMING', `${name} did not start streaming within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 
   async #replicationLag(): Promise<Map<string, { bytes: number | null; seconds: number | null }>> {
@@ -282,7 +329,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
       const { rows } = await client.query<{ application_name: string; bytes: string | null; seconds: number | null }>(
         `SELECT application_name, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS bytes,
                 extract(epoch FROM replay_lag)::float8 AS seconds
-         FROM pg_stat_replication`,
+         FROM pg_stat_replication WHERE state = 'streaming'`,
       );
       for (const row of rows) lag.set(row.application_name, { bytes: row.bytes === null ? null : Number(row.bytes), seconds: row.seconds });
     } catch {
@@ -303,6 +350,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
 /** Promotes a standby and waits until it accepts writes. */
 async function promote(server: PostgresServer): Promise<void> {
   const client = new pg.Client({ connectionString: server.connectionString() });
+  client.on('error', () => {});
   await client.connect();
   try {
     const { rows } = await client.query<{ promoted: boolean }>('SELECT pg_promote(true, 30) AS promoted');

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Address } from '../fault-proxy/connection.ts';
 import { dial, TcpForwarder, type Dialled } from '../net/tcp-forwarder.ts';
 
@@ -56,8 +57,8 @@ export class DatabaseProxy {
     this.#targets = targets;
     this.#borrowTimeoutMs = options.borrowTimeoutMs ?? DEFAULT_BORROW_TIMEOUT_MS;
     this.#retryIntervalMs = options.retryIntervalMs ?? 50;
-    this.#writer = new TcpForwarder(() => this.#borrow('writer'));
-    this.#reader = new TcpForwarder(() => this.#borrow('reader'));
+    this.#writer = new TcpForwarder((client) => this.#borrow('writer', client));
+    this.#reader = new TcpForwarder((client) => this.#borrow('reader', client));
   }
 
   /** Opens the writer and reader proxy endpoints. */
@@ -110,15 +111,16 @@ export class DatabaseProxy {
   }
 
   /** Waits for a target that accepts a connection; undefined resets the client. */
-  async #borrow(role: 'writer' | 'reader'): Promise<Dialled | undefined> {
+  async #borrow(role: 'writer' | 'reader', client: Socket): Promise<Dialled | undefined> {
     if (!this.#registered) return undefined;
     const generation = this.#generation;
     const deadline = Date.now() + this.#borrowTimeoutMs;
     this.#held[role]++;
     try {
-      while (this.#registered && generation === this.#generation && Date.now() < deadline) {
+      // Stops as soon as the client gives up waiting.
+      while (this.#registered && generation === this.#generation && Date.now() < deadline && !client.destroyed && !client.readableEnded) {
         const target = role === 'writer' ? this.#targets.writerAddress() : this.#targets.readerAddress();
-        const dialled = target ? await dial(target) : undefined;
+        const dialled = target ? await dial(target, Math.max(1, Math.min(5000, deadline - Date.now()))) : undefined;
         if (dialled) {
           // Deregistered while we dialled: this connection must fail too.
           if (this.#registered && generation === this.#generation) return dialled;

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
 /** Which way bytes flow: upstream is client → dependency, downstream is dependency → client. */
@@ -12,7 +11,7 @@ export const DIRECTIONS: readonly Direction[] = ['upstream', 'downstream'];
  * stages in order. A stage may wait (latency, blackhole), shrink the chunk (limit_data), or
  * return undefined to drop the rest of the stream.
  */
-export type Stage = (chunk: Buffer) => Promise<Buffer | undefined> | Buffer | undefined;
+export type Stage = (chunk: Buffer, arrivedAt: number) => Promise<Buffer | undefined> | Buffer | undefined;
 
 /** What a fault attaches to one connection; detach() undoes it (releasing anything it holds). */
 export interface Attachment {
@@ -76,35 +75,55 @@ class Link {
       return;
     }
     if (++this.#queued >= HIGH_WATER_CHUNKS) this.#source?.pause();
-    this.#tail = this.#tail.then(() => this.#forward(chunk));
+    const arrivedAt = Date.now();
+    // A failed write (the peer reset) must not become an unhandled rejection: the socket's own
+    // 'error' handler closes the connection.
+    this.#tail = this.#tail.then(() => this.#forward(chunk, arrivedAt)).catch(() => {});
   }
 
   /** Passes the source's end (FIN) on, once every queued chunk has gone through. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#tail = this.#tail.then(async () => {
-      for (const hook of [...this.#beforeEnd.values()]) await hook();
-      const destination = await this.#destination;
-      if (!destination.destroyed && !destination.writableEnded) destination.end();
-    });
+    this.#tail = this.#tail
+      .then(async () => {
+        for (const hook of [...this.#beforeEnd.values()]) await hook();
+        const destination = await this.#destination;
+        if (!destination.destroyed && !destination.writableEnded) destination.end();
+      })
+      .catch(() => {});
   }
 
-  async #forward(chunk: Buffer): Promise<void> {
+  async #forward(chunk: Buffer, arrivedAt: number): Promise<void> {
     let data: Buffer | undefined = chunk;
     // A snapshot: a fault added while this chunk waits applies from the next chunk on.
     for (const stage of [...this.#stages.values()]) {
-      data = await stage(data);
+      data = await stage(data, arrivedAt);
       if (data === undefined || data.length === 0) break;
     }
     const destination = await this.#destination;
     if (data !== undefined && data.length > 0 && !destination.destroyed && !destination.writableEnded) {
       this.bytes += data.length;
-      if (!destination.write(data)) await Promise.race([once(destination, 'drain'), once(destination, 'close')]);
+      if (!destination.write(data)) await writable(destination);
     }
     // Counted down only once written: the fast path in push() must not overtake this chunk.
     if (--this.#queued < HIGH_WATER_CHUNKS / 2 && this.#source?.isPaused()) this.#source.resume();
   }
+}
+
+/** Resolves when `socket` can take more data, or will never need to (closed, failed). */
+function writable(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      socket.off('error', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+    socket.on('error', done);
+  });
 }
 
 let nextConnectionId = 1;
@@ -177,6 +196,14 @@ export class ProxyConnection {
 
   /** Dials the dependency once every beforeConnect hook has passed, then pipes bytes both ways. */
   async connectUpstream(target: Address): Promise<void> {
+    try {
+      await this.#connectUpstream(target);
+    } catch {
+      this.#closeBoth('reset');
+    }
+  }
+
+  async #connectUpstream(target: Address): Promise<void> {
     for (const attachment of [...this.#attachments.values()]) await attachment.beforeConnect?.();
     if (this.#closed) return;
     // Half-open sockets, so that each direction's end travels on its own (slow_close needs it).

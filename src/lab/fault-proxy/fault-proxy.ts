@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { DIRECTIONS, ProxyConnection, type Address, type Direction } from './connection.ts';
 import { FAULT_TYPES } from './faults/index.ts';
 import { FaultSpecError, type FaultBehaviour } from './fault-type.ts';
@@ -70,6 +70,8 @@ export interface ProxyStatus {
   listen: Address;
   upstream: Address;
   listening: boolean;
+  /** Why the listener could not listen again after a refuse fault, if it could not. */
+  listenError: string | null;
   openConnections: number;
   totalConnections: number;
   bytesUpstream: number;
@@ -133,34 +135,79 @@ class ProxyListener {
     return this.#server?.listening ?? false;
   }
 
+  /** The last failure to reopen the listener, if the latest attempt failed. */
+  listenError: string | undefined;
+  #changes: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Brings the listener in line with the active faults: closed while a refuse fault (toxicity 1)
+   * is active, listening otherwise. Changes run one at a time, so concurrent adds and removals
+   * cannot race. Resolves with what changed; never rejects (a failed reopen is in listenError).
+   */
+  reconcile(): Promise<{ closed: boolean; reopened: boolean }> {
+    const change = this.#changes.then(async () => {
+      const refusing = [...this.faults.values()].some((f) => f.behaviour.refusesConnections && f.record.toxicity >= 1);
+      if (refusing && this.#server) {
+        this.#stopListening();
+        return { closed: true, reopened: false };
+      }
+      if (!refusing && !this.#server) {
+        try {
+          await this.open();
+          this.listenError = undefined;
+          return { closed: false, reopened: true };
+        } catch (error) {
+          this.listenError = (error as Error).message;
+        }
+      }
+      return { closed: false, reopened: false };
+    });
+    this.#changes = change;
+    return change;
+  }
+
+  /** Listens on the proxy's port (the same one again after a refuse fault ends). */
   async open(): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
     // Retried briefly: reopening after a refuse fault races with the kernel releasing the port.
     for (let attempt = 0; ; attempt++) {
+      const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
       try {
         await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(this.#port, HOST, () => {
-            server.off('error', reject);
+          const onError = (error: Error): void => {
+            server.off('listening', onListening);
+            reject(error);
+          };
+          const onListening = (): void => {
+            server.off('error', onError);
             resolve();
-          });
+          };
+          server.once('error', onError);
+          server.once('listening', onListening);
+          server.listen(this.#port, HOST);
         });
-        break;
+        const address = server.address();
+        if (address && typeof address === 'object') this.#port = address.port;
+        this.#server = server;
+        return;
       } catch (error) {
+        server.close();
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20 || this.#port === 0) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    const address = server.address();
-    if (address && typeof address === 'object') this.#port = address.port;
-    this.#server = server;
   }
 
   /** Stops accepting: the port closes at once (ECONNREFUSED); open connections are not waited for. */
-  stopListening(): void {
+  #stopListening(): void {
     const server = this.#server;
     this.#server = undefined;
     server?.close();
+  }
+
+  /** Stops listening for good (the proxy is being removed). */
+  async shutdown(): Promise<void> {
+    await this.#changes;
+    this.#stopListening();
   }
 
   /** Decides whether a fault reaches a connection: toxicity is a per-connection probability. */
@@ -217,6 +264,16 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       throw new FaultSpecError(`proxy name must be lowercase letters, digits, - or _, got ${JSON.stringify(spec.name)}`);
     }
     if (this.#listeners.has(spec.name)) throw new FaultSpecError(`proxy ${spec.name} already exists`);
+    const upstream = spec.upstream as Partial<Address> | undefined;
+    if (typeof upstream !== 'object' || upstream === null || typeof upstream.host !== 'string' || !isIP(upstream.host)) {
+      throw new FaultSpecError(`upstream must be {host: an IP address, port}, got ${JSON.stringify(spec.upstream)}`);
+    }
+    if (!Number.isInteger(upstream.port) || upstream.port! < 1 || upstream.port! > 65535) {
+      throw new FaultSpecError(`upstream port must be an integer from 1 to 65535, got ${JSON.stringify(upstream.port)}`);
+    }
+    if (spec.listenPort !== undefined && !(Number.isInteger(spec.listenPort) && spec.listenPort >= 0 && spec.listenPort <= 65535)) {
+      throw new FaultSpecError(`listenPort must be an integer from 0 to 65535, got ${JSON.stringify(spec.listenPort)}`);
+    }
     const listener = new ProxyListener(spec, this.#random);
     await listener.open();
     this.#listeners.set(spec.name, listener);
@@ -227,7 +284,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   async removeProxy(name: string): Promise<void> {
     const listener = this.#listener(name);
     for (const id of [...listener.faults.keys()]) await this.#remove(listener, id, 'proxy-removed');
-    listener.stopListening();
+    await listener.shutdown();
     for (const connection of [...listener.connections]) connection.close();
     this.#listeners.delete(name);
   }
@@ -278,18 +335,15 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       expiresAt: new Date(createdAtMs + durationMs).toISOString(),
       ownerPid: spec.ownerPid ?? null,
     };
-    const leaseTimer = setTimeout(() => void this.#remove(listener, id, 'expired'), durationMs);
+    // Never throws: the fault is gone even if the listener could not reopen (see listenError).
+    const leaseTimer = setTimeout(() => void this.#remove(listener, id, 'expired').catch(() => {}), durationMs);
     leaseTimer.unref();
     const fault: ActiveFault = { record, behaviour, affected: new Set(), leaseTimer, createdAtMs };
 
     // Registered before touching connections, so a connection accepted from here on gets it too.
     listener.faults.set(id, fault);
     const open = [...listener.connections];
-    let listenerClosed = false;
-    if (behaviour.refusesConnections && toxicity >= 1 && listener.listening) {
-      listener.stopListening();
-      listenerClosed = true;
-    }
+    const { closed: listenerClosed } = await listener.reconcile();
     let reached = 0;
     for (const connection of open) {
       if (connection.closed || !listener.chosen(toxicity)) continue;
@@ -334,19 +388,14 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   async #remove(listener: ProxyListener, id: string, reason: RemovalReason): Promise<RemoveFaultResult> {
     const fault = listener.faults.get(id);
     if (!fault) throw new FaultNotFoundError(`proxy ${listener.name} has no fault ${id}`);
-    listener.faults.delete(id);
+    listener.faults.delete(id); // synchronously: a second removal (lease, owner, request) finds nothing
     clearTimeout(fault.leaseTimer);
     let released = 0;
     for (const connection of fault.affected) {
       if (!connection.closed) released++;
       connection.detach(id);
     }
-    let listenerReopened = false;
-    const stillRefusing = [...listener.faults.values()].some((f) => f.behaviour.refusesConnections && f.record.toxicity >= 1);
-    if (!listener.listening && !stillRefusing) {
-      await listener.open();
-      listenerReopened = true;
-    }
+    const listenerReopened = reason === 'proxy-removed' ? false : (await listener.reconcile()).reopened;
     const result: RemoveFaultResult = {
       id,
       proxy: listener.name,
@@ -387,6 +436,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       listen: listener.listen,
       upstream: listener.upstream,
       listening: listener.listening,
+      listenError: listener.listenError ?? null,
       openConnections: listener.connections.size,
       totalConnections: listener.totalConnections,
       bytesUpstream,

@@ -13,14 +13,20 @@ export interface Dialled {
  */
 export type Dialer = (client: Socket) => Promise<Dialled | undefined>;
 
-/** Dials `target` once: the open socket, or undefined when the connection fails. */
-export function dial(target: Address): Promise<Dialled | undefined> {
+/** Dials `target` once: the open socket, or undefined when the connection fails or takes longer than `timeoutMs`. */
+export function dial(target: Address, timeoutMs = 10_000): Promise<Dialled | undefined> {
   return new Promise((resolve) => {
     const socket = connect({ host: target.host, port: target.port, noDelay: true });
-    const onError = (): void => resolve(undefined);
-    socket.once('error', onError);
+    const fail = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(undefined);
+    };
+    const timer = setTimeout(fail, timeoutMs);
+    socket.once('error', fail);
     socket.once('connect', () => {
-      socket.off('error', onError);
+      clearTimeout(timer);
+      socket.off('error', fail);
       resolve({ socket, target });
     });
   });

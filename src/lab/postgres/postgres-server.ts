@@ -106,7 +106,14 @@ export class PostgresServer {
       dataDir = join(base, 'data');
     }
     const server = new PostgresServer(options, binaries, user, dataDir, ownsDataDir);
-    if (options.initialize !== false && !(await server.#hasCluster())) await server.#initdb();
+    // A directory we created must not outlive us, running server or not; destroy() releases it.
+    if (ownsDataDir) processGuard.guardPath(join(dataDir, '..'));
+    try {
+      if (options.initialize !== false && !(await server.#hasCluster())) await server.#initdb();
+    } catch (error) {
+      await server.destroy();
+      throw error;
+    }
     return server;
   }
 
@@ -179,12 +186,22 @@ export class PostgresServer {
     }
   }
 
-  /** Stops the server and waits for the postmaster to exit. */
-  async stop(mode: StopMode = 'fast'): Promise<void> {
+  /** Stops the server and waits for the postmaster to exit; escalates to immediate, then SIGKILL, after `timeoutMs`. */
+  async stop(mode: StopMode = 'fast', timeoutMs = 30_000): Promise<void> {
     const child = this.#process;
     if (!child || !this.running) return;
     child.kill(STOP_SIGNALS[mode]);
-    await this.#exited;
+    // A smart or fast shutdown can wait on clients; past the timeout, escalate.
+    let timer: NodeJS.Timeout | undefined;
+    const escalate = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        child.kill(mode === 'immediate' ? 'SIGKILL' : 'SIGQUIT');
+        timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        resolve();
+      }, timeoutMs);
+    });
+    await Promise.race([this.#exited, escalate.then(() => this.#exited)]);
+    clearTimeout(timer);
   }
 
   /** Kills the postmaster with SIGKILL: a crash, not a shutdown. Its backends exit on their own. */
@@ -204,7 +221,10 @@ export class PostgresServer {
   /** Stops the server immediately and removes the data directory if this object created it. */
   async destroy(): Promise<void> {
     await this.stop('immediate');
-    if (this.#ownsDataDir) await rm(join(this.#dataDir, '..'), { recursive: true, force: true });
+    if (!this.#ownsDataDir) return;
+    const base = join(this.#dataDir, '..');
+    await rm(base, { recursive: true, force: true });
+    processGuard.releasePath(base);
   }
 
   /** Changes settings for the next start (e.g. primary_conninfo when it becomes a standby). */
@@ -242,8 +262,7 @@ export class PostgresServer {
   async #initdb(): Promise<void> {
     const args = ['-D', this.#dataDir, '-U', POSTGRES_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'];
     const child = spawn(this.#binaries.initdb, args, this.#spawnOptions());
-    // If we are killed mid-initdb, the reaper also removes the half-made directory we own.
-    if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL', this.#ownsDataDir ? [join(this.#dataDir, '..')] : []);
+    if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL');
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -269,8 +288,8 @@ export class PostgresServer {
     const child = spawn(this.#binaries.postgres, ['-D', this.#dataDir, ...this.#settingsArgs()], this.#spawnOptions());
     this.#process = child;
     const pid = child.pid;
-    // If we die without cleaning up, the reaper stops the server and removes a data directory we own.
-    if (pid !== undefined) processGuard.guard(pid, 'SIGQUIT', this.#ownsDataDir ? [join(this.#dataDir, '..')] : []);
+    // If we die without cleaning up, the reaper stops the server (and removes the directory, see create()).
+    if (pid !== undefined) processGuard.guard(pid, 'SIGQUIT');
     this.#exited = new Promise((resolve) => {
       child.once('exit', () => {
         if (pid !== undefined) processGuard.release(pid);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
  */
 export class ProcessGuard {
   readonly #guarded = new Map<number, { signal: NodeJS.Signals; paths: string[] }>();
+  readonly #paths = new Set<string>();
   #reaper: ChildProcess | undefined;
   #exitHookInstalled = false;
 
@@ -21,6 +22,21 @@ export class ProcessGuard {
     this.#guarded.set(pid, { signal, paths });
     this.#installExitHook();
     this.#send({ guard: pid, signal, paths });
+  }
+
+  /**
+   * Registers a folder to remove if this process dies without cleaning up (a data directory
+   * that must not outlive its owner, whether or not a server is running in it).
+   */
+  guardPath(path: string): void {
+    this.#paths.add(path);
+    this.#send({ guardPath: path });
+  }
+
+  /** Forgets a folder, once its owner has removed it. */
+  releasePath(path: string): void {
+    if (!this.#paths.delete(path)) return;
+    this.#send({ releasePath: path });
   }
 
   /** Forgets `pid`, normally once it has exited. */
@@ -40,7 +56,7 @@ export class ProcessGuard {
   }
 
   #ensureReaper(): ChildProcess {
-    if (this.#reaper && this.#reaper.exitCode === null) return this.#reaper;
+    if (this.#reaper && this.#reaper.exitCode === null && this.#reaper.signalCode === null) return this.#reaper;
     const script = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
     const reaper = spawn(process.execPath, [script], {
       detached: true,
@@ -52,6 +68,7 @@ export class ProcessGuard {
     stdin?.unref?.();
     reaper.stdin?.on('error', () => {});
     for (const [pid, { signal, paths }] of this.#guarded) reaper.stdin?.write(`${JSON.stringify({ guard: pid, signal, paths })}\n`);
+    for (const path of this.#paths) reaper.stdin?.write(`${JSON.stringify({ guardPath: path })}\n`);
     this.#reaper = reaper;
     return reaper;
   }

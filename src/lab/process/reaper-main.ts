@@ -1,7 +1,7 @@
 // The reaper: a tiny detached process that outlives its parent by design.
 //
-// Its parent writes JSON lines on our stdin: {"guard":pid,"signal":"SIGQUIT","paths":[…]} and
-// {"release":pid}. When stdin closes, the parent is gone (exited, crashed or SIGKILLed), so
+// Its parent writes JSON lines on our stdin: {"guard":pid,"signal":"SIGQUIT","paths":[…]},
+// {"release":pid}, {"guardPath":dir} and {"releasePath":dir}. When stdin closes, the parent is gone (exited, crashed or SIGKILLed), so
 // every PID still registered is signalled, killed with SIGKILL if it is still alive after a
 // grace period, and the paths registered with it (data directories) are removed. This is how no child of
 // chaos-lab outlives the command or test that started it, even when that process cannot run
@@ -18,6 +18,7 @@ interface Guarded {
 }
 
 const guarded = new Map<number, Guarded>();
+const paths = new Set<string>();
 
 function alive(pid: number): boolean {
   try {
@@ -43,15 +44,14 @@ async function reapAll(): Promise<never> {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   for (const pid of guarded.keys()) if (alive(pid)) signal(pid, 'SIGKILL');
-  for (const { paths } of guarded.values()) {
-    for (const path of paths) rmSync(path, { recursive: true, force: true });
-  }
+  for (const { paths: owned } of guarded.values()) owned.forEach((path) => paths.add(path));
+  for (const path of paths) rmSync(path, { recursive: true, force: true });
   process.exit(0);
 }
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  let message: { guard?: number; signal?: NodeJS.Signals; paths?: string[]; release?: number };
+  let message: { guard?: number; signal?: NodeJS.Signals; paths?: string[]; release?: number; guardPath?: string; releasePath?: string };
   try {
     message = JSON.parse(line) as typeof message;
   } catch {
@@ -61,6 +61,10 @@ lines.on('line', (line) => {
     guarded.set(message.guard, { signal: message.signal ?? 'SIGTERM', paths: message.paths ?? [] });
   } else if (typeof message.release === 'number') {
     guarded.delete(message.release);
+  } else if (typeof message.guardPath === 'string') {
+    paths.add(message.guardPath);
+  } else if (typeof message.releasePath === 'string') {
+    paths.delete(message.releasePath);
   }
 });
 lines.on('close', () => void reapAll());

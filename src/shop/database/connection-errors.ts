@@ -13,6 +13,8 @@ const DRIVER_MESSAGES = [
   'timeout exceeded when trying to connect',
   'Connection ended',
   'the database system is',
+  // pg's query_timeout: no answer in time, the connection is presumed dead (a blackhole).
+  'Query read timeout',
 ];
 
 /** True when `error` is a lost or refused connection rather than a problem with the statement. */

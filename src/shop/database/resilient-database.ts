@@ -10,6 +10,8 @@ export interface ResilientDatabaseOptions {
   writer: DatabaseEndpoint;
   reader: DatabaseEndpoint;
   connectTimeoutMs: number;
+  /** A statement without an answer after this long fails (and its connection is dropped), so a hung database cannot hang the shop. */
+  queryTimeoutMs: number;
   /** Connections per endpoint. */
   poolSize: number;
   /** Waits before each retry of a statement that lost its connection (Article 3: 0.5 s, 1 s, 2 s). */
@@ -44,6 +46,7 @@ export class ResilientDatabase implements ShopDatabase {
         ...endpoint,
         max: options.poolSize,
         connectionTimeoutMillis: options.connectTimeoutMs,
+        query_timeout: options.queryTimeoutMs,
         idleTimeoutMillis: 30_000,
         keepAlive: true,
       });

@@ -26,8 +26,7 @@ export const latency: FaultType<LatencyParams> = {
       attach(_connection, directions): Attachment {
         const stages: Attachment['stages'] = {};
         for (const direction of directions) {
-          stages[direction] = async (chunk) => {
-            const arrived = Date.now();
+          stages[direction] = async (chunk, arrived) => {
             const delay = Math.max(0, latencyMs + (Math.random() * 2 - 1) * jitterMs);
             const wait = arrived + delay - Date.now();
             if (wait > 0) await sleep(wait);
