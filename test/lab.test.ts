@@ -71,6 +71,15 @@ describe('chaos-lab up and the commands against it', () => {
     assert.equal(new URL(info.controlUrl).hostname, '127.0.0.1');
   });
 
+  it('exposes the load balancer metrics: host counts and requests by status', async () => {
+    const token = (await readFile(join(dir, 'token'), 'utf8')).trim();
+    const response = await fetch(`${info.controlUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    assert.match(text, /chaos_lb_healthy_host_count \d+/);
+    assert.match(text, /chaos_lb_unhealthy_host_count \d+/);
+    assert.match(text, /chaos_lb_requests_total\{status="200"/);
+  });
+
   it('refuses control requests without the token', async () => {
     const response = await fetch(`${info.controlUrl}/status`);
     assert.equal(response.status, 401);

@@ -136,22 +136,24 @@ describe('PostgresServer', () => {
     }
   });
 
-  it('leaves no postgres behind when the process that started it is killed with SIGKILL', async () => {
-    const fixture = fileURLToPath(new URL('./fixtures/start-postgres-and-wait.ts', import.meta.url));
-    const child = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let postgresPid: number | undefined;
-    try {
-      const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-      const started = JSON.parse(line) as { pid: number; dataDir: string };
-      postgresPid = started.pid;
-      assert.ok(alive(postgresPid));
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-      assert.ok(await waitUntilGone(postgresPid, 10_000), `postgres ${postgresPid} outlived its killed parent`);
-      await waitForRemoval(started.dataDir, 5000);
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (postgresPid !== undefined && alive(postgresPid)) process.kill(postgresPid, 'SIGKILL');
-    }
-  });
+  for (const variant of ['running', 'stopped'] as const) {
+    it(`leaves no postgres and no data directory behind when the process that started it is killed with SIGKILL (${variant} server)`, async () => {
+      const fixture = fileURLToPath(new URL('./fixtures/start-postgres-and-wait.ts', import.meta.url));
+      const child = spawn(process.execPath, [fixture, variant], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let postgresPid: number | undefined;
+      try {
+        const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+        const started = JSON.parse(line) as { pid: number; dataDir: string };
+        postgresPid = started.pid;
+        if (variant === 'running') assert.ok(alive(postgresPid));
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+        assert.ok(await waitUntilGone(postgresPid, 10_000), `postgres ${postgresPid} outlived its killed parent`);
+        await waitForRemoval(started.dataDir, 5000);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        if (postgresPid !== undefined && alive(postgresPid)) process.kill(postgresPid, 'SIGKILL');
+      }
+    });
+  }
 });

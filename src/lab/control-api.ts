@@ -13,6 +13,7 @@ const INSTANCE_ACTIONS = ['stop', 'kill', 'pause', 'resume', 'terminate'] as con
  * folder. Every operation answers with what it did.
  *
  *   GET  /status
+ *   GET  /metrics  the load balancer's, in Prometheus text
  *   POST /instances/:id/(stop|kill|pause|resume|terminate)
  *   POST /failover
  *   POST /db-proxy/(deregister|register)
@@ -31,6 +32,8 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
   });
 
   app.get('/status', async () => lab.status());
+  // The load balancer's metrics in Prometheus text: healthy/unhealthy host counts, requests by status.
+  app.get('/metrics', async (_request, reply) => reply.type(lab.loadBalancer.registry.contentType).send(await lab.loadBalancer.registry.metrics()));
 
   app.post<{ Params: { id: string; action: string } }>('/instances/:id/:action', async (request, reply) => {
     const { id, action } = request.params;

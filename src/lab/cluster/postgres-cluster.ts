@@ -185,8 +185,12 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     if (!reader) throw new ClusterError('NO_READER', 'the cluster has no running reader to promote (is it still being rebuilt?)');
     // A fast shutdown hands its last WAL only to a standby that is streaming: refuse rather
     // than lose acknowledged commits.
-    const streaming = (await this.#replicationLag()).has(reader.name);
-    if (!streaming) throw new ClusterError('READER_NOT_STREAMING', `${reader.name} is not streaming from ${writer.name}: a failover now could lose commits`);
+    // (A reader that is reconnecting after a restart gets a few seconds to stream again.)
+    try {
+      await this.#waitUntilStreaming(reader.name, 5000);
+    } catch {
+      throw new ClusterError('READER_NOT_STREAMING', `${reader.name} is not streaming from ${writer.name}: a failover now could lose commits`);
+    }
     const started = Date.now();
     this.#failingOver = true;
     let cutConnections: number;

@@ -350,7 +350,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       const attachment = behaviour.attach(connection, directions, false);
       if (attachment) connection.attach(id, attachment);
       if (!connection.closed) fault.affected.add(connection);
-      reached++;
+      // Reached: something attached, or the fault acted once and for all (reset, refuse).
+      if (attachment || connection.closed) reached++;
     }
     const result: AddFaultResult = { ...record, affectedConnections: reached, openConnections: open.length, listenerClosed };
     this.emit('fault-added', result);

@@ -1,0 +1,67 @@
+// The shop behind the fault proxy: what each strategy does when its database connection
+// hangs (a blackhole, the failure that exhausts worker pools).
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { FaultProxy } from '../src/lab/fault-proxy/fault-proxy.ts';
+import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
+import { call, freshDatabase, startTestShop, usePostgres } from './helpers/lab.ts';
+
+const postgres = usePostgres();
+
+describe('a blackholed database', () => {
+  let proxy: FaultProxy;
+  let direct: DatabaseEndpoint;
+  let viaProxy: DatabaseEndpoint;
+  before(async () => {
+    direct = await freshDatabase(postgres());
+    proxy = new FaultProxy();
+    const status = await proxy.addProxy({ name: 'db', upstream: { host: direct.host, port: direct.port } });
+    viaProxy = { ...direct, port: status.listen.port };
+  });
+  afterEach(async () => {
+    await proxy.clearFaults();
+  });
+  after(async () => {
+    await proxy?.close();
+  });
+
+  it('resilient: statements time out and fail with a JSON 500 instead of hanging; the shop recovers when the fault ends', async () => {
+    const shop = await startTestShop(postgres(), {
+      strategy: 'resilient',
+      writer: viaProxy,
+      queryTimeoutMs: 300,
+      connectTimeoutMs: 300,
+      retryDelaysMs: [50, 50, 50],
+    });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      const fault = await proxy.addFault('db', { type: 'blackhole' });
+      const started = Date.now();
+      const products = await call(shop.url, 'GET', '/products');
+      const elapsed = Date.now() - started;
+      assert.equal(products.status, 500);
+      assert.match(String(products.body['error']), /timeout/i);
+      assert.ok(elapsed < 5000, `answered in ${elapsed} ms, not hung`);
+      await proxy.removeFault('db', fault.id);
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+    } finally {
+      await shop.close();
+    }
+  });
+
+  it('naive: a request hangs for as long as the blackhole lasts (the client gives up first)', async () => {
+    const shop = await startTestShop(postgres(), { strategy: 'naive', writer: viaProxy });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      const fault = await proxy.addFault('db', { type: 'blackhole' });
+      const response = await fetch(`${shop.url}/products`, { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.status,
+        (error: Error) => error.name,
+      );
+      assert.equal(response, 'TimeoutError');
+      await proxy.removeFault('db', fault.id);
+    } finally {
+      await shop.close();
+    }
+  });
+});
