@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FaultProxyApiError } from '../src/lab/fault-proxy/client.ts';
 import { spawnFaultProxy, type FaultProxyProcess } from '../src/lab/fault-proxy/spawn.ts';
+import { alive, waitUntilGone } from './helpers/processes.ts';
 
 async function echoServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => {
@@ -18,15 +19,6 @@ async function echoServer(): Promise<{ server: Server; port: number }> {
   await once(server, 'listening');
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : 0 };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sends `text` and resolves with the first reply, or 'timeout'. */
@@ -115,9 +107,7 @@ describe('fault proxy process', () => {
       pid = (JSON.parse(line) as { pid: number }).pid;
       process.kill(pid, 0); // alive
       owner.kill('SIGKILL');
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && alive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.equal(alive(pid), false, `fault proxy ${pid} outlived its owner`);
+      assert.deepEqual(await waitUntilGone([pid], 5000), [], `fault proxy ${pid} outlived its owner`);
     } finally {
       owner.kill('SIGKILL');
       if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');

@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
+import { alive, waitUntilGone } from './helpers/processes.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const run = promisify(execFile);
@@ -22,15 +23,6 @@ async function chaosLab(dir: string, ...args: string[]): Promise<{ code: number;
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -138,9 +130,7 @@ describe('chaos-lab up and the commands against it', () => {
     assert.ok(pids.length >= 5, `children: ${pids}`);
     assert.ok(pids.every(alive));
     up.kill('SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && pids.some(alive)) await delay(100);
-    assert.deepEqual(pids.filter(alive), [], 'every child died with the controller');
+    assert.deepEqual(await waitUntilGone(pids, 10_000), [], 'every child died with the controller');
   });
 });
 

@@ -9,24 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgresServer } from '../src/lab/postgres/postgres-server.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
-    await delay(50);
-  }
-  return !alive(pid);
-}
+import { alive, waitUntilGone } from './helpers/processes.ts';
 
 async function waitForRemoval(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -148,7 +131,7 @@ describe('PostgresServer', () => {
         if (variant === 'running') assert.ok(alive(postgresPid));
         child.kill('SIGKILL');
         await once(child, 'exit');
-        assert.ok(await waitUntilGone(postgresPid, 10_000), `postgres ${postgresPid} outlived its killed parent`);
+        assert.deepEqual(await waitUntilGone([postgresPid], 10_000), [], `postgres ${postgresPid} outlived its killed parent`);
         await waitForRemoval(started.dataDir, 5000);
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
