@@ -180,19 +180,32 @@ export class Lab {
       groupEvents: this.group.events(),
       database: await this.cluster.status(),
       databaseProxy: this.databaseProxy.status(),
-      faultProxies: await this.faultProxy.client.listProxies(),
+      // Partial status rather than none when the fault proxy does not answer.
+      faultProxies: await this.faultProxy.client.listProxies().catch(() => []),
     };
   }
 
   /** Stops everything, in reverse order, and removes lab.json and the token. */
   async close(): Promise<void> {
-    await this.group.close();
-    await this.loadBalancer.close();
-    await this.faultProxy.stop();
-    await this.databaseProxy.close();
-    await this.cluster.close();
-    await rm(join(this.dir, 'lab.json'), { force: true });
-    await rm(join(this.dir, 'token'), { force: true });
+    // Every step runs, whatever the one before did; the first failure is reported at the end.
+    const steps = [
+      () => this.group.close(),
+      () => this.loadBalancer.close(),
+      () => this.faultProxy.stop(),
+      () => this.databaseProxy.close(),
+      () => this.cluster.close(),
+      () => rm(join(this.dir, 'lab.json'), { force: true }),
+      () => rm(join(this.dir, 'token'), { force: true }),
+    ];
+    let failure: unknown;
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure) throw failure;
   }
 }
 

@@ -19,6 +19,9 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // Graceful, but bounded: a request hung on a dead database must not hold the instance forever.
+  setTimeout(() => process.exit(1), 5000).unref();
+  setTimeout(() => shop.app.server.closeAllConnections(), 1000).unref();
   await shop.close();
   process.exit(0);
 }

@@ -86,6 +86,12 @@ export async function faultCommand(args: string[]): Promise<void> {
     allowPositionals: true,
   });
   const [action, dependency, type] = positionals;
+  if (!(action === 'list' || action === 'clear' || (action === 'add' && dependency && type))) {
+    throw new UsageError('usage: chaos-lab fault add <db-writer|db-reader> <fault> [--duration 30s] [--param name=value]… | fault list | fault clear');
+  }
+  const toxicity = values.toxicity === undefined ? undefined : Number(values.toxicity);
+  if (toxicity !== undefined && !(toxicity >= 0 && toxicity <= 1)) throw new UsageError(`--toxicity must be a number from 0 to 1, got ${JSON.stringify(values.toxicity)}`);
+  const durationMs = parseDuration(values.duration, '--duration');
   const lab = await LabClient.open(labDir(values.dir));
   if (action === 'list') {
     const faults = await lab.call<Array<{ id: string; proxy: string; type: string; expiresAt: string }>>('GET', '/faults');
@@ -97,9 +103,6 @@ export async function faultCommand(args: string[]): Promise<void> {
     print(values.json, removed, () => `removed ${removed.length} fault(s)`);
     return;
   }
-  if (action !== 'add' || !dependency || !type) {
-    throw new UsageError('usage: chaos-lab fault add <db-writer|db-reader> <fault> [--duration 30s] [--param name=value]… | fault list | fault clear');
-  }
   const params: Record<string, number> = {};
   for (const pair of values.param) {
     const match = /^([A-Za-z]+)=(-?\d+(?:\.\d+)?)$/.exec(pair);
@@ -110,9 +113,9 @@ export async function faultCommand(args: string[]): Promise<void> {
     dependency,
     type,
     params,
-    durationMs: parseDuration(values.duration, '--duration'),
+    durationMs,
     direction: values.direction,
-    toxicity: values.toxicity === undefined ? undefined : Number(values.toxicity),
+    toxicity,
   };
   const fault = await lab.call<{ id: string; type: string; proxy: string; affectedConnections: number; expiresAt: string }>('POST', '/faults', body);
   print(values.json, fault, () => `${fault.id}: ${fault.type} on ${fault.proxy}, reached ${fault.affectedConnections} open connection(s), until ${fault.expiresAt}`);

@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
-import { parseCount, parseStrategy, untilStopped } from '../shared.ts';
+import { parseCount, parseStrategy, untilStopped, UsageError } from '../shared.ts';
 
 /** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
 export async function upCommand(args: string[]): Promise<void> {
@@ -20,10 +22,11 @@ export async function upCommand(args: string[]): Promise<void> {
   const instances = parseCount(values.instances, '--instances', 8);
   const strategy = parseStrategy(values.strategy);
   const dir = labDir(values.dir);
+  await refuseIfRunning(dir);
   const stop = untilStopped();
   const started = performance.now();
   const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  const lab = await Lab.start({
+  const starting = Lab.start({
     dir,
     instances,
     strategy,
@@ -31,31 +34,64 @@ export async function upCommand(args: string[]): Promise<void> {
     ejection: values['lb-eject'] ? { consecutiveFailures: 1, durationMs: 30_000 } : undefined,
     onProgress: (step) => console.log(`[${elapsed()}] ${step} …`),
   });
+  // Ctrl-C during start-up: let the start finish (it cleans up after itself on failure), then stop.
+  const early = await Promise.race([starting.then(() => undefined), stop.stopped]);
+  const lab = await starting;
+  const token = newToken();
+  const api = buildControlApi(lab, token, stop.stop);
   try {
-    const token = newToken();
-    const api = buildControlApi(lab, token, stop.stop);
+    if (early !== undefined) {
+      console.log(`\n${early}: stopping …`);
+      return;
+    }
     await api.listen({ host: '127.0.0.1', port: 0 });
     const address = api.server.address();
     const controlUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const info = await lab.publish(controlUrl, token);
-    await waitUntilAnswering(info.loadBalancerUrl);
-    console.log(`[${elapsed()}] ready: the fleet answers through the load balancer`);
-    console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products)`);
-    for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
-    console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
-    console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}`);
-    console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
-    console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
-    console.log('Ctrl-C (or chaos-lab down) stops everything.');
-    lab.group.on('event', (event) => console.log(`  ${event.at.slice(11, 19)} ${event.type} ${event.instanceId} (zone ${event.zone})${event.detail ? `: ${event.detail}` : ''}`));
-    lab.loadBalancer.on('state-change', (change) => console.log(`  ${change.at.slice(11, 19)} target ${change.target} ${change.from} -> ${change.to} (${change.reason})`));
+    const ready = await Promise.race([waitUntilServing(lab).then(() => true), stop.stopped.then(() => false)]);
+    if (ready) {
+      console.log(`[${elapsed()}] ready: the fleet answers through the load balancer`);
+      console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products)`);
+      for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
+      console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
+      console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}`);
+      console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
+      console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
+      console.log('Ctrl-C (or chaos-lab down) stops everything.');
+      lab.group.on('event', (event) => console.log(`  ${event.at.slice(11, 19)} ${event.type} ${event.instanceId} (zone ${event.zone})${event.detail ? `: ${event.detail}` : ''}`));
+      lab.loadBalancer.on('state-change', (change) => console.log(`  ${change.at.slice(11, 19)} target ${change.target} ${change.from} -> ${change.to} (${change.reason})`));
+    }
     const reason = await stop.stopped;
     console.log(`\n${reason === 'request' ? 'chaos-lab down' : reason}: stopping …`);
-    await api.close();
   } finally {
+    await api.close().catch(() => {});
     await lab.close();
   }
   console.log('stopped');
+}
+
+/** Refuses to start a second lab over a running one (it would orphan it from the commands). */
+async function refuseIfRunning(dir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = (JSON.parse(await readFile(join(dir, 'lab.json'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return;
+  }
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // a lab that died without cleaning up: its folder is ours to reuse
+  }
+  throw new UsageError(`a lab is already running in ${dir} (pid ${pid}); stop it with chaos-lab down, or use another --dir`);
+}
+
+/** Waits until every instance serves /products, and the load balancer does too. */
+async function waitUntilServing(lab: Lab): Promise<void> {
+  for (const instance of lab.group.instances()) {
+    if (instance.address) await waitUntilAnswering(`http://127.0.0.1:${instance.address.port}`);
+  }
+  await waitUntilAnswering(lab.loadBalancer.url);
 }
 
 async function waitUntilAnswering(url: string): Promise<void> {
@@ -70,5 +106,5 @@ async function waitUntilAnswering(url: string): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error('the fleet did not answer through the load balancer within 30 s');
+  throw new Error(`${url} did not answer /products within 30 s`);
 }

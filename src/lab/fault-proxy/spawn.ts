@@ -21,8 +21,11 @@ export async function spawnFaultProxy(proxies: ProxySpec[] = []): Promise<FaultP
   const script = fileURLToPath(new URL('./main.ts', import.meta.url));
   const args = proxies.flatMap((p) => ['--proxy', `${p.name}=${p.upstream.host}:${p.upstream.port}${p.listenPort ? `@${p.listenPort}` : ''}`]);
   // stdin is a pipe we never close: when this process dies, it closes and the proxy stops.
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  if (child.pid === undefined) throw new Error('could not start the fault proxy');
+  // detached: a Ctrl-C in our terminal reaches us, and we stop the proxy in order.
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  let spawnError: Error | undefined;
+  child.on('error', (error) => (spawnError = error));
+  if (child.pid === undefined) throw new Error(`could not start the fault proxy: ${spawnError?.message ?? 'no pid'}`);
   const pid = child.pid;
   processGuard.guard(pid, 'SIGTERM');
   const lines = createInterface({ input: child.stdout! });
@@ -40,7 +43,9 @@ export async function spawnFaultProxy(proxies: ProxySpec[] = []): Promise<FaultP
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await once(child, 'exit');
+        clearTimeout(killer);
       }
       processGuard.release(pid);
     },

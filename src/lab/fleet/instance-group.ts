@@ -105,6 +105,11 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
   async start(): Promise<InstanceStatus[]> {
     const launches = Array.from({ length: this.desired }, (_, i) => this.#launch(this.zones[i % this.zones.length]!, 'initial capacity'));
     await Promise.all(launches);
+    const failed = this.#events.filter((e) => e.type === 'launch-failed');
+    if (failed.length > 0) {
+      await this.close();
+      throw new InstanceGroupError('LAUNCH_FAILED', `could not launch the initial capacity: ${failed.map((e) => e.detail).join('; ')}`);
+    }
     return this.instances();
   }
 
@@ -128,6 +133,11 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     const instance = this.#running(id);
     this.#record('stop', instance);
     this.#signal(instance, 'SIGTERM');
+    // A paused process would hold the SIGTERM until resumed: let it run to handle it.
+    if (instance.paused) {
+      this.#signal(instance, 'SIGCONT');
+      instance.paused = false;
+    }
     return this.#status(instance);
   }
 
@@ -198,7 +208,8 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
       this.#record('launch-failed', instance, (error as Error).message);
       return;
     }
-    if (this.#closing) {
+    if (this.#closing || instance.state === 'terminated') {
+      // The group closed, or the instance was terminated, while it was starting.
       instance.process.signal('SIGTERM');
       return;
     }
@@ -214,6 +225,10 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     instance.state = 'stopped';
     this.#record('exit', instance, how);
     if (this.#closing) return;
+    // Its target may have gone unhealthy before it exited (a hung instance that was stopped):
+    // no new transition will come, so leave the load balancer now.
+    const target = this.#options.loadBalancer?.targets().find((t) => t.id === instance.id);
+    if (target?.state === 'unhealthy') this.#retire(instance, 'stopped and unhealthy');
     // Like EC2 status checks, the group notices a stopped instance at once and replaces it;
     // the load balancer only stops sending it traffic once its own health checks fail.
     this.#record('replace', instance, `instance ${how}`);
@@ -226,14 +241,27 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     if (!instance || instance.state === 'terminated') return;
     if (instance.state === 'stopped') {
       // Already replaced when it stopped; now the load balancer has caught up.
-      instance.state = 'terminated';
-      this.#options.loadBalancer?.deregister(instance.id);
-      this.#record('terminate', instance, 'stopped and unhealthy');
+      this.#retire(instance, 'stopped and unhealthy');
       return;
     }
     const grace = this.#options.healthCheckGracePeriodMs ?? 300_000;
-    if (Date.now() - instance.launchedAt < grace) return;
+    const graceLeft = instance.launchedAt + grace - Date.now();
+    if (graceLeft > 0) {
+      // Within the grace period: look again when it ends (no new transition will come).
+      setTimeout(() => {
+        const target = this.#options.loadBalancer?.targets().find((t) => t.id === instance.id);
+        if (!this.#closing && instance.state === 'running' && target?.state === 'unhealthy') this.#terminate(instance, 'unhealthy in the load balancer after the grace period');
+      }, graceLeft).unref();
+      return;
+    }
     this.#terminate(instance, 'unhealthy in the load balancer');
+  }
+
+  /** A stopped instance leaves the group and the load balancer (its replacement is already launched). */
+  #retire(instance: Instance, reason: string): void {
+    instance.state = 'terminated';
+    this.#options.loadBalancer?.deregister(instance.id);
+    this.#record('terminate', instance, reason);
   }
 
   #terminate(instance: Instance, reason: string): void {
@@ -241,6 +269,8 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     instance.state = 'terminated';
     this.#options.loadBalancer?.deregister(instance.id);
     this.#signal(instance, instance.paused ? 'SIGKILL' : 'SIGTERM');
+    // Terminated means gone: if it does not shut down in time, it is killed.
+    setTimeout(() => this.#signal(instance, 'SIGKILL'), 10_000).unref();
     this.#record('terminate', instance, reason);
     if (wasServing && !this.#closing) {
       this.#record('replace', instance, reason);

@@ -43,8 +43,11 @@ export class ShopProcessLauncher implements InstanceLauncher {
     const script = fileURLToPath(new URL('../../shop/main.ts', import.meta.url));
     const env = { PATH: process.env['PATH'] ?? '', INSTANCE_ID: spec.instanceId, AZ: spec.zone, PRIVATE_IP: '127.0.0.1', PORT: '0', ...spec.env };
     // stdin stays an open pipe: when we die it closes and the instance stops itself.
-    const child: ChildProcess = spawn(process.execPath, [script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-    if (child.pid === undefined) throw new Error(`could not start instance ${spec.instanceId}`);
+    // detached: a Ctrl-C in the lab's terminal reaches the lab, which stops instances in order.
+    const child: ChildProcess = spawn(process.execPath, [script], { env, stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    let spawnError: Error | undefined;
+    child.on('error', (error) => (spawnError = error)); // EAGAIN, EMFILE…: reported below, never thrown
+    if (child.pid === undefined) throw new Error(`could not start instance ${spec.instanceId}: ${spawnError?.message ?? 'no pid'}`);
     const pid = child.pid;
     processGuard.guard(pid, 'SIGTERM');
     const exited = new Promise<InstanceExit>((resolve) =>
@@ -71,12 +74,10 @@ export class ShopProcessLauncher implements InstanceLauncher {
         pid,
         port,
         exited,
+        // Through the ChildProcess, never a bare PID: once it has exited this is a no-op, so a
+        // reused PID can never be hit.
         signal: (signal) => {
-          try {
-            process.kill(pid, signal);
-          } catch {
-            // already gone
-          }
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
       };
     } catch (error) {

@@ -59,7 +59,8 @@ interface Target {
   spec: TargetSpec;
   health: TargetHealth;
   timer: NodeJS.Timeout | undefined;
-  checking: boolean;
+  /** Keep-alive sockets to this target only: destroyed when it leaves rotation, so nothing lingers on a dead target. */
+  agent: Agent;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -81,7 +82,6 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   readonly #settings: HealthCheckSettings;
   readonly #options: LoadBalancerOptions;
   readonly #targets = new Map<string, Target>();
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 64 });
   readonly #changes: TargetStateChange[] = [];
   readonly registry = new Registry();
   readonly #requests: Counter<'status' | 'target'>;
@@ -129,7 +129,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   /** Adds a target in the initial state; health checks start at once. */
   register(spec: TargetSpec): void {
     if (this.#targets.has(spec.id)) return;
-    const target: Target = { spec, health: initialHealth(Date.now()), timer: undefined, checking: false };
+    const target: Target = { spec, health: initialHealth(Date.now()), timer: undefined, agent: new Agent({ keepAlive: true, maxSockets: 64 }) };
     this.#targets.set(spec.id, target);
     void this.#check(target);
   }
@@ -139,6 +139,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     const target = this.#targets.get(id);
     if (!target) return;
     clearTimeout(target.timer);
+    target.agent.destroy();
     this.#targets.delete(id);
   }
 
@@ -160,9 +161,11 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   }
 
   async close(): Promise<void> {
-    for (const target of this.#targets.values()) clearTimeout(target.timer);
+    for (const target of this.#targets.values()) {
+      clearTimeout(target.timer);
+      target.agent.destroy();
+    }
     this.#targets.clear();
-    this.#agent.destroy();
     const server = this.#server;
     this.#server = undefined;
     if (server) {
@@ -173,17 +176,20 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
 
   async #check(target: Target): Promise<void> {
     if (!this.#targets.has(target.spec.id)) return;
+    // A fixed cadence, like ALB: the next check is due one interval after this one started,
+    // however long this one takes (the timeout is shorter than the interval).
+    target.timer = setTimeout(() => void this.#check(target), this.#settings.intervalMs);
+    target.timer.unref();
     const ok = await this.#probe(target.spec);
     if (!this.#targets.has(target.spec.id)) return;
     const { health, change } = recordHealthCheck(target.health, ok, this.#settings, Date.now());
     target.health = health;
     if (change) {
+      if (change.to === 'unhealthy') target.agent.destroy(); // no pooled socket keeps a dead target busy
       const event = { target: target.spec.id, from: change.from, to: change.to, reason: change.reason, at: new Date(change.at).toISOString() };
       this.#changes.push(event);
       this.emit('state-change', event);
     }
-    target.timer = setTimeout(() => void this.#check(target), this.#settings.intervalMs);
-    target.timer.unref();
   }
 
   /** One health check: GET /health answering 200 within the timeout. */
@@ -219,7 +225,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     try {
       body = await readBody(request);
     } catch (error) {
-      this.#answer(response, 413, 'none', { error: (error as Error).message, code: 'LB_BODY_TOO_LARGE' });
+      const tooLarge = error instanceof BodyTooLargeError;
+      this.#answer(response, tooLarge ? 413 : 400, 'none', { error: (error as Error).message, code: tooLarge ? 'LB_BODY_TOO_LARGE' : 'LB_BAD_REQUEST' });
       return;
     }
     const retryable = this.#options.retry === true && (IDEMPOTENT.has(request.method ?? '') || request.headers['idempotency-key'] !== undefined);
@@ -230,17 +237,20 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
       const target = this.#pick(tried);
       if (!target) break;
       tried.add(target.spec.id);
-      const outcome = await this.#forward(target.spec, request, body);
-      target.health = recordRequest(target.health, outcome.ok, this.#options.ejection, Date.now());
-      if (outcome.ok) {
+      const outcome = await this.#forward(target, request, body);
+      // With retries on, a target's own 502/503/504 (e.g. shutting down) is a failure worth another target.
+      const targetFailed = !outcome.ok || (retryable && attempt < attempts - 1 && outcome.status >= 502 && outcome.status <= 504);
+      target.health = recordRequest(target.health, !targetFailed, this.#options.ejection, Date.now());
+      if (outcome.ok && !targetFailed) {
         this.#requests.inc({ status: outcome.status, target: target.spec.id });
         const headers = { ...outcome.headers };
         for (const name of HOP_BY_HOP) delete headers[name];
-        response.writeHead(outcome.status, { ...headers, 'content-length': outcome.body.length });
+        if (request.method !== 'HEAD') headers['content-length'] = String(outcome.body.length);
+        response.writeHead(outcome.status, headers);
         response.end(outcome.body);
         return;
       }
-      last = outcome;
+      last = outcome.ok ? { ok: false, kind: 'reset', message: `target ${target.spec.id} answered ${outcome.status}` } : outcome;
     }
     if (!last) {
       this.#answer(response, 503, 'none', { error: 'no targets registered', code: 'LB_NO_TARGETS' });
@@ -257,7 +267,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     response.end(text);
   }
 
-  #forward(spec: TargetSpec, request: IncomingMessage, body: Buffer): Promise<Outcome> {
+  #forward(target: Target, request: IncomingMessage, body: Buffer): Promise<Outcome> {
+    const { spec, agent } = target;
     return new Promise((resolve) => {
       const headers = { ...request.headers };
       for (const name of HOP_BY_HOP) delete headers[name];
@@ -271,7 +282,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
         resolve(outcome);
       };
       const timeoutMs = this.#options.targetTimeoutMs ?? 10_000;
-      const upstream = httpRequest({ host: spec.host, port: spec.port, method: request.method, path: request.url, headers, agent: this.#agent }, (response) => {
+      const upstream = httpRequest({ host: spec.host, port: spec.port, method: request.method, path: request.url, headers, agent }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => settle({ ok: true, status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
@@ -290,6 +301,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   }
 }
 
+class BodyTooLargeError extends Error {}
+
 function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -298,7 +311,7 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         request.pause();
-        reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
+        reject(new BodyTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`));
         return;
       }
       chunks.push(chunk);
