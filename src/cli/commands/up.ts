@@ -66,8 +66,8 @@ export async function upCommand(args: string[]): Promise<void> {
   } finally {
     await api.close().catch(() => {});
     await lab.close();
+    console.log('stopped');
   }
-  console.log('stopped');
 }
 
 /** Refuses to start a second lab over a running one (it would orphan it from the commands). */
