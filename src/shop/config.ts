@@ -1,3 +1,4 @@
+import { exponentialDelays } from '../resilience/backoff.ts';
 import type { DatabaseEndpoint } from './database/queryable.ts';
 import { STRATEGIES, type StrategyName } from './database/shop-database.ts';
 
@@ -43,7 +44,7 @@ export const SHOP_DEFAULTS = {
   connectTimeoutMs: 5000,
   queryTimeoutMs: 5000,
   poolSize: 10,
-  retryDelaysMs: [500, 1000, 2000],
+  retryDelaysMs: exponentialDelays(500, 2000, 3), // 0.5 s, 1 s, 2 s
   validateAfterIdleMs: 1000,
   initMode: 'background',
   initInitialDelayMs: 2000,
