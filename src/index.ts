@@ -17,3 +17,5 @@ export * from './lab/fleet/index.ts';
 export { Lab, DEPENDENCIES, newToken } from './lab/lab.ts';
 export type { LabInfo, LabOptions, LabStatus } from './lab/lab.ts';
 export { buildControlApi } from './lab/control-api.ts';
+export * from './traffic/index.ts';
+export * from './audit/index.ts';
