@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { InstanceGroup, type GroupEvent } from '../src/lab/fleet/instance-group.ts';
 import { ShopProcessLauncher } from '../src/lab/fleet/instance-process.ts';
 import { LoadBalancer, type LoadBalancerOptions } from '../src/lab/fleet/load-balancer.ts';
+import { runProbe } from '../src/traffic/probe.ts';
 import { freshDatabase, usePostgres } from './helpers/lab.ts';
 import { initSchema } from '../src/shop/schema.ts';
 import pg from 'pg';
@@ -55,23 +56,8 @@ async function startFleet(lbOptions: Partial<LoadBalancerOptions> = {}): Promise
 }
 
 /** Article 1's probe loop, faster: one GET /products every `everyMs`, status 0 for a client timeout. */
-async function probe(url: string, durationMs: number, everyMs: number): Promise<Array<{ at: number; status: number }>> {
-  const results: Array<{ at: number; status: number }> = [];
-  const end = Date.now() + durationMs;
-  while (Date.now() < end) {
-    const at = Date.now();
-    let status: number;
-    try {
-      const response = await fetch(`${url}/products`, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      status = response.status;
-    } catch {
-      status = 0; // a client timeout, as curl's 000
-    }
-    results.push({ at, status });
-    await delay(everyMs);
-  }
-  return results;
+function probe(url: string, durationMs: number, everyMs: number) {
+  return runProbe({ url, durationMs, everyMs, timeoutMs: 2000 });
 }
 
 describe('instance group behind the load balancer', () => {
