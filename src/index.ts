@@ -19,3 +19,4 @@ export type { LabInfo, LabOptions, LabStatus } from './lab/lab.ts';
 export { buildControlApi } from './lab/control-api.ts';
 export * from './traffic/index.ts';
 export * from './audit/index.ts';
+export * from './chaos/index.ts';
