@@ -18,13 +18,15 @@ export interface TrafficOptions {
   /** Called every `statusEveryMs` with the totals so far (the articles' STATUS lines). */
   onStatus?: (totals: TrafficTotals, elapsedMs: number) => void;
   statusEveryMs?: number;
+  /** Called with every answer as it arrives (for stop conditions over the failure rate). */
+  onOutcome?: (kind: 'read' | 'write', failed: boolean, status: number) => void;
   signal?: AbortSignal;
 }
 
 /** Counts in the articles' terms. */
 export interface TrafficTotals {
-  reads: { ok: number; fail: number; bySource: Record<string, number> };
-  writes: { ok: number; queued: number; stockOut: number; fail: number };
+  reads: { ok: number; fail: number; bySource: Record<string, number>; failByStatus: Record<string, number> };
+  writes: { ok: number; queued: number; stockOut: number; fail: number; failByStatus: Record<string, number> };
 }
 
 /** One second of traffic, for the journal's time series. */
@@ -39,7 +41,15 @@ export interface TrafficResult extends TrafficTotals {
 }
 
 function emptyTotals(): TrafficTotals {
-  return { reads: { ok: 0, fail: 0, bySource: {} }, writes: { ok: 0, queued: 0, stockOut: 0, fail: 0 } };
+  return { reads: { ok: 0, fail: 0, bySource: {}, failByStatus: {} }, writes: { ok: 0, queued: 0, stockOut: 0, fail: 0, failByStatus: {} } };
+}
+
+function observe(options: TrafficOptions, kind: 'read' | 'write', failed: boolean, status: number): void {
+  try {
+    options.onOutcome?.(kind, failed, status);
+  } catch {
+    // An observer can never break a run.
+  }
 }
 
 async function send(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
@@ -90,11 +100,13 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     const bucket = secondOf(sentAt);
     for (const t of [totals, bucket]) {
       t.reads[outcome]++;
+      if (outcome === 'fail') t.reads.failByStatus[status] = (t.reads.failByStatus[status] ?? 0) + 1;
       if (outcome === 'ok') {
         const source = typeof body?.['source'] === 'string' ? (body['source'] as string) : 'unknown';
         t.reads.bySource[source] = (t.reads.bySource[source] ?? 0) + 1;
       }
     }
+    observe(options, 'read', outcome === 'fail', status);
   };
   const write = async (): Promise<void> => {
     const sentAt = Date.now();
@@ -105,8 +117,11 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       timeoutMs,
     );
     const outcome = classifyWrite(status);
-    totals.writes[outcome]++;
-    secondOf(sentAt).writes[outcome]++;
+    for (const t of [totals, secondOf(sentAt)]) {
+      t.writes[outcome]++;
+      if (outcome === 'fail') t.writes.failByStatus[status] = (t.writes.failByStatus[status] ?? 0) + 1;
+    }
+    observe(options, 'write', outcome === 'fail', status);
     const orderId = typeof body?.['order_id'] === 'number' ? (body['order_id'] as number) : null;
     options.ledger?.record({ key, productId, quantity, sentAt, answeredAt: Date.now(), status, orderId });
   };

@@ -1,0 +1,227 @@
+// The action catalogue: what an experiment can do to the lab. Each action reports what it
+// actually did (which instance, which server, how many connections were cut), so the journal
+// proves the fault landed; actions with a duration are undone when it ends or the run stops.
+import { DEPENDENCIES, type Lab } from '../lab/lab.ts';
+import { FAULT_TYPES } from '../lab/fault-proxy/faults/index.ts';
+import type { AddFaultResult } from '../lab/fault-proxy/fault-proxy.ts';
+import type { InstanceStatus } from '../lab/fleet/instance-group.ts';
+import type { Selectable } from './target-selection.ts';
+
+/** The kinds of resource a target can select. */
+export type ResourceType = 'lab:instance' | 'lab:dependency' | 'lab:db-cluster' | 'lab:db-proxy';
+
+/** A JSON-able report of what an action did. */
+export type Effect = Record<string, unknown>;
+
+/** What an action needs when it runs. */
+export interface ActionContext {
+  lab: Lab;
+  /** Resolved resource ids, by the action's target key (e.g. Instances). */
+  targets: Record<string, string[]>;
+  parameters: Record<string, unknown>;
+  /** The action's duration, when it has one (faults leased a little longer as a safety net). */
+  durationMs: number | undefined;
+}
+
+/** What running an action did, and how to undo it when its duration ends. */
+export interface ActionOutcome {
+  effect: Effect;
+  undo?: () => Promise<Effect>;
+}
+
+/** One entry of the catalogue. */
+export interface ActionDefinition {
+  id: string;
+  description: string;
+  /** The key under `targets` and the resource type it must name; absent: the action takes no target. */
+  target?: { key: string; resourceType: ResourceType };
+  duration: 'required' | 'optional' | 'none';
+  /** Problems with the parameters, each naming the field (relative to `at`) and the bad value. */
+  checkParameters: (parameters: Record<string, unknown>, at: string) => string[];
+  run: (context: ActionContext) => Promise<ActionOutcome>;
+}
+
+const noParameters = (parameters: Record<string, unknown>, at: string): string[] =>
+  Object.keys(parameters).map((key) => `${at}.${key}: this action takes no parameters, got ${JSON.stringify(parameters[key])}`);
+
+const instanceSummary = (status: InstanceStatus): Effect => ({ id: status.id, zone: status.zone, pid: status.pid });
+
+function instanceAction(id: string, description: string, apply: (lab: Lab, instanceId: string) => InstanceStatus): ActionDefinition {
+  return {
+    id,
+    description,
+    target: { key: 'Instances', resourceType: 'lab:instance' },
+    duration: 'none',
+    checkParameters: noParameters,
+    run: async ({ lab, targets }) => ({ effect: { instances: (targets['Instances'] ?? []).map((i) => instanceSummary(apply(lab, i))) } }),
+  };
+}
+
+const DIRECTIONS = ['upstream', 'downstream', 'both'];
+
+function checkDisruption(parameters: Record<string, unknown>, at: string): string[] {
+  const problems: string[] = [];
+  const known = ['fault', 'params', 'direction', 'toxicity'];
+  for (const key of Object.keys(parameters)) {
+    if (!known.includes(key)) problems.push(`${at}.${key}: unknown parameter (expected ${known.join(', ')}), got ${JSON.stringify(parameters[key])}`);
+  }
+  if (typeof parameters['fault'] !== 'string' || !FAULT_TYPES.has(parameters['fault'])) {
+    problems.push(`${at}.fault: must be one of ${[...FAULT_TYPES.keys()].join(', ')}, got ${JSON.stringify(parameters['fault'])}`);
+  }
+  const params = parameters['params'];
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+    problems.push(`${at}.params: must be an object of the fault's parameters, got ${JSON.stringify(params)}`);
+  }
+  const direction = parameters['direction'];
+  if (direction !== undefined && !DIRECTIONS.includes(direction as string)) {
+    problems.push(`${at}.direction: must be one of ${DIRECTIONS.join(', ')}, got ${JSON.stringify(direction)}`);
+  }
+  const toxicity = parameters['toxicity'];
+  if (toxicity !== undefined && (typeof toxicity !== 'number' || toxicity < 0 || toxicity > 1)) {
+    problems.push(`${at}.toxicity: must be a number from 0 to 1, got ${JSON.stringify(toxicity)}`);
+  }
+  return problems;
+}
+
+/** How much longer than its duration a fault's lease runs: if the runner dies, the fault still ends. */
+const LEASE_MARGIN_MS = 5000;
+
+const CATALOGUE: ActionDefinition[] = [
+    {
+      id: 'lab:wait',
+      description: 'waits for its duration (to place later actions in time)',
+      duration: 'required',
+      checkParameters: noParameters,
+      run: async () => ({ effect: {} }),
+    },
+    instanceAction('lab:instance:stop', 'stops instances gracefully (SIGTERM); the group replaces them', (lab, id) => lab.group.stop(id)),
+    instanceAction('lab:instance:kill', 'kills instances (SIGKILL); the group replaces them', (lab, id) => lab.group.kill(id)),
+    instanceAction('lab:instance:terminate', 'terminates instances: they leave the group and the load balancer', (lab, id) => lab.group.terminate(id)),
+    {
+      id: 'lab:instance:pause',
+      description: 'pauses instances (SIGSTOP: a hung host); resumed when the duration ends',
+      target: { key: 'Instances', resourceType: 'lab:instance' },
+      duration: 'optional',
+      checkParameters: noParameters,
+      run: async ({ lab, targets }) => {
+        const ids = targets['Instances'] ?? [];
+        const effect = { instances: ids.map((id) => instanceSummary(lab.group.pause(id))) };
+        return { effect, undo: async () => ({ resumed: resumePaused(lab, ids) }) };
+      },
+    },
+    {
+      id: 'lab:db:failover',
+      description: 'fails the database cluster over: the reader is promoted, the old writer rebuilt as the reader',
+      duration: 'none',
+      checkParameters: noParameters,
+      run: async ({ lab }) => {
+        const result = await lab.cluster.failover();
+        const effect: Effect = {
+          promoted: result.promoted,
+          demoted: result.demoted,
+          cutConnections: result.cutConnections,
+          writerUnavailableMs: result.writerUnavailableMs,
+        };
+        try {
+          effect['readerRebuiltMs'] = (await result.readerRebuilt).durationMs;
+        } catch (error) {
+          effect['readerRebuildError'] = (error as Error).message;
+        }
+        return { effect };
+      },
+    },
+    {
+      id: 'lab:db-proxy:deregister',
+      description: "deregisters the database proxy's targets (a complete database outage); registered again when the duration ends",
+      duration: 'optional',
+      checkParameters: noParameters,
+      run: async ({ lab }) => ({ effect: { ...lab.databaseProxy.deregister() }, undo: async () => ({ ...lab.databaseProxy.register() }) }),
+    },
+    {
+      id: 'lab:db-proxy:register',
+      description: "registers the database proxy's targets again",
+      duration: 'none',
+      checkParameters: noParameters,
+      run: async ({ lab }) => ({ effect: { ...lab.databaseProxy.register() } }),
+    },
+    {
+      id: 'lab:network:disrupt',
+      description: 'disrupts the network to dependencies (refuse, blackhole, reset, latency, …) for the duration',
+      target: { key: 'Dependencies', resourceType: 'lab:dependency' },
+      duration: 'required',
+      checkParameters: checkDisruption,
+      run: async ({ lab, targets, parameters, durationMs }) => {
+        const client = lab.faultProxy.client;
+        const faults: AddFaultResult[] = [];
+        for (const dependency of targets['Dependencies'] ?? []) {
+          faults.push(
+            await client.addFault(dependency, {
+              type: parameters['fault'] as string,
+              params: parameters['params'] as Record<string, unknown> | undefined,
+              direction: parameters['direction'] as 'upstream' | 'downstream' | 'both' | undefined,
+              toxicity: parameters['toxicity'] as number | undefined,
+              durationMs: (durationMs ?? 0) + LEASE_MARGIN_MS,
+            }),
+          );
+        }
+        const effect = {
+          faults: faults.map((f) => ({ id: f.id, dependency: f.proxy, type: f.type, affectedConnections: f.affectedConnections, openConnections: f.openConnections, listenerClosed: f.listenerClosed })),
+        };
+        const undo = async (): Promise<Effect> => {
+          const removed = [];
+          for (const fault of faults) {
+            // A fault already gone (its lease ran out) is not an error when undoing.
+            const result = await client.removeFault(fault.proxy, fault.id).catch(() => undefined);
+            if (result) removed.push({ id: result.id, releasedConnections: result.releasedConnections, listenerReopened: result.listenerReopened });
+          }
+          return { removed };
+        };
+        return { effect, undo };
+      },
+    },
+    {
+      id: 'lab:network:clear',
+      description: 'removes every network fault',
+      duration: 'none',
+      checkParameters: noParameters,
+      run: async ({ lab }) => ({ effect: { cleared: (await lab.faultProxy.client.clearFaults()).length } }),
+    },
+];
+
+/** Every action an experiment can take, by id. */
+export const ACTIONS: ReadonlyMap<string, ActionDefinition> = new Map(CATALOGUE.map((action) => [action.id, action]));
+
+/** Rollbacks: actions that put the lab back, run at the end of every run (also a stopped or failed one). */
+export const ROLLBACKS: ReadonlyMap<string, { description: string; run: (lab: Lab) => Promise<Effect> }> = new Map([
+  ['lab:instance:resume-all', { description: 'resumes every paused instance', run: async (lab: Lab) => ({ resumed: resumePaused(lab, lab.group.instances().map((i) => i.id)) }) }],
+  ['lab:db-proxy:register', { description: "registers the database proxy's targets", run: async (lab: Lab) => ({ ...lab.databaseProxy.register() }) }],
+  ['lab:network:clear', { description: 'removes every network fault', run: async (lab: Lab) => ({ cleared: (await lab.faultProxy.client.clearFaults()).length }) }],
+]);
+
+function resumePaused(lab: Lab, ids: readonly string[]): string[] {
+  const resumed: string[] = [];
+  for (const instance of lab.group.instances()) {
+    if (ids.includes(instance.id) && instance.paused && instance.state === 'running') {
+      lab.group.resume(instance.id);
+      resumed.push(instance.id);
+    }
+  }
+  return resumed;
+}
+
+/** What a target of `type` can select from, right now. */
+export function resourcesOf(lab: Lab, type: ResourceType): Selectable[] {
+  switch (type) {
+    case 'lab:instance':
+      return lab.group
+        .instances()
+        .filter((i) => i.state === 'running')
+        .map((i) => ({ id: i.id, tags: { ...i.tags } }));
+    case 'lab:dependency':
+      return DEPENDENCIES.map((id) => ({ id, tags: { Kind: 'database', Role: id === 'db-writer' ? 'writer' : 'reader' } }));
+    case 'lab:db-cluster':
+      return [{ id: 'cluster', tags: { Engine: 'postgresql' } }];
+    case 'lab:db-proxy':
+      return [{ id: 'db-proxy', tags: {} }];
+  }
+}

@@ -1,0 +1,124 @@
+// A run plan: one template, one mode, one profile, resolved into milliseconds and rates.
+import type { EjectionSettings, HealthCheckSettings } from '../lab/fleet/target-health.ts';
+import { ALB_HEALTH_CHECK_DEFAULTS } from '../lab/fleet/target-health.ts';
+import { parseDurationMs } from './duration.ts';
+import type { Profile } from './profiles.ts';
+import type { ExperimentTemplate, HypothesisProbeSpec, LabSettings, StopConditionSpec } from './template.ts';
+
+/** The lab a run starts. */
+export interface PlannedLab {
+  instances: number;
+  strategy: 'naive' | 'resilient';
+  retry: boolean;
+  ejection: EjectionSettings | undefined;
+  healthCheck: HealthCheckSettings;
+  healthCheckGracePeriodMs: number;
+}
+
+export interface PlannedAction {
+  name: string;
+  actionId: string;
+  description: string | undefined;
+  /** Target key (e.g. Instances) → target name. */
+  targets: Record<string, string>;
+  parameters: Record<string, unknown>;
+  durationMs: number | undefined;
+  startAfter: string[];
+}
+
+export interface PlannedStopCondition extends Omit<StopConditionSpec, 'for' | 'window'> {
+  forMs: number;
+  windowMs: number;
+}
+
+/** Everything a run needs, in milliseconds and requests per second. */
+export interface RunPlan {
+  experiment: string;
+  mode: string;
+  modeDescription: string | undefined;
+  profile: Profile;
+  durationMs: number;
+  lab: PlannedLab;
+  traffic: { readsPerSecond: number; writesPerSecond: number; productId: number; quantity: number; timeoutMs: number } | undefined;
+  probe: { everyMs: number; path: string; timeoutMs: number } | undefined;
+  actions: PlannedAction[];
+  stopConditions: PlannedStopCondition[];
+  hypothesis: { title: string; probes: HypothesisProbeSpec[] } | undefined;
+  rollbacks: Array<{ name: string; actionId: string }>;
+}
+
+/** The smallest health-check timeout a profile scales to: below it, the check measures the machine. */
+const MIN_HEALTH_CHECK_TIMEOUT_MS = 200;
+
+function mergeLab(base: LabSettings = {}, over: LabSettings = {}): LabSettings {
+  return {
+    ...base,
+    ...over,
+    loadBalancer: {
+      ...base.loadBalancer,
+      ...over.loadBalancer,
+      healthCheck: { ...base.loadBalancer?.healthCheck, ...over.loadBalancer?.healthCheck },
+    },
+  };
+}
+
+/** Resolves a template for one mode under one profile; `mode` must be one of the template's. */
+export function planRun(experiment: string, template: ExperimentTemplate, mode: string, profile: Profile): RunPlan {
+  const modeSpec = template.modes[mode];
+  if (!modeSpec) throw new Error(`${experiment} has no mode ${JSON.stringify(mode)} (it has ${Object.keys(template.modes).join(', ')})`);
+  const scale = (text: string): number => Math.max(1, Math.round(parseDurationMs(text) * profile.timeScale));
+  const lab = mergeLab(template.lab, modeSpec.lab);
+  const hc = lab.loadBalancer?.healthCheck ?? {};
+  const intervalMs = hc.interval ? scale(hc.interval) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.intervalMs * profile.timeScale);
+  const scaledTimeout = hc.timeout ? scale(hc.timeout) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.timeoutMs * profile.timeScale);
+  const ejection = lab.loadBalancer?.ejection;
+  return {
+    experiment,
+    mode,
+    modeDescription: modeSpec.description,
+    profile,
+    durationMs: scale(template.duration),
+    lab: {
+      instances: lab.instances ?? 2,
+      strategy: lab.strategy ?? 'resilient',
+      retry: lab.loadBalancer?.retry ?? false,
+      ejection: ejection ? { consecutiveFailures: ejection.consecutiveFailures, durationMs: scale(ejection.duration) } : undefined,
+      healthCheck: {
+        intervalMs,
+        // A check must end before the next one starts.
+        timeoutMs: Math.min(Math.max(scaledTimeout, MIN_HEALTH_CHECK_TIMEOUT_MS), Math.max(1, intervalMs - 1)),
+        healthyThreshold: hc.healthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.healthyThreshold,
+        unhealthyThreshold: hc.unhealthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.unhealthyThreshold,
+      },
+      healthCheckGracePeriodMs: lab.healthCheckGracePeriod ? scale(lab.healthCheckGracePeriod) : Math.round(300_000 * profile.timeScale),
+    },
+    traffic: template.traffic
+      ? {
+          readsPerSecond: (template.traffic.readsPerSecond ?? 3) / profile.timeScale,
+          writesPerSecond: (template.traffic.writesPerSecond ?? 1) / profile.timeScale,
+          productId: template.traffic.productId ?? 1,
+          quantity: template.traffic.quantity ?? 1,
+          timeoutMs: parseDurationMs(template.traffic.timeout ?? '5s'),
+        }
+      : undefined,
+    probe: template.probe
+      ? { everyMs: scale(template.probe.every ?? '2s'), path: template.probe.path ?? '/products', timeoutMs: parseDurationMs(template.probe.timeout ?? '5s') }
+      : undefined,
+    actions: Object.entries(template.actions).map(([name, action]) => ({
+      name,
+      actionId: action.actionId,
+      description: action.description,
+      targets: action.targets ?? {},
+      parameters: action.parameters ?? {},
+      durationMs: action.duration ? scale(action.duration) : undefined,
+      startAfter: action.startAfter ?? [],
+    })),
+    stopConditions: (template.stopConditions ?? []).map(({ for: forText, window, ...rest }) => ({
+      ...rest,
+      forMs: forText ? scale(forText) : 0,
+      windowMs: scale(window ?? '10s'),
+    })),
+    hypothesis: template.steadyStateHypothesis,
+    rollbacks: template.rollbacks ?? [],
+  };
+}
