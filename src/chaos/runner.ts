@@ -159,8 +159,10 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     if (end.kind === 'stop-condition' || end.kind === 'interrupted') setState('stopping');
   }
   if (lab) {
+    if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
     await runRollbacks(plan, lab, journal);
-    await observeAfter(plan, lab, journal, runningAt, failures, baseline, ledger);
+    await observeAfter(plan, lab, journal, runningAt, failures, baseline, ledger, observer);
+    notify(observer.progress, 'tearing the lab down');
     await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
   }
   await rm(dir, { recursive: true, force: true });
@@ -381,8 +383,10 @@ async function observeAfter(
   failures: number[],
   baseline: AuditBaseline | undefined,
   ledger: OrderLedger,
+  observer: RunObserver,
 ): Promise<void> {
   if (runningAt === 0) return; // never ran: nothing was injected, nothing to observe
+  notify(observer.progress, 'probing /health/deep and /products after the run');
   const deep = await get(`${lab.loadBalancer.url}/health/deep`);
   const products = await get(`${lab.loadBalancer.url}/products`);
   journal.postProbe = { deepHealth: { status: deep.status, body: deep.body }, productsStatus: products.status };
@@ -421,6 +425,7 @@ async function observeAfter(
   };
 
   if (baseline) {
+    notify(observer.progress, `auditing ${ledger.entries.length} orders against the database`);
     try {
       journal.audit = await withWriter(lab, async (db) => {
         await settle(db);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The chaos-lab command: parses arguments, calls the library, prints. Nothing else lives here.
 import { faultCommand, failoverCommand, instanceCommand, proxyCommand, statusCommand, downCommand } from './commands/lab-commands.ts';
+import { experimentsCommand, runCommand, suiteCommand, validateCommand } from './commands/experiments.ts';
 import { shopCommand } from './commands/shop.ts';
 import { upCommand } from './commands/up.ts';
 import { LabRequestError } from './lab-client.ts';
@@ -9,6 +10,13 @@ import { UsageError } from './shared.ts';
 const USAGE = `usage: chaos-lab <command> [options]
 
 commands:
+  suite [--profile quick|demo|article] [--out DIR]
+      every built-in experiment, BEFORE (naive) vs AFTER (resilient): what npm start runs
+  run <experiment|file> [--mode naive|resilient|compare] [--profile quick|demo|article]
+      [--journal FILE] [--out DIR] [--seed N]
+      one experiment in a fresh lab: progress, RESULTS, the BEFORE vs AFTER table, a journal
+  experiments                                     the built-in experiments and profiles
+  validate <file>                                 check a template (JSON or YAML)
   shop [--port N] [--strategy naive|resilient]
       an embedded PostgreSQL 18 and one Chaos Shop instance; Ctrl-C stops both
   up [--instances N] [--strategy naive|resilient] [--lb-retry] [--lb-eject] [--dir D]
@@ -24,6 +32,10 @@ commands:
   help`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  suite: suiteCommand,
+  run: runCommand,
+  experiments: experimentsCommand,
+  validate: validateCommand,
   shop: shopCommand,
   up: upCommand,
   status: statusCommand,
@@ -44,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     await run(rest);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`chaos-lab: ${(error as Error).message}\n\n${USAGE}`);

@@ -55,6 +55,8 @@ interface Forwarded {
 export class TcpForwarder {
   readonly #dial: Dialer;
   readonly #connections = new Set<Forwarded>();
+  /** Every accepted client socket until it closes, including half-closed ones no longer forwarded. */
+  readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #port: number;
   totalConnections = 0;
@@ -75,7 +77,11 @@ export class TcpForwarder {
   }
 
   async listen(): Promise<Address> {
-    const server = createServer({ noDelay: true }, (client) => void this.#accept(client));
+    const server = createServer({ noDelay: true }, (client) => {
+      this.#sockets.add(client);
+      client.once('close', () => this.#sockets.delete(client));
+      void this.#accept(client);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#port, '127.0.0.1', () => resolve());
@@ -101,7 +107,11 @@ export class TcpForwarder {
     this.cut();
     const server = this.#server;
     this.#server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // server.close waits for every socket: a half-closed one (its peer never ended) would hold it forever.
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
   }
 
   async #accept(client: Socket): Promise<void> {
