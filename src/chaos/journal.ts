@@ -1,6 +1,6 @@
 // The journal: everything one run did and saw, as JSON (schema/journal.schema.json).
 import type { AuditResult } from '../audit/order-audit.ts';
-import type { GroupEvent } from '../lab/fleet/instance-group.ts';
+import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts';
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
 import type { TrafficSecond } from '../traffic/traffic-generator.ts';
 import type { Effect } from './actions.ts';
@@ -112,6 +112,8 @@ export interface Journal {
   traffic: TrafficRecord | null;
   probe: ProbeRecord | null;
   fleet: {
+    /** The instances as the run ended (with their PIDs, all stopped by the time the journal is written). */
+    instances: InstanceStatus[];
     events: GroupEvent[];
     targetStateChanges: TargetStateChange[];
     /** The first instance launched after the first instance fault: when, and when it turned healthy. */

@@ -100,7 +100,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     steadyState: { before: null, after: null },
     traffic: null,
     probe: null,
-    fleet: { events: [], targetStateChanges: [], replacement: null },
+    fleet: { instances: [], events: [], targetStateChanges: [], replacement: null },
     impact: { failedRequests: 0, firstFailureMs: null, lastFailureMs: null, recovered: false, recoveryMs: null },
     audit: null,
     postProbe: null,
@@ -162,10 +162,12 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
     await runRollbacks(plan, lab, journal);
     await observeAfter(plan, lab, journal, runningAt, failures, baseline, ledger, observer);
+    journal.fleet.instances = lab.group.instances();
     notify(observer.progress, 'tearing the lab down');
     await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
   }
   await rm(dir, { recursive: true, force: true });
+  for (const action of journal.actions) if (action.state === 'pending') action.state = 'cancelled';
   journal.status = !end ? 'completed' : end.kind === 'stop-condition' || end.kind === 'interrupted' ? 'stopped' : 'failed';
   journal.deviated = journal.steadyState.after !== null && !journal.steadyState.after.met;
   journal.endedAt = new Date().toISOString();

@@ -139,6 +139,12 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
       return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;
     case 'format':
       return `${field}: must be ${FORMATS[params['format'] as string]?.expected ?? params['format']}, ${got}`;
+    case 'minProperties':
+    case 'minItems':
+      return `${field}: needs at least ${String(params['limit'])}, ${got}`;
+    case 'maxProperties':
+    case 'maxItems':
+      return `${field}: takes at most ${String(params['limit'])}, ${got}`;
     case 'propertyNames':
       return `${field}: ${JSON.stringify(params['propertyName'])} is not a valid name (letters, digits, - and _)`;
     default:

@@ -1,0 +1,111 @@
+// Template validation: a table of invalid templates and the messages they produce. Each
+// message names the field and the bad value.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseTemplate, TemplateError, validateTemplate } from './template.ts';
+
+const valid = (): Record<string, unknown> => ({
+  title: 'Stop one instance',
+  description: 'a test template',
+  duration: '60s',
+  modes: { naive: {}, resilient: { lab: { loadBalancer: { retry: true } } } },
+  targets: { shops: { resourceType: 'lab:instance', resourceTags: { Project: 'chaos-lab' }, selectionMode: 'COUNT(1)' } },
+  actions: {
+    wait: { actionId: 'lab:wait', duration: '10s' },
+    stop: { actionId: 'lab:instance:stop', targets: { Instances: 'shops' }, startAfter: ['wait'] },
+  },
+});
+
+/** [what is wrong, how to break a valid template, the message expected]. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table breaks templates freely
+const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
+  ['no title', (t) => delete t.title, 'title: is required'],
+  ['unknown top-level field', (t) => (t.hypothesis = {}), '(template): unknown field "hypothesis"'],
+  ['bad duration', (t) => (t.duration = '30 seconds'), 'duration: must be a duration like 500ms, 30s, 2m or PT30S, got "30 seconds"'],
+  ['no modes', (t) => (t.modes = {}), 'modes: needs at least 1, got {}'],
+  ['bad mode name', (t) => (t.modes = { 'Naive Mode': {} }), 'modes: "Naive Mode" is not a valid name'],
+  ['misspelt lab field', (t) => (t.modes.naive = { lab: { instnces: 2 } }), 'modes.naive.lab: unknown field "instnces"'],
+  ['too many instances', (t) => (t.lab = { instances: 50 }), 'lab.instances: must be <= 8, got 50'],
+  ['unknown strategy', (t) => (t.lab = { strategy: 'paranoid' }), 'lab.strategy: must be one of naive, resilient, got "paranoid"'],
+  ['unknown action', (t) => (t.actions.stop.actionId = 'lab:instance:reboot'), 'actions.stop.actionId: must be one of lab:wait, lab:instance:stop'],
+  ['bad selection mode', (t) => (t.targets.shops.selectionMode = 'COUNT(0)'), 'targets.shops.selectionMode: must be ALL, COUNT(n) with n >= 1, or PERCENT(n) with 0 < n <= 100, got "COUNT(0)"'],
+  ['PERCENT over 100', (t) => (t.targets.shops.selectionMode = 'PERCENT(150)'), 'got "PERCENT(150)"'],
+  ['unknown resource type', (t) => (t.targets.shops.resourceType = 'aws:ec2:instance'), 'targets.shops.resourceType: must be one of lab:instance, lab:dependency, lab:db-cluster, lab:db-proxy, got "aws:ec2:instance"'],
+  ['ids and tags', (t) => (t.targets.shops.resourceIds = ['i-1']), 'targets.shops: give resourceIds or resourceTags, not both'],
+  ['missing target', (t) => delete t.actions.stop.targets, 'actions.stop.targets.Instances: is required by lab:instance:stop (a target of type lab:instance)'],
+  ['unknown target', (t) => (t.actions.stop.targets.Instances = 'nope'), 'actions.stop.targets.Instances: no target named "nope"'],
+  ['target of the wrong type', (t) => (t.targets.shops.resourceType = 'lab:dependency'), 'actions.stop.targets.Instances: lab:instance:stop needs a target of type lab:instance, got "shops" of type lab:dependency'],
+  ['target key the action does not take', (t) => (t.actions.wait.targets = { Instances: 'shops' }), 'actions.wait.targets.Instances: lab:wait takes no targets, got "shops"'],
+  ['startAfter an unknown action', (t) => (t.actions.stop.startAfter = ['warm-up']), 'actions.stop.startAfter: no action named "warm-up"'],
+  ['startAfter itself', (t) => (t.actions.stop.startAfter = ['stop']), 'actions.stop.startAfter: an action cannot start after itself, got "stop"'],
+  ['a cycle', (t) => (t.actions.wait.startAfter = ['stop']), 'actions: startAfter makes a cycle: wait -> stop -> wait'],
+  ['wait without duration', (t) => delete t.actions.wait.duration, 'actions.wait.duration: is required by lab:wait'],
+  ['duration on an instant action', (t) => (t.actions.stop.duration = '5s'), 'actions.stop.duration: lab:instance:stop takes no duration, got "5s"'],
+  ['parameters on an action without any', (t) => (t.actions.stop.parameters = { force: true }), 'actions.stop.parameters.force: this action takes no parameters, got true'],
+  [
+    'unknown network fault',
+    (t) => {
+      t.targets.db = { resourceType: 'lab:dependency', resourceIds: ['db-writer'], selectionMode: 'ALL' };
+      t.actions.cut = { actionId: 'lab:network:disrupt', targets: { Dependencies: 'db' }, duration: '30s', parameters: { fault: 'packet-loss' } };
+    },
+    'actions.cut.parameters.fault: must be one of refuse, blackhole, reset, latency, bandwidth, slow_close, limit_data, connect_delay, got "packet-loss"',
+  ],
+  [
+    'toxicity out of range',
+    (t) => {
+      t.targets.db = { resourceType: 'lab:dependency', selectionMode: 'ALL' };
+      t.actions.cut = { actionId: 'lab:network:disrupt', targets: { Dependencies: 'db' }, duration: '30s', parameters: { fault: 'reset', toxicity: 2 } };
+    },
+    'actions.cut.parameters.toxicity: must be a number from 0 to 1, got 2',
+  ],
+  ['unknown stop metric', (t) => (t.stopConditions = [{ name: 's', metric: 'cpu', operator: '>', threshold: 1 }]), 'stopConditions[0].metric: must be one of lb.healthyHosts, lb.unhealthyHosts, lb.http5xxRate, traffic.failureRate, got "cpu"'],
+  ['rate threshold over 1', (t) => (t.stopConditions = [{ name: 's', metric: 'lb.http5xxRate', operator: '>', threshold: 50 }]), 'stopConditions[0].threshold: lb.http5xxRate is a fraction from 0 to 1, got 50'],
+  ['hypothesis probe without tolerance', (t) => (t.steadyStateHypothesis = { title: 'ok', probes: [{ name: 'p', path: '/products' }] }), 'steadyStateHypothesis.probes[0].tolerance: is required'],
+  ['hypothesis path not absolute', (t) => (t.steadyStateHypothesis = { title: 'ok', probes: [{ name: 'p', path: 'products', tolerance: { status: 200 } }] }), 'steadyStateHypothesis.probes[0].path: must match pattern "^/", got "products"'],
+  ['unknown rollback', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:db:failover' }]), 'rollbacks[0].actionId: must be one of lab:instance:resume-all, lab:db-proxy:register, lab:network:clear, got "lab:db:failover"'],
+];
+
+describe('template validation', () => {
+  it('accepts the valid base template', () => {
+    assert.equal(validateTemplate(valid()).title, 'Stop one instance');
+  });
+
+  for (const [what, breakIt, message] of INVALID) {
+    it(`rejects ${what}`, () => {
+      const template = valid();
+      breakIt(template);
+      assert.throws(
+        () => validateTemplate(template),
+        (error: unknown) => {
+          assert.ok(error instanceof TemplateError);
+          assert.ok(
+            error.problems.some((p) => p.startsWith(message) || p.includes(message)),
+            `expected a problem like\n  ${message}\ngot\n  ${error.problems.join('\n  ')}`,
+          );
+          return true;
+        },
+      );
+    });
+  }
+
+  it('reports every problem at once', () => {
+    const template = valid();
+    template.duration = 'soon';
+    (template.lab as unknown) = { instances: 0 };
+    assert.throws(() => validateTemplate(template), (error: TemplateError) => error.problems.length === 2);
+  });
+
+  it('parses YAML and JSON, and names a syntax error', () => {
+    assert.equal(parseTemplate(JSON.stringify(valid()), 't.json').duration, '60s');
+    assert.throws(() => parseTemplate('title: [unclosed', 't.yaml'), /t\.yaml is not a valid experiment template:\n {2}cannot be parsed/);
+    assert.throws(() => parseTemplate('{"title":', 't.json'), /cannot be parsed/);
+  });
+
+  it('accepts the built-in templates', () => {
+    for (const name of ['instance-stop', 'db-failover']) {
+      const text = readFileSync(new URL(`../../experiments/${name}.yaml`, import.meta.url), 'utf8');
+      assert.ok(parseTemplate(text, `${name}.yaml`).actions);
+    }
+  });
+});

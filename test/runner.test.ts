@@ -1,0 +1,134 @@
+// The runner's lifecycle on real parts: stop conditions, interruption (Ctrl-C), rollbacks,
+// faults that report what they did and are undone, observers that throw, a steady state that
+// does not hold before the run.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Journal } from '../src/chaos/journal.ts';
+import { planRun } from '../src/chaos/plan.ts';
+import { PROFILES } from '../src/chaos/profiles.ts';
+import { runExperiment, type RunObserver } from '../src/chaos/runner.ts';
+import { validateTemplate } from '../src/chaos/template.ts';
+import { waitUntilGone } from './helpers/processes.ts';
+
+const base = {
+  title: 'runner test',
+  description: 'a template built for the runner tests',
+  duration: '120s', // 6 s under the quick profile
+  lab: { instances: 2, loadBalancer: { healthCheck: { interval: '10s', timeout: '5s' } } },
+  traffic: { readsPerSecond: 3, writesPerSecond: 1, productId: 2 },
+  rollbacks: [
+    { name: 'clear faults', actionId: 'lab:network:clear' },
+    { name: 'register the proxy', actionId: 'lab:db-proxy:register' },
+  ],
+};
+
+async function run(template: Record<string, unknown>, mode: string, options: { signal?: AbortSignal; observer?: RunObserver; seed?: number } = {}): Promise<Journal> {
+  const valid = validateTemplate(template);
+  const journal = await runExperiment({ plan: planRun('runner-test', valid, mode, PROFILES.quick), template: valid, ...options });
+  const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
+  assert.ok(pids.length > 0 || journal.stopReason?.kind === 'error', 'instances recorded');
+  assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance is gone');
+  return journal;
+}
+
+const states = (journal: Journal): string[] => journal.states.map((s) => s.state);
+
+describe('experiment runner', () => {
+  it('stops when a stop condition fires, and still rolls back and audits', async () => {
+    const journal = await run(
+      {
+        ...base,
+        modes: { naive: { lab: { strategy: 'naive' } } },
+        targets: { cluster: { resourceType: 'lab:db-cluster', selectionMode: 'ALL' } },
+        actions: {
+          warm: { actionId: 'lab:wait', duration: '20s' },
+          failover: { actionId: 'lab:db:failover', startAfter: ['warm'] },
+          later: { actionId: 'lab:wait', duration: '100s', startAfter: ['failover'] },
+        },
+        stopConditions: [{ name: 'customers see failures', metric: 'traffic.failureRate', operator: '>', threshold: 0.5, window: '20s' }],
+      },
+      'naive',
+      { seed: 1234 },
+    );
+    assert.equal(journal.status, 'stopped');
+    assert.equal(journal.stopReason?.kind, 'stop-condition');
+    assert.match(journal.stopReason!.detail, /customers see failures/);
+    assert.deepEqual(states(journal), ['pending', 'initiating', 'running', 'stopping', 'stopped']);
+    const condition = journal.stopConditions[0]!;
+    assert.equal(condition.fired, true);
+    assert.ok(condition.value! > 0.5);
+    assert.ok(journal.traffic!.durationMs < 5500, `traffic stopped early: ${journal.traffic!.durationMs} ms`);
+    assert.notEqual(journal.actions.find((a) => a.name === 'later')!.state, 'pending');
+    assert.deepEqual(journal.rollbacks.map((r) => r.state), ['completed', 'completed']);
+    assert.equal(journal.seed, 1234);
+    assert.ok(journal.audit, 'audited although stopped');
+    assert.equal(journal.audit.lost, 0);
+  });
+
+  it('on interruption, undoes a fault it applied, rolls back, and observers that throw change nothing', async () => {
+    const abort = new AbortController();
+    const throwing: RunObserver = {
+      state: (state) => {
+        if (state === 'running') setTimeout(() => abort.abort(), 2500);
+        throw new Error('observer bug');
+      },
+      progress: () => {
+        throw new Error('observer bug');
+      },
+      status: () => {
+        throw new Error('observer bug');
+      },
+      action: () => {
+        throw new Error('observer bug');
+      },
+    };
+    const journal = await run(
+      {
+        ...base,
+        modes: { resilient: {} },
+        targets: { writer: { resourceType: 'lab:dependency', resourceTags: { Role: 'writer' }, selectionMode: 'ALL' } },
+        actions: {
+          warm: { actionId: 'lab:wait', duration: '20s' },
+          cut: { actionId: 'lab:network:disrupt', targets: { Dependencies: 'writer' }, duration: '200s', parameters: { fault: 'blackhole' }, startAfter: ['warm'] },
+        },
+      },
+      'resilient',
+      { signal: abort.signal, observer: throwing },
+    );
+    assert.equal(journal.status, 'stopped');
+    assert.equal(journal.stopReason?.kind, 'interrupted');
+    const cut = journal.actions.find((a) => a.name === 'cut')!;
+    assert.deepEqual(cut.targets, { Dependencies: ['db-writer'] });
+    const faults = cut.effect!['faults'] as Array<{ dependency: string; type: string; openConnections: number }>;
+    assert.equal(faults.length, 1);
+    assert.deepEqual([faults[0]!.dependency, faults[0]!.type], ['db-writer', 'blackhole']);
+    assert.ok(faults[0]!.openConnections >= 1, 'the instances had connections open through it');
+    assert.ok(cut.cutShortAfterMs !== undefined && cut.cutShortAfterMs < 10_000, 'undone when the run stopped, not after 10 s');
+    assert.equal((cut.undo!['removed'] as unknown[]).length, 1);
+    assert.equal(journal.rollbacks[0]!.state, 'completed');
+    assert.ok(journal.traffic!.writes.ok > 0);
+    assert.ok(journal.audit);
+    assert.equal(journal.audit.lost, 0, 'writes held by the blackhole were not acknowledged');
+    assert.equal(journal.audit.stockConserved, true);
+  });
+
+  it('injects nothing when the steady state does not hold before the run', async () => {
+    const journal = await run(
+      {
+        ...base,
+        modes: { resilient: {} },
+        targets: { shops: { resourceType: 'lab:instance', selectionMode: 'ALL' } },
+        actions: { kill: { actionId: 'lab:instance:kill', targets: { Instances: 'shops' } } },
+        steadyStateHypothesis: { title: 'an impossible steady state', probes: [{ name: 'teapot', path: '/products', tolerance: { status: 418 } }] },
+      },
+      'resilient',
+    );
+    assert.equal(journal.status, 'failed');
+    assert.equal(journal.stopReason?.kind, 'hypothesis-before');
+    assert.equal(journal.steadyState.before?.met, false);
+    assert.equal(journal.steadyState.before?.probes[0]?.status, 200);
+    assert.equal(journal.actions[0]!.state, 'cancelled', 'the kill never ran');
+    assert.ok(journal.fleet.instances.every((i) => i.state === 'running' || i.state === 'terminated'));
+    assert.equal(journal.traffic, null);
+  });
+});
