@@ -1,0 +1,98 @@
+// chaos-lab run / validate / experiments as a user runs them: real processes and signals.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import type { Journal } from '../src/chaos/journal.ts';
+import { waitUntilGone } from './helpers/processes.ts';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const execute = promisify(execFile);
+
+async function chaosLab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execute(process.execPath, [CLI, ...args], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+describe('chaos-lab run, validate, experiments', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'chaos-lab-cli-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists the built-in experiments with their modes', async () => {
+    const { code, stdout } = await chaosLab('experiments');
+    assert.equal(code, 0);
+    assert.match(stdout, /instance-stop\s+Article 1: /);
+    assert.match(stdout, /db-failover\s+Article 3: /);
+    assert.match(stdout, /naive: .*\n.*resilient: /);
+  });
+
+  it('validate: a valid template passes, an invalid one lists every problem and exits 1', async () => {
+    assert.equal((await chaosLab('validate', fileURLToPath(new URL('../experiments/db-failover.yaml', import.meta.url)))).code, 0);
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, 'title: t\ndescription: d\nduration: 2 minutes\nmodes: {naive: {}}\nactions:\n  stop: {actionId: lab:instance:reboot}\n');
+    const { code, stderr } = await chaosLab('validate', file);
+    assert.equal(code, 1);
+    assert.match(stderr, /duration: must be a duration like 500ms, 30s, 2m or PT30S, got "2 minutes"/);
+    assert.match(stderr, /actions\.stop\.actionId: must be one of .*, got "lab:instance:reboot"/);
+  });
+
+  it('run: bad arguments are usage errors (exit 2) before anything starts', async () => {
+    for (const [args, message] of [
+      [['run', 'no-such-experiment'], /no experiment named "no-such-experiment"/],
+      [['run', 'db-failover', '--profile', 'fast'], /--profile must be one of article, demo, quick, got "fast"/],
+      [['run', 'db-failover', '--mode', 'paranoid'], /--mode must be compare or one of db-failover's modes \(naive, resilient\), got "paranoid"/],
+      [['run', 'db-failover', '--seed', 'abc'], /--seed must be an integer from 0 to 4294967295, got "abc"/],
+    ] as const) {
+      const { code, stderr } = await chaosLab(...args);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, message);
+    }
+  });
+
+  it('run: Ctrl-C stops the run in progress, rolls back, tears the lab down, and writes a journal that says so', async () => {
+    const journalFile = join(dir, 'failover.json');
+    const child = spawn(process.execPath, [CLI, 'run', 'db-failover', '--mode', 'compare', '--profile', 'quick', '--journal', journalFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/STATUS: reads=/.test(output)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no STATUS line:\n${output}`);
+        await delay(50);
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, output);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    assert.match(output, /SIGINT: stopping the run/);
+    const journal = JSON.parse(await readFile(join(dir, 'failover-naive.json'), 'utf8')) as Journal;
+    assert.equal(journal.status, 'stopped');
+    assert.equal(journal.stopReason?.kind, 'interrupted');
+    assert.ok(journal.states.some((s) => s.state === 'stopping'));
+    assert.equal(existsSync(join(dir, 'failover-resilient.json')), false, 'the second mode never started');
+    const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
+    assert.ok(pids.length >= 2);
+    assert.deepEqual(await waitUntilGone(pids, 5000), []);
+    const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { interrupted: boolean };
+    assert.equal(summary.interrupted, true);
+  });
+});
