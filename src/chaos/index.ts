@@ -1,3 +1,17 @@
 export { parseSelectionMode, selectTargets, TargetSelectionError } from './target-selection.ts';
 export type { Selectable, SelectionMode, TargetSpec as ChaosTargetSpec } from './target-selection.ts';
 export { newSeed, seededRandom } from './random.ts';
+export { ACTIONS, ROLLBACKS, resourcesOf } from './actions.ts';
+export type { ActionContext, ActionDefinition, ActionOutcome, Effect, ResourceType } from './actions.ts';
+export { EXPERIMENT_SCHEMA, loadTemplate, parseTemplate, TemplateError, validateTemplate } from './template.ts';
+export type { ExperimentTemplate, LabSettings, StopConditionSpec } from './template.ts';
+export { PROFILES, PROFILE_NAMES, profileNamed } from './profiles.ts';
+export type { Profile, ProfileName } from './profiles.ts';
+export { planRun } from './plan.ts';
+export type { RunPlan } from './plan.ts';
+export { runExperiment } from './runner.ts';
+export type { RunObserver, RunOptions } from './runner.ts';
+export type { ActionRecord, Journal, RunState } from './journal.ts';
+export { formatComparison, formatResults, formatStatusLine } from './report.ts';
+export { BUILTIN_EXPERIMENTS, resolveExperiment } from './builtin.ts';
+export { parseDurationMs } from './duration.ts';
