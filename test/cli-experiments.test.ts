@@ -48,7 +48,7 @@ describe('chaos-lab run, validate, experiments', () => {
     await writeFile(file, 'title: t\ndescription: d\nduration: 2 minutes\nmodes: {naive: {}}\nactions:\n  stop: {actionId: lab:instance:reboot}\n');
     const { code, stderr } = await chaosLab('validate', file);
     assert.equal(code, 1);
-    assert.match(stderr, /duration: must be a duration like 500ms, 30s, 2m or PT30S, got "2 minutes"/);
+    assert.match(stderr, /duration: must be a duration like 500ms, 30s, 2m or PT30S \(above 0, at most a day\), got "2 minutes"/);
     assert.match(stderr, /actions\.stop\.actionId: must be one of .*, got "lab:instance:reboot"/);
   });
 

@@ -112,6 +112,34 @@ describe('experiment runner', () => {
     assert.equal(journal.audit.stockConserved, true);
   });
 
+  it('holds a fault without a duration until the run ends, and cancels what never started', async () => {
+    const journal = await run(
+      {
+        ...base,
+        modes: { resilient: {} },
+        actions: {
+          warm: { actionId: 'lab:wait', duration: '20s' },
+          outage: { actionId: 'lab:db-proxy:deregister', startAfter: ['warm'] },
+          never: { actionId: 'lab:wait', duration: '1s', startAfter: ['outage'] },
+          'never-either': { actionId: 'lab:db-proxy:register', startAfter: ['never'] },
+        },
+      },
+      'resilient',
+    );
+    assert.equal(journal.status, 'completed');
+    const outage = journal.actions.find((a) => a.name === 'outage')!;
+    assert.equal(outage.state, 'completed');
+    assert.deepEqual(outage.undo, { registered: true, closedConnections: 0 }, 'registered again at the end of the run');
+    const heldMs = Date.parse(outage.endedAt!) - Date.parse(outage.startedAt!);
+    assert.ok(heldMs >= 4000, `held for the rest of the run: ${heldMs} ms`);
+    assert.ok(journal.traffic!.writes.fail > 0, 'the outage landed');
+    assert.deepEqual(
+      journal.actions.filter((a) => a.name.startsWith('never')).map((a) => a.state),
+      ['cancelled', 'cancelled'],
+    );
+    assert.equal(journal.audit!.lost, 0);
+  });
+
   it('injects nothing when the steady state does not hold before the run', async () => {
     const journal = await run(
       {

@@ -3,6 +3,7 @@
 // proves the fault landed; actions with a duration are undone when it ends or the run stops.
 import { DEPENDENCIES, type Lab } from '../lab/lab.ts';
 import { FAULT_TYPES } from '../lab/fault-proxy/faults/index.ts';
+import { FaultProxyApiError } from '../lab/fault-proxy/client.ts';
 import type { AddFaultResult } from '../lab/fault-proxy/fault-proxy.ts';
 import type { InstanceStatus } from '../lab/fleet/instance-group.ts';
 import type { Selectable } from './target-selection.ts';
@@ -41,6 +42,29 @@ export interface ActionDefinition {
   run: (context: ActionContext) => Promise<ActionOutcome>;
 }
 
+/** An action that failed part way: what it had done before it failed goes into the journal. */
+export class PartialActionError extends Error {
+  readonly effect: Effect;
+  constructor(message: string, effect: Effect) {
+    super(message);
+    this.name = 'PartialActionError';
+    this.effect = effect;
+  }
+}
+
+/** Applies `apply` to each id in turn; if one fails, the error carries what was done before it. */
+function eachInstance(lab: Lab, ids: readonly string[], apply: (lab: Lab, id: string) => InstanceStatus): Effect {
+  const instances: Effect[] = [];
+  for (const id of ids) {
+    try {
+      instances.push(instanceSummary(apply(lab, id)));
+    } catch (error) {
+      throw new PartialActionError(`${id}: ${(error as Error).message}`, { instances });
+    }
+  }
+  return { instances };
+}
+
 const noParameters = (parameters: Record<string, unknown>, at: string): string[] =>
   Object.keys(parameters).map((key) => `${at}.${key}: this action takes no parameters, got ${JSON.stringify(parameters[key])}`);
 
@@ -53,7 +77,7 @@ function instanceAction(id: string, description: string, apply: (lab: Lab, insta
     target: { key: 'Instances', resourceType: 'lab:instance' },
     duration: 'none',
     checkParameters: noParameters,
-    run: async ({ lab, targets }) => ({ effect: { instances: (targets['Instances'] ?? []).map((i) => instanceSummary(apply(lab, i))) } }),
+    run: async ({ lab, targets }) => ({ effect: eachInstance(lab, targets['Instances'] ?? [], apply) }),
   };
 }
 
@@ -71,6 +95,13 @@ function checkDisruption(parameters: Record<string, unknown>, at: string): strin
   const params = parameters['params'];
   if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
     problems.push(`${at}.params: must be an object of the fault's parameters, got ${JSON.stringify(params)}`);
+  } else if (typeof parameters['fault'] === 'string' && FAULT_TYPES.has(parameters['fault'])) {
+    // The fault type checks its own parameters, as the fault proxy will.
+    try {
+      FAULT_TYPES.get(parameters['fault'])!.parse((params as Record<string, unknown> | undefined) ?? {});
+    } catch (error) {
+      problems.push(`${at}.params: ${(error as Error).message}`);
+    }
   }
   const direction = parameters['direction'];
   if (direction !== undefined && !DIRECTIONS.includes(direction as string)) {
@@ -105,8 +136,12 @@ const CATALOGUE: ActionDefinition[] = [
       checkParameters: noParameters,
       run: async ({ lab, targets }) => {
         const ids = targets['Instances'] ?? [];
-        const effect = { instances: ids.map((id) => instanceSummary(lab.group.pause(id))) };
-        return { effect, undo: async () => ({ resumed: resumePaused(lab, ids) }) };
+        try {
+          return { effect: eachInstance(lab, ids, (l, id) => l.group.pause(id)), undo: async () => ({ resumed: resumePaused(lab, ids) }) };
+        } catch (error) {
+          resumePaused(lab, ids); // do not leave the first ones paused
+          throw error;
+        }
       },
     },
     {
@@ -154,15 +189,21 @@ const CATALOGUE: ActionDefinition[] = [
         const client = lab.faultProxy.client;
         const faults: AddFaultResult[] = [];
         for (const dependency of targets['Dependencies'] ?? []) {
-          faults.push(
-            await client.addFault(dependency, {
-              type: parameters['fault'] as string,
-              params: parameters['params'] as Record<string, unknown> | undefined,
-              direction: parameters['direction'] as 'upstream' | 'downstream' | 'both' | undefined,
-              toxicity: parameters['toxicity'] as number | undefined,
-              durationMs: (durationMs ?? 0) + LEASE_MARGIN_MS,
-            }),
-          );
+          try {
+            faults.push(
+              await client.addFault(dependency, {
+                type: parameters['fault'] as string,
+                params: parameters['params'] as Record<string, unknown> | undefined,
+                direction: parameters['direction'] as 'upstream' | 'downstream' | 'both' | undefined,
+                toxicity: parameters['toxicity'] as number | undefined,
+                durationMs: (durationMs ?? 0) + LEASE_MARGIN_MS,
+              }),
+            );
+          } catch (error) {
+            // All or nothing: the faults already added are removed again.
+            for (const fault of faults) await client.removeFault(fault.proxy, fault.id).catch(() => {});
+            throw new PartialActionError(`${dependency}: ${(error as Error).message}`, { faults: [], removedAfterFailure: faults.map((f) => f.id) });
+          }
         }
         const effect = {
           faults: faults.map((f) => ({ id: f.id, dependency: f.proxy, type: f.type, affectedConnections: f.affectedConnections, openConnections: f.openConnections, listenerClosed: f.listenerClosed })),
@@ -170,8 +211,11 @@ const CATALOGUE: ActionDefinition[] = [
         const undo = async (): Promise<Effect> => {
           const removed = [];
           for (const fault of faults) {
-            // A fault already gone (its lease ran out) is not an error when undoing.
-            const result = await client.removeFault(fault.proxy, fault.id).catch(() => undefined);
+            // A fault already gone (its lease ran out) is not an error when undoing; anything else is.
+            const result = await client.removeFault(fault.proxy, fault.id).catch((error: unknown) => {
+              if (error instanceof FaultProxyApiError && error.status === 404) return undefined;
+              throw error;
+            });
             if (result) removed.push({ id: result.id, releasedConnections: result.releasedConnections, listenerReopened: result.listenerReopened });
           }
           return { removed };
@@ -212,11 +256,20 @@ function resumePaused(lab: Lab, ids: readonly string[]): string[] {
 /** What a target of `type` can select from, right now. */
 export function resourcesOf(lab: Lab, type: ResourceType): Selectable[] {
   switch (type) {
-    case 'lab:instance':
+    case 'lab:instance': {
+      // Zone and launch order within the zone: the same in every fresh lab, unlike the ids.
+      const launched = new Map<string, number>();
       return lab.group
         .instances()
-        .filter((i) => i.state === 'running')
-        .map((i) => ({ id: i.id, tags: { ...i.tags } }));
+        .sort((a, b) => a.launchedAt.localeCompare(b.launchedAt))
+        .map((i) => {
+          const order = launched.get(i.zone) ?? 0;
+          launched.set(i.zone, order + 1);
+          return { instance: i, stableKey: `${i.zone}/${String(order).padStart(4, '0')}` };
+        })
+        .filter(({ instance }) => instance.state === 'running')
+        .map(({ instance, stableKey }) => ({ id: instance.id, tags: { ...instance.tags }, stableKey }));
+    }
     case 'lab:dependency':
       return DEPENDENCIES.map((id) => ({ id, tags: { Kind: 'database', Role: id === 'db-writer' ? 'writer' : 'reader' } }));
     case 'lab:db-cluster':

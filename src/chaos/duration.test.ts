@@ -17,11 +17,16 @@ describe('durations', () => {
       assert.equal(isDuration(bad), false, bad);
       assert.throws(() => parseDurationMs(bad), new RegExp(JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     }
+    // Parsable, but no template may use them: nothing, or more than a day.
+    for (const bad of ['0s', 'PT0S', '40000m']) assert.equal(isDuration(bad), false, bad);
   });
 
   it('formats for people', () => {
     assert.equal(formatMs(850), '850 ms');
     assert.equal(formatMs(12_400), '12.4 s');
     assert.equal(formatMs(125_000), '2 min 5 s');
+    assert.equal(formatMs(119_600), '2 min 0 s');
+    assert.equal(formatMs(59_960), '1 min 0 s');
+    assert.equal(formatMs(999.6), '1.0 s');
   });
 });

@@ -2,9 +2,14 @@
 const SHORT = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
 const ISO = /^PT(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$/;
 
-/** True when `text` is a duration this module can parse. */
+/** The longest duration a template may give: a day (timers beyond 2^31 ms would fire at once). */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+
+/** True when `text` is a duration this module can parse, more than 0 and at most a day. */
 export function isDuration(text: string): boolean {
-  return SHORT.test(text) || (ISO.test(text) && text !== 'PT');
+  if (!SHORT.test(text) && !(ISO.test(text) && text !== 'PT')) return false;
+  const ms = parseDurationMs(text);
+  return ms > 0 && ms <= MAX_DURATION_MS;
 }
 
 /** Parses a duration into milliseconds; throws on anything else. */
@@ -21,7 +26,8 @@ export function parseDurationMs(text: string): number {
 
 /** Formats milliseconds for people: 850 ms, 12.4 s, 2 min 5 s. */
 export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
+  if (Math.round(ms / 100) < 600) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }

@@ -15,7 +15,7 @@ import { Lab } from '../lab/lab.ts';
 import { SHOP_DATABASE } from '../lab/standalone-shop.ts';
 import { detectionWindow, formatProbe, runProbe, type ProbeResult } from '../traffic/probe.ts';
 import { runTraffic, type TrafficResult, type TrafficTotals } from '../traffic/traffic-generator.ts';
-import { ACTIONS, ROLLBACKS, resourcesOf } from './actions.ts';
+import { ACTIONS, PartialActionError, ROLLBACKS, resourcesOf } from './actions.ts';
 import type { ActionRecord, HypothesisResult, Journal, RunState, StopConditionRecord } from './journal.ts';
 import type { RunPlan } from './plan.ts';
 import { newSeed } from './random.ts';
@@ -56,9 +56,11 @@ class RunEnd extends Error {
   }
 }
 
+/** Calls an observer with a copy of what it is shown; whatever it throws or rejects with is ignored. */
 function notify<A extends unknown[]>(callback: ((...args: A) => void) | undefined, ...args: A): void {
   try {
-    callback?.(...args);
+    const result: unknown = callback?.(...(structuredClone(args) as A));
+    if (result instanceof Promise) result.catch(() => {});
   } catch {
     // An observer can never break a run.
   }
@@ -106,6 +108,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     postProbe: null,
   };
   const setState = (state: RunState): void => {
+    if (journal.states.at(-1)?.state === state) return;
     journal.states.push({ state, at: new Date().toISOString() });
     notify(observer.state, state);
   };
@@ -115,15 +118,15 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   const onAbort = (): void => stop.abort(new RunEnd('interrupted', 'interrupted (Ctrl-C or signal)'));
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-run-'));
+  let dir: string | undefined;
   let lab: Lab | undefined;
   let end: RunEnd | undefined;
-  const failures: number[] = []; // answer times of failed requests and probes, for the impact
-  let runningAt = 0;
+  const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [] };
   let baseline: AuditBaseline | undefined;
   const ledger = new OrderLedger();
   try {
     setState('initiating');
+    dir = await mkdtemp(join(tmpdir(), 'chaos-lab-run-'));
     lab = await Lab.start({
       dir,
       instances: plan.lab.instances,
@@ -146,8 +149,17 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     throwIfStopped(stop.signal);
 
     setState('running');
-    runningAt = Date.now();
-    end = await runMethod(plan, lab, journal, stop, observer, ledger, failures);
+    // The run is stopping from the moment it is told to, not once everything has drained.
+    stop.signal.addEventListener(
+      'abort',
+      () => {
+        const kind = (stop.signal.reason as RunEnd | undefined)?.kind;
+        if (kind === 'stop-condition' || kind === 'interrupted') setState('stopping');
+      },
+      { once: true },
+    );
+    timeline.runningAt = Date.now();
+    end = await runMethod(plan, lab, journal, stop, observer, ledger, timeline);
   } catch (error) {
     end = error instanceof RunEnd ? error : stop.signal.aborted && stop.signal.reason instanceof RunEnd ? stop.signal.reason : new RunEnd('error', (error as Error).message);
   } finally {
@@ -159,14 +171,22 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     if (end.kind === 'stop-condition' || end.kind === 'interrupted') setState('stopping');
   }
   if (lab) {
-    if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
-    await runRollbacks(plan, lab, journal);
-    await observeAfter(plan, lab, journal, runningAt, failures, baseline, ledger, observer);
-    journal.fleet.instances = lab.group.instances();
-    notify(observer.progress, 'tearing the lab down');
-    await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
+    try {
+      // As Chaos Toolkit does: the state after the run is observed before the rollbacks tidy up.
+      await observeAfter(plan, lab, journal, timeline, observer);
+      if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
+      await runRollbacks(plan, lab, journal);
+      await audit(lab, journal, baseline, ledger, observer);
+      journal.fleet.instances = lab.group.instances();
+    } catch (error) {
+      end ??= new RunEnd('error', (error as Error).message);
+      journal.stopReason ??= { kind: end.kind, detail: end.message };
+    } finally {
+      notify(observer.progress, 'tearing the lab down');
+      await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
+    }
   }
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
   for (const action of journal.actions) if (action.state === 'pending') action.state = 'cancelled';
   journal.status = !end ? 'completed' : end.kind === 'stop-condition' || end.kind === 'interrupted' ? 'stopped' : 'failed';
   journal.deviated = journal.steadyState.after !== null && !journal.steadyState.after.met;
@@ -174,6 +194,13 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   journal.durationMs = Date.now() - startedAt;
   setState(journal.status);
   return journal;
+}
+
+/** When the running phase began and ended, and when requests and probes failed (by send time). */
+interface Timeline {
+  runningAt: number;
+  endedAt: number;
+  failures: number[];
 }
 
 function throwIfStopped(signal: AbortSignal): void {
@@ -188,7 +215,7 @@ async function runMethod(
   stop: AbortController,
   observer: RunObserver,
   ledger: OrderLedger,
-  failures: number[],
+  timeline: Timeline,
 ): Promise<RunEnd | undefined> {
   const outcomes = new OutcomeWindow(Math.max(10_000, ...plan.stopConditions.map((c) => c.windowMs)));
   const watch = new StopConditionWatch(plan.stopConditions, lab, outcomes);
@@ -197,7 +224,12 @@ async function runMethod(
     notify(observer.stopCondition, record);
     stop.abort(new RunEnd('stop-condition', `stop condition "${record.name}" fired: ${record.metric} = ${record.value} (${record.operator} ${record.threshold})`));
   });
-  const runningAt = Date.now();
+  const actionsDone = new AbortController(); // cancels what has not started when the run ends, and ends durations
+  const onStop = (): void => actionsDone.abort();
+  stop.signal.addEventListener('abort', onStop, { once: true });
+  const actions = runActions(plan, lab, journal, timeline.runningAt, actionsDone.signal, observer, (record) =>
+    stop.abort(new RunEnd('action-failed', `action ${record.name} (${record.actionId}) failed: ${record.error}`)),
+  );
   try {
     const traffic = plan.traffic
       ? runTraffic({
@@ -207,9 +239,9 @@ async function runMethod(
           ledger,
           statusEveryMs: Math.max(1000, Math.round(10_000 * plan.profile.timeScale)),
           onStatus: (totals, elapsed) => notify(observer.status, totals, elapsed),
-          onOutcome: (_kind, failed) => {
+          onOutcome: (_kind, failed, _status, sentAt) => {
             outcomes.add(failed);
-            if (failed) failures.push(Date.now());
+            if (failed) timeline.failures.push(sentAt);
           },
           signal: stop.signal,
         })
@@ -223,27 +255,25 @@ async function runMethod(
           durationMs: plan.durationMs,
           signal: stop.signal,
           onProbe: (result) => {
-            if (result.status !== 200) failures.push(result.at);
+            if (result.status !== 200) timeline.failures.push(result.at);
             notify(observer.probe, result);
           },
         })
       : Promise.resolve(undefined);
-    const actionsDone = new AbortController(); // cancels what has not started when the run ends
-    const onStop = (): void => actionsDone.abort();
-    stop.signal.addEventListener('abort', onStop, { once: true });
-    const actions = runActions(plan, lab, journal, runningAt, actionsDone.signal, observer, (record) =>
-      stop.abort(new RunEnd('action-failed', `action ${record.name} (${record.actionId}) failed: ${record.error}`)),
-    );
     // Without traffic or probe, the run still lasts its duration.
     const clock = plan.traffic || plan.probe ? Promise.resolve() : sleep(plan.durationMs, undefined, { signal: stop.signal }).catch(() => {});
     const [trafficResult, probeResults] = await Promise.all([traffic, probe, clock]);
-    actionsDone.abort();
-    await actions;
-    stop.signal.removeEventListener('abort', onStop);
+    timeline.endedAt = Date.now();
+    watch.stop(); // the method is over: what happens while it drains is not a breach
     if (trafficResult) journal.traffic = trafficRecord(trafficResult);
     if (probeResults) journal.probe = probeRecord(probeResults);
   } finally {
+    timeline.endedAt ||= Date.now();
     watch.stop();
+    // No action outlives the running phase, whatever ended it.
+    actionsDone.abort();
+    await actions;
+    stop.signal.removeEventListener('abort', onStop);
   }
   return stop.signal.aborted && stop.signal.reason instanceof RunEnd ? stop.signal.reason : undefined;
 }
@@ -267,11 +297,12 @@ async function runActions(
     const definition = ACTIONS.get(action.actionId)!;
     const run = (async (): Promise<ActionRecord['state']> => {
       const before = await Promise.all(action.startAfter.map(start));
-      if (before.some((state) => state !== 'completed')) {
+      // Skipped: something it waited for failed. Cancelled: the run ended before it could start.
+      if (before.some((state) => state === 'failed' || state === 'skipped')) {
         record.state = 'skipped';
         return record.state;
       }
-      if (cancel.aborted) {
+      if (cancel.aborted || before.some((state) => state !== 'completed')) {
         record.state = 'cancelled';
         return record.state;
       }
@@ -287,12 +318,17 @@ async function runActions(
           const until = Date.now() + action.durationMs;
           await sleep(action.durationMs, undefined, { signal: cancel }).catch(() => {});
           if (Date.now() < until) record.cutShortAfterMs = action.durationMs - (until - Date.now());
+        } else if (outcome.undo && !cancel.aborted) {
+          // No duration: the fault holds until the running phase ends.
+          await new Promise((resolve) => cancel.addEventListener('abort', resolve, { once: true }));
         }
         if (outcome.undo) record.undo = await outcome.undo();
         record.state = 'completed';
       } catch (error) {
         record.state = 'failed';
         record.error = (error as Error).message;
+        // What it did before it failed (the first instances it stopped, …) is part of the story.
+        if (error instanceof PartialActionError) record.effect = error.effect;
         onFailure(record);
       }
       record.endedAt = new Date().toISOString();
@@ -309,7 +345,12 @@ async function runActions(
 function resolveTargets(template: ExperimentTemplate, lab: Lab, seed: number): Record<string, string[]> {
   const resolved: Record<string, string[]> = {};
   for (const [name, target] of Object.entries(template.targets ?? {})) {
-    const ids = selectTargets(target, resourcesOf(lab, target.resourceType), seed);
+    let ids: string[];
+    try {
+      ids = selectTargets(target, resourcesOf(lab, target.resourceType), seed);
+    } catch (error) {
+      throw new RunEnd('error', `target ${name}: ${(error as Error).message}`);
+    }
     if (ids.length === 0) throw new RunEnd('error', `target ${name} selected no ${target.resourceType} resources`);
     resolved[name] = ids;
   }
@@ -356,7 +397,7 @@ async function get(url: string): Promise<{ status: number; body: unknown }> {
 }
 
 async function withWriter<T>(lab: Lab, fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ ...lab.cluster.writerEndpoint, user: 'postgres', database: SHOP_DATABASE, connectionTimeoutMillis: 10_000 });
+  const db = new pg.Client({ ...lab.cluster.writerEndpoint, user: 'postgres', database: SHOP_DATABASE, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
   await db.connect();
   try {
     return await fn(db);
@@ -376,18 +417,9 @@ async function runRollbacks(plan: RunPlan, lab: Lab, journal: Journal): Promise<
   }
 }
 
-/** After the run: the post-run probe, the hypothesis again, the fleet's story, the impact, the audit. */
-async function observeAfter(
-  plan: RunPlan,
-  lab: Lab,
-  journal: Journal,
-  runningAt: number,
-  failures: number[],
-  baseline: AuditBaseline | undefined,
-  ledger: OrderLedger,
-  observer: RunObserver,
-): Promise<void> {
-  if (runningAt === 0) return; // never ran: nothing was injected, nothing to observe
+/** After the run, before the rollbacks: the post-run probe, the hypothesis again, the fleet's story, the impact. */
+async function observeAfter(plan: RunPlan, lab: Lab, journal: Journal, timeline: Timeline, observer: RunObserver): Promise<void> {
+  if (timeline.runningAt === 0) return; // never ran: nothing was injected, nothing to observe
   notify(observer.progress, 'probing /health/deep and /products after the run');
   const deep = await get(`${lab.loadBalancer.url}/health/deep`);
   const products = await get(`${lab.loadBalancer.url}/products`);
@@ -410,32 +442,35 @@ async function observeAfter(
     }
   }
 
-  const sorted = [...failures].sort((a, b) => a - b);
+  // Recovered: nothing failed in the last tenth of the running phase (as it actually ran, also
+  // when stopped early), and the shop answers now.
+  const sorted = [...timeline.failures].sort((a, b) => a - b);
   const firstFault = journal.actions.find((a) => a.actionId !== 'lab:wait' && a.startedAt);
-  const faultAt = firstFault?.startedAt ? Date.parse(firstFault.startedAt) : runningAt;
+  const faultAt = firstFault?.startedAt ? Date.parse(firstFault.startedAt) : timeline.runningAt;
   const tailMs = Math.max(1000, plan.durationMs / 10);
-  const runEnd = runningAt + plan.durationMs;
   const healthyAfter = deep.status === 200 && products.status === 200;
   const lastFailure = sorted.at(-1);
-  const recovered = healthyAfter && (lastFailure === undefined || lastFailure < runEnd - tailMs);
+  const recovered = healthyAfter && (lastFailure === undefined || lastFailure < timeline.endedAt - tailMs);
   journal.impact = {
     failedRequests: sorted.length,
-    firstFailureMs: sorted[0] !== undefined ? sorted[0] - runningAt : null,
-    lastFailureMs: lastFailure !== undefined ? lastFailure - runningAt : null,
+    firstFailureMs: sorted[0] !== undefined ? sorted[0] - timeline.runningAt : null,
+    lastFailureMs: lastFailure !== undefined ? lastFailure - timeline.runningAt : null,
     recovered,
     recoveryMs: !recovered ? null : lastFailure === undefined ? 0 : Math.max(0, lastFailure - faultAt),
   };
+}
 
-  if (baseline) {
-    notify(observer.progress, `auditing ${ledger.entries.length} orders against the database`);
-    try {
-      journal.audit = await withWriter(lab, async (db) => {
-        await settle(db);
-        return auditOrders(db, ledger.entries, baseline);
-      });
-    } catch (error) {
-      journal.auditError = (error as Error).message;
-    }
+/** The order-ledger audit, once the rollbacks are done and the shop has stopped writing. */
+async function audit(lab: Lab, journal: Journal, baseline: AuditBaseline | undefined, ledger: OrderLedger, observer: RunObserver): Promise<void> {
+  if (!baseline) return;
+  notify(observer.progress, `auditing ${ledger.entries.length} orders against the database`);
+  try {
+    journal.audit = await withWriter(lab, async (db) => {
+      await settle(db);
+      return auditOrders(db, ledger.entries, baseline);
+    });
+  } catch (error) {
+    journal.auditError = (error as Error).message;
   }
 }
 

@@ -56,6 +56,7 @@ export class StopConditionWatch {
   readonly #samples: Sample[] = [];
   #timer: NodeJS.Timeout | undefined;
   #fired = false;
+  #stopped = false;
 
   constructor(conditions: readonly PlannedStopCondition[], lab: Lab, outcomes: OutcomeWindow) {
     this.#conditions = conditions;
@@ -76,7 +77,9 @@ export class StopConditionWatch {
     }, EVERY_MS);
   }
 
+  /** No condition fires after this, not even from a check already under way. */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
   }
 
@@ -91,7 +94,7 @@ export class StopConditionWatch {
       }
       const since = this.#breachSince.get(index) ?? now;
       this.#breachSince.set(index, since);
-      if (now - since >= condition.forMs && !this.#fired) {
+      if (now - since >= condition.forMs && !this.#fired && !this.#stopped) {
         this.#fired = true;
         const record = this.records[index]!;
         Object.assign(record, { fired: true, firedAt: new Date(now).toISOString(), value });
@@ -108,8 +111,10 @@ export class StopConditionWatch {
       case 'lb.unhealthyHosts':
         return this.#lab.loadBalancer.targets().filter((t) => !t.inRotation).length;
       case 'lb.http5xxRate': {
+        // From the last sample at or before the window's start (or the oldest), so a window
+        // shorter than the sampling period still sees the requests between two samples.
         const latest = this.#samples.at(-1);
-        const first = this.#samples.find((s) => s.at >= now - condition.windowMs);
+        const first = this.#samples.findLast((s) => s.at <= now - condition.windowMs) ?? this.#samples[0];
         if (!latest || !first || latest.total === first.total) return 0;
         return (latest.errors - first.errors) / (latest.total - first.total);
       }
@@ -132,6 +137,6 @@ export class StopConditionWatch {
     }
     this.#samples.push({ at: now, total, errors });
     const keep = Math.max(...this.#conditions.map((c) => c.windowMs));
-    while (this.#samples.length > 1 && this.#samples[0]!.at < now - keep) this.#samples.shift();
+    while (this.#samples.length > 2 && this.#samples[1]!.at <= now - keep) this.#samples.shift();
   }
 }

@@ -45,4 +45,14 @@ describe('target selection (FIS modes, seeded)', () => {
       assert.throws(() => parseSelectionMode(mode), (error: unknown) => error instanceof TargetSelectionError && message.test(error.message));
     }
   });
+
+  it('replays a choice in a new lab, where ids differ but stable keys are the same', () => {
+    const lab = (prefix: string) => ['a/0000', 'b/0000', 'a/0001', 'b/0001'].map((stableKey, n) => ({ id: `i-${prefix}${n}`, tags: {}, stableKey }));
+    const spec = { selectionMode: 'COUNT(1)' };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const first = lab('x').find((r) => r.id === selectTargets(spec, lab('x'), seed)[0])!.stableKey;
+      const again = lab('y').find((r) => r.id === selectTargets(spec, lab('y').reverse(), seed)[0])!.stableKey;
+      assert.equal(again, first, `seed ${seed}`);
+    }
+  });
 });

@@ -7,6 +7,11 @@ export type SelectionMode = { kind: 'ALL' } | { kind: 'COUNT'; count: number } |
 export interface Selectable {
   id: string;
   tags: Record<string, string>;
+  /**
+   * A key that is the same for the same resource in every lab (e.g. zone and launch order),
+   * where ids are random: selection sorts by it, so a seed replays the same choice in a new lab.
+   */
+  stableKey?: string;
 }
 
 /** What a target asks for. */
@@ -57,7 +62,8 @@ export function selectTargets(spec: TargetSpec, resources: readonly Selectable[]
     const tags = Object.entries(spec.resourceTags ?? {});
     matches = resources.filter((r) => tags.every(([key, value]) => r.tags[key] === value));
   }
-  matches = [...matches].sort((a, b) => a.id.localeCompare(b.id));
+  const key = (r: Selectable): string => r.stableKey ?? r.id;
+  matches = [...matches].sort((a, b) => key(a).localeCompare(key(b)) || a.id.localeCompare(b.id));
   if (mode.kind === 'ALL') return matches.map((r) => r.id);
   const wanted = mode.kind === 'COUNT' ? mode.count : Math.max(matches.length > 0 ? 1 : 0, Math.floor((matches.length * mode.percent) / 100));
   // A seeded Fisher-Yates shuffle, then the first `wanted`.

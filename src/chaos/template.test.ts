@@ -22,9 +22,20 @@ const valid = (): Record<string, unknown> => ({
 const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ['no title', (t) => delete t.title, 'title: is required'],
   ['unknown top-level field', (t) => (t.hypothesis = {}), '(template): unknown field "hypothesis"'],
-  ['bad duration', (t) => (t.duration = '30 seconds'), 'duration: must be a duration like 500ms, 30s, 2m or PT30S, got "30 seconds"'],
+  ['bad duration', (t) => (t.duration = '30 seconds'), 'duration: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "30 seconds"'],
   ['no modes', (t) => (t.modes = {}), 'modes: needs at least 1, got {}'],
-  ['bad mode name', (t) => (t.modes = { 'Naive Mode': {} }), 'modes: "Naive Mode" is not a valid name'],
+  ['bad mode name', (t) => (t.modes = { 'Naive Mode': {} }), 'modes: "Naive Mode" is not a valid name (a lowercase letter, then lowercase letters, digits and -, up to 32)'],
+  ['a mode named compare', (t) => (t.modes = { compare: {} }), 'modes: "compare" is reserved (--mode compare runs every mode)'],
+  ['bad action name', (t) => (t.actions['stop it!'] = { actionId: 'lab:wait', duration: '1s' }), 'actions: "stop it!" is not a valid name (a letter or digit, then letters, digits, - and _, up to 64)'],
+  ['a zero duration', (t) => (t.actions.wait.duration = '0s'), 'actions.wait.duration: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "0s"'],
+  [
+    'bad fault parameters',
+    (t) => {
+      t.targets.db = { resourceType: 'lab:dependency', selectionMode: 'ALL' };
+      t.actions.slow = { actionId: 'lab:network:disrupt', targets: { Dependencies: 'db' }, duration: '30s', parameters: { fault: 'latency', params: { latencyMs: 'slow' } } };
+    },
+    'actions.slow.parameters.params: ',
+  ],
   ['misspelt lab field', (t) => (t.modes.naive = { lab: { instnces: 2 } }), 'modes.naive.lab: unknown field "instnces"'],
   ['too many instances', (t) => (t.lab = { instances: 50 }), 'lab.instances: must be <= 8, got 50'],
   ['unknown strategy', (t) => (t.lab = { strategy: 'paranoid' }), 'lab.strategy: must be one of naive, resilient, got "paranoid"'],
@@ -88,6 +99,12 @@ describe('template validation', () => {
       );
     });
   }
+
+  it('reports an invalid name once', () => {
+    const template = valid();
+    template.modes = { 'Naive Mode': {} };
+    assert.throws(() => validateTemplate(template), (error: TemplateError) => error.problems.length === 1);
+  });
 
   it('reports every problem at once', () => {
     const template = valid();

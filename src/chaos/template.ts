@@ -85,7 +85,7 @@ export class TemplateError extends Error {
 export const EXPERIMENT_SCHEMA = JSON.parse(readFileSync(new URL('../../schema/experiment.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 const FORMATS: Record<string, { validate: (text: string) => boolean; expected: string }> = {
-  duration: { validate: isDuration, expected: 'a duration like 500ms, 30s, 2m or PT30S' },
+  duration: { validate: isDuration, expected: 'a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day)' },
   'selection-mode': {
     validate: (text) => {
       try {
@@ -145,8 +145,12 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
     case 'maxProperties':
     case 'maxItems':
       return `${field}: takes at most ${String(params['limit'])}, ${got}`;
-    case 'propertyNames':
-      return `${field}: ${JSON.stringify(params['propertyName'])} is not a valid name (letters, digits, - and _)`;
+    case 'propertyNames': {
+      const name = String(params['propertyName']);
+      if (field === 'modes' && name === 'compare') return `modes: "compare" is reserved (--mode compare runs every mode)`;
+      const rule = field === 'modes' ? 'a lowercase letter, then lowercase letters, digits and -, up to 32' : 'a letter or digit, then letters, digits, - and _, up to 64';
+      return `${field}: ${JSON.stringify(name)} is not a valid name (${rule})`;
+    }
     default:
       return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
   }
@@ -218,7 +222,9 @@ function findCycle(actions: Record<string, ActionSpec>): string[] | undefined {
 /** Validates parsed data as a template; throws TemplateError listing every problem. */
 export function validateTemplate(data: unknown, source = 'template'): ExperimentTemplate {
   if (!validateSchema(data)) {
-    const problems = [...new Set((validateSchema.errors ?? []).map((error) => describeSchemaError(error, data)))];
+    // An invalid name is reported once, by its propertyNames error, not again by the rule it broke.
+    const errors = (validateSchema.errors ?? []).filter((error) => error.propertyName === undefined);
+    const problems = [...new Set(errors.map((error) => describeSchemaError(error, data)))];
     throw new TemplateError(source, problems);
   }
   const template = data as unknown as ExperimentTemplate;

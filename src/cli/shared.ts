@@ -50,9 +50,12 @@ export function untilStopped(): { stopped: Promise<NodeJS.Signals | 'request'>; 
   process.on('SIGTERM', onSignal);
   return {
     stopped,
+    /** Resolves `stopped` with 'request' and hands the signals back to their defaults. */
     stop: () => {
       stopping = true;
       resolveStopped('request');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     },
   };
 }

@@ -45,7 +45,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult[]> {
     const result = { at, status };
     results.push(result);
     try {
-      options.onProbe?.(result);
+      const returned: unknown = options.onProbe?.({ ...result });
+      if (returned instanceof Promise) returned.catch(() => {});
     } catch {
       // An observer can never break a run.
     }

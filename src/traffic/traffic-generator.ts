@@ -19,7 +19,7 @@ export interface TrafficOptions {
   onStatus?: (totals: TrafficTotals, elapsedMs: number) => void;
   statusEveryMs?: number;
   /** Called with every answer as it arrives (for stop conditions over the failure rate). */
-  onOutcome?: (kind: 'read' | 'write', failed: boolean, status: number) => void;
+  onOutcome?: (kind: 'read' | 'write', failed: boolean, status: number, sentAt: number) => void;
   signal?: AbortSignal;
 }
 
@@ -44,9 +44,10 @@ function emptyTotals(): TrafficTotals {
   return { reads: { ok: 0, fail: 0, bySource: {}, failByStatus: {} }, writes: { ok: 0, queued: 0, stockOut: 0, fail: 0, failByStatus: {} } };
 }
 
-function observe(options: TrafficOptions, kind: 'read' | 'write', failed: boolean, status: number): void {
+function observe(options: TrafficOptions, kind: 'read' | 'write', failed: boolean, status: number, sentAt: number): void {
   try {
-    options.onOutcome?.(kind, failed, status);
+    const result: unknown = options.onOutcome?.(kind, failed, status, sentAt);
+    if (result instanceof Promise) result.catch(() => {});
   } catch {
     // An observer can never break a run.
   }
@@ -106,7 +107,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
         t.reads.bySource[source] = (t.reads.bySource[source] ?? 0) + 1;
       }
     }
-    observe(options, 'read', outcome === 'fail', status);
+    observe(options, 'read', outcome === 'fail', status, sentAt);
   };
   const write = async (): Promise<void> => {
     const sentAt = Date.now();
@@ -121,7 +122,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       t.writes[outcome]++;
       if (outcome === 'fail') t.writes.failByStatus[status] = (t.writes.failByStatus[status] ?? 0) + 1;
     }
-    observe(options, 'write', outcome === 'fail', status);
+    observe(options, 'write', outcome === 'fail', status, sentAt);
     const orderId = typeof body?.['order_id'] === 'number' ? (body['order_id'] as number) : null;
     options.ledger?.record({ key, productId, quantity, sentAt, answeredAt: Date.now(), status, orderId });
   };
@@ -149,7 +150,8 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       if (options.onStatus && Date.now() - lastStatus >= statusEveryMs) {
         lastStatus = Date.now();
         try {
-          options.onStatus(structuredClone(totals), elapsed);
+          const result: unknown = options.onStatus(structuredClone(totals), elapsed);
+          if (result instanceof Promise) result.catch(() => {});
         } catch {
           // An observer can never break a run.
         }

@@ -55,7 +55,7 @@ interface Forwarded {
 export class TcpForwarder {
   readonly #dial: Dialer;
   readonly #connections = new Set<Forwarded>();
-  /** Every accepted client socket until it closes, including half-closed ones no longer forwarded. */
+  /** Every socket (client or upstream) until it closes, including half-closed ones no longer forwarded. */
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #port: number;
@@ -136,6 +136,8 @@ export class TcpForwarder {
       return;
     }
     const upstream = dialled.socket;
+    this.#sockets.add(upstream);
+    upstream.once('close', () => this.#sockets.delete(upstream));
     connection.target = dialled.target;
     connection.upstream = upstream;
     upstream.on('error', () => this.#drop(connection, true));
