@@ -154,9 +154,16 @@ describe('database proxy', () => {
 
   it('rides through a failover: a client that reconnects lands on the new writer', async () => {
     const failover = cluster.failover();
-    const rows = await query<{ standby: boolean }>(proxy.writerEndpoint, 'SELECT pg_is_in_recovery() AS standby');
+    // Connect once the writer is away (a client that connected before would be cut by the
+    // old writer's shutdown, as on Aurora): the proxy holds it until the new writer is up.
+    const deadline = Date.now() + 10_000;
+    while (cluster.writerAddress() !== undefined && Date.now() < deadline) await delay(2);
+    assert.equal(cluster.writerAddress(), undefined, 'the failover took the writer away');
+    const rows = await query<{ standby: boolean; port: number }>(proxy.writerEndpoint, 'SELECT pg_is_in_recovery() AS standby, inet_server_port() AS port');
+    const result = await failover;
     assert.equal(rows[0]?.standby, false);
-    await (await failover).readerRebuilt;
+    assert.equal(rows[0]?.port, cluster.server(result.promoted).port, 'it landed on the promoted server');
+    await result.readerRebuilt;
   });
 
   it('gives up on a held connection after the borrow timeout', async () => {
