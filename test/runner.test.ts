@@ -120,7 +120,8 @@ describe('experiment runner', () => {
         actions: {
           warm: { actionId: 'lab:wait', duration: '20s' },
           outage: { actionId: 'lab:db-proxy:deregister', startAfter: ['warm'] },
-          never: { actionId: 'lab:wait', duration: '1s', startAfter: ['outage'] },
+          long: { actionId: 'lab:wait', duration: '200s', startAfter: ['warm'] },
+          never: { actionId: 'lab:wait', duration: '1s', startAfter: ['long'] },
           'never-either': { actionId: 'lab:db-proxy:register', startAfter: ['never'] },
         },
       },
@@ -133,6 +134,8 @@ describe('experiment runner', () => {
     const heldMs = Date.parse(outage.endedAt!) - Date.parse(outage.startedAt!);
     assert.ok(heldMs >= 4000, `held for the rest of the run: ${heldMs} ms`);
     assert.ok(journal.traffic!.writes.fail > 0, 'the outage landed');
+    const long = journal.actions.find((a) => a.name === 'long')!;
+    assert.ok(long.cutShortAfterMs !== undefined, 'a wait longer than the run is cut short');
     assert.deepEqual(
       journal.actions.filter((a) => a.name.startsWith('never')).map((a) => a.state),
       ['cancelled', 'cancelled'],

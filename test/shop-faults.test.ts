@@ -49,6 +49,25 @@ describe('a blackholed database', () => {
     }
   });
 
+  it('resilient: connections reset under queries in flight fail those queries, not the process', async () => {
+    const shop = await startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, retryDelaysMs: [100, 200] });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      // Hold the answers so that queries are in flight on checked-out connections, then reset them.
+      const hold = await proxy.addFault('db', { type: 'latency', params: { latencyMs: 300 } });
+      const inFlight = Array.from({ length: 8 }, () => call(shop.url, 'GET', '/orders/1').catch((error: Error) => error));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await proxy.addFault('db', { type: 'reset' });
+      await proxy.removeFault('db', hold.id);
+      await proxy.clearFaults();
+      // Every request got an answer (retried on a new connection, or a JSON error): the shop is alive.
+      for (const answer of await Promise.all(inFlight)) assert.ok(!(answer instanceof Error) && [200, 404, 500].includes(answer.status), String(answer));
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+    } finally {
+      await shop.close();
+    }
+  });
+
   it('naive: a request hangs for as long as the blackhole lasts (the client gives up first)', async () => {
     const shop = await startTestShop(postgres(), { strategy: 'naive', writer: viaProxy });
     try {

@@ -139,8 +139,15 @@ const CATALOGUE: ActionDefinition[] = [
         try {
           return { effect: eachInstance(lab, ids, (l, id) => l.group.pause(id)), undo: async () => ({ resumed: resumePaused(lab, ids) }) };
         } catch (error) {
-          resumePaused(lab, ids); // do not leave the first ones paused
-          throw error;
+          // Do not leave the first ones paused, and say so.
+          let resumedAfterFailure: string[] = [];
+          try {
+            resumedAfterFailure = resumePaused(lab, ids);
+          } catch {
+            // the original failure is the one to report
+          }
+          const effect = error instanceof PartialActionError ? error.effect : {};
+          throw new PartialActionError((error as Error).message, { ...effect, resumedAfterFailure });
         }
       },
     },
@@ -201,23 +208,31 @@ const CATALOGUE: ActionDefinition[] = [
             );
           } catch (error) {
             // All or nothing: the faults already added are removed again.
-            for (const fault of faults) await client.removeFault(fault.proxy, fault.id).catch(() => {});
-            throw new PartialActionError(`${dependency}: ${(error as Error).message}`, { faults: [], removedAfterFailure: faults.map((f) => f.id) });
+            const removedAfterFailure: string[] = [];
+            for (const fault of faults) {
+              if (await client.removeFault(fault.proxy, fault.id).then(() => true, () => false)) removedAfterFailure.push(fault.id);
+            }
+            throw new PartialActionError(`${dependency}: ${(error as Error).message}`, { faults: [], removedAfterFailure });
           }
         }
         const effect = {
           faults: faults.map((f) => ({ id: f.id, dependency: f.proxy, type: f.type, affectedConnections: f.affectedConnections, openConnections: f.openConnections, listenerClosed: f.listenerClosed })),
         };
         const undo = async (): Promise<Effect> => {
-          const removed = [];
+          // Every fault is tried, whatever happens to the one before; one gone already (its lease
+          // ran out) counts as removed.
+          const removed: Effect[] = [];
+          const notRemoved: Effect[] = [];
           for (const fault of faults) {
-            // A fault already gone (its lease ran out) is not an error when undoing; anything else is.
-            const result = await client.removeFault(fault.proxy, fault.id).catch((error: unknown) => {
-              if (error instanceof FaultProxyApiError && error.status === 404) return undefined;
-              throw error;
-            });
-            if (result) removed.push({ id: result.id, releasedConnections: result.releasedConnections, listenerReopened: result.listenerReopened });
+            try {
+              const result = await client.removeFault(fault.proxy, fault.id);
+              removed.push({ id: result.id, releasedConnections: result.releasedConnections, listenerReopened: result.listenerReopened });
+            } catch (error) {
+              if (error instanceof FaultProxyApiError && error.status === 404) removed.push({ id: fault.id, alreadyGone: true });
+              else notRemoved.push({ id: fault.id, error: (error as Error).message });
+            }
           }
+          if (notRemoved.length > 0) throw new PartialActionError(`could not remove ${notRemoved.length} fault(s)`, { removed, notRemoved });
           return { removed };
         };
         return { effect, undo };

@@ -153,7 +153,9 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   if (lab) {
     try {
       // As Chaos Toolkit does: the state after the run is observed before the rollbacks tidy up.
-      await observeAfter(plan, lab, journal, timeline, observer);
+      await observeAfter(plan, lab, journal, timeline, observer).catch((error: Error) => {
+        end ??= new RunEnd('error', `observing after the run: ${error.message}`);
+      });
       if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
       await runRollbacks(plan, lab, journal);
       await audit(lab, journal, baseline, ledger, observer);
@@ -234,10 +236,15 @@ async function runMethod(
         })
       : Promise.resolve(undefined);
     // Without traffic or probe, the run still lasts its duration.
-    const clock = plan.traffic || plan.probe ? Promise.resolve() : sleep(plan.durationMs, undefined, { signal: stop.signal }).catch(() => {});
-    const [trafficResult, probeResults] = await Promise.all([traffic, probe, clock]);
-    timeline.endedAt = Date.now();
-    watch.stop(); // the method is over: what happens while it drains is not a breach
+    // Sending ends at the duration (or the stop): the run's end for the impact, and for the stop
+    // conditions, since what happens while the last requests drain is not a breach.
+    const sending = sleep(plan.durationMs, undefined, { signal: stop.signal })
+      .catch(() => {})
+      .then(() => {
+        timeline.endedAt ||= Date.now();
+        watch.stop();
+      });
+    const [trafficResult, probeResults] = await Promise.all([traffic, probe, sending]);
     if (trafficResult) journal.traffic = trafficRecord(trafficResult);
     if (probeResults) journal.probe = probeRecord(probeResults);
   } finally {
@@ -301,7 +308,7 @@ async function runActions(
         record.state = 'failed';
         record.error = (error as Error).message;
         // What it did before it failed (the first instances it stopped, …) is part of the story.
-        if (error instanceof PartialActionError) record.effect = error.effect;
+        if (error instanceof PartialActionError) record[record.effect ? 'undo' : 'effect'] = error.effect;
         onFailure(record);
       }
       record.endedAt = new Date().toISOString();

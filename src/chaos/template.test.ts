@@ -50,6 +50,14 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ['target key the action does not take', (t) => (t.actions.wait.targets = { Instances: 'shops' }), 'actions.wait.targets.Instances: lab:wait takes no targets, got "shops"'],
   ['startAfter an unknown action', (t) => (t.actions.stop.startAfter = ['warm-up']), 'actions.stop.startAfter: no action named "warm-up"'],
   ['startAfter itself', (t) => (t.actions.stop.startAfter = ['stop']), 'actions.stop.startAfter: an action cannot start after itself, got "stop"'],
+  [
+    'startAfter an action that holds until the run ends',
+    (t) => {
+      t.actions.outage = { actionId: 'lab:db-proxy:deregister' };
+      t.actions.stop.startAfter = ['outage'];
+    },
+    'actions.stop.startAfter: "outage" has no duration, so it holds until the run ends and stop could never start',
+  ],
   ['a cycle', (t) => (t.actions.wait.startAfter = ['stop']), 'actions: startAfter makes a cycle: wait -> stop -> wait'],
   ['wait without duration', (t) => delete t.actions.wait.duration, 'actions.wait.duration: is required by lab:wait'],
   ['duration on an instant action', (t) => (t.actions.stop.duration = '5s'), 'actions.stop.duration: lab:instance:stop takes no duration, got "5s"'],

@@ -188,6 +188,14 @@ function semanticProblems(template: ExperimentTemplate): string[] {
     if (definition.duration === 'none' && action.duration !== undefined) problems.push(`${at}.duration: ${action.actionId} takes no duration, got ${JSON.stringify(action.duration)}`);
     problems.push(...definition.checkParameters(action.parameters ?? {}, `${at}.parameters`));
   }
+  // An action with an undo and no duration holds until the run ends: nothing can start after it.
+  for (const [name, action] of Object.entries(template.actions)) {
+    for (const after of action.startAfter ?? []) {
+      const before = template.actions[after];
+      const holds = before && ACTIONS.get(before.actionId)?.duration === 'optional' && before.duration === undefined;
+      if (holds) problems.push(`actions.${name}.startAfter: ${JSON.stringify(after)} has no duration, so it holds until the run ends and ${name} could never start`);
+    }
+  }
   const cycle = findCycle(template.actions);
   if (cycle) problems.push(`actions: startAfter makes a cycle: ${cycle.join(' -> ')}`);
   for (const [index, condition] of (template.stopConditions ?? []).entries()) {

@@ -83,6 +83,8 @@ export class ResilientDatabase implements ShopDatabase {
       // A broken connection is destroyed, not returned to the pool.
       client.release(isConnectionError(error) ? (error as Error) : undefined);
       throw error;
+    } finally {
+      client.off('error', ignore);
     }
   }
 
@@ -91,15 +93,22 @@ export class ResilientDatabase implements ShopDatabase {
     const pool = this.#pools[role];
     for (let attempt = 0; ; attempt++) {
       const client = await pool.connect();
+      // The pool listens for errors only on idle connections. A checked-out connection that
+      // breaks (a reset under a query) also emits 'error', which would crash the process
+      // unheard; the query in flight fails with it anyway, and that is what we act on.
+      client.on('error', ignore);
       const lastUsed = this.#lastUsed.get(client);
       if (lastUsed === undefined || Date.now() - lastUsed <= this.#options.validateAfterIdleMs) return client;
       try {
         await client.query('SELECT 1');
         return client;
       } catch (error) {
+        client.off('error', ignore);
         client.release(error as Error);
         if (attempt >= this.#options.poolSize) throw error;
       }
     }
   }
 }
+
+function ignore(): void {}
