@@ -117,7 +117,7 @@ describe('chaos-lab up and the commands against it', () => {
     assert.match(badFault.stderr, /dependency must be one of db-writer, db-reader, got "cache"/);
     const badDuration = await chaosLab(dir, 'fault', 'add', 'db-writer', 'blackhole', '--duration', 'soon');
     assert.equal(badDuration.code, 2);
-    assert.match(badDuration.stderr, /--duration must be a duration like 500ms, 30s or 2m, got "soon"/);
+    assert.match(badDuration.stderr, /--duration must be a duration like 500ms, 30s or 2m \(above 0, at most a day\), got "soon"/);
   });
 
   it('leaves no process behind when it is killed with SIGKILL', async () => {

@@ -1,4 +1,5 @@
 // What the chaos-lab commands share: argument errors, parsers, signal handling.
+import { isDuration, parseDurationMs } from '../chaos/duration.ts';
 import { STRATEGIES, type StrategyName } from '../shop/database/shop-database.ts';
 
 /** A command line the user got wrong: printed with the usage, exit code 2. */
@@ -24,13 +25,11 @@ export function parseCount(raw: string | undefined, flag: string, max: number): 
   return Number(raw);
 }
 
-/** Parses a duration like 500ms, 30s, 2m into milliseconds. */
+/** Parses a duration like 500ms, 30s, 2m (or PT30S) into milliseconds: the templates' durations. */
 export function parseDuration(raw: string | undefined, flag: string): number | undefined {
   if (raw === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw);
-  if (!match) throw new UsageError(`${flag} must be a duration like 500ms, 30s or 2m, got ${JSON.stringify(raw)}`);
-  const value = Number(match[1]);
-  return Math.round(match[2] === 'ms' ? value : match[2] === 's' ? value * 1000 : value * 60_000);
+  if (!isDuration(raw)) throw new UsageError(`${flag} must be a duration like 500ms, 30s or 2m (above 0, at most a day), got ${JSON.stringify(raw)}`);
+  return parseDurationMs(raw);
 }
 
 /** Resolves when SIGINT or SIGTERM arrives (or `stop` is called); a second signal exits at once. */
