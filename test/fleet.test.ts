@@ -35,7 +35,7 @@ async function startFleet(lbOptions: Partial<LoadBalancerOptions> = {}): Promise
   const group = new InstanceGroup({
     launcher: new ShopProcessLauncher(),
     loadBalancer: lb,
-    env: { DB_WRITER_URL: `postgresql://postgres@${database.host}:${database.port}/${database.database}`, STRATEGY: 'resilient' },
+    env: { DB_WRITER_URL: server.connectionString(database.database), STRATEGY: 'resilient' },
     healthCheckGracePeriodMs: 0,
   });
   await group.start();

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -34,6 +36,28 @@ async function serverVersion(server: PostgresServer): Promise<string> {
   }
 }
 
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await filesUnder(path)));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+/** The PIDs of `pid`'s children (the postmaster's backends and auxiliary processes). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+    if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) === pid) children.push(Number(name));
+  }
+  return children;
+}
+
 describe('PostgresServer', () => {
   it('runs a real PostgreSQL 18 on a loopback port, as an unprivileged user when we are root', async () => {
     const server = await PostgresServer.start();
@@ -46,6 +70,69 @@ describe('PostgresServer', () => {
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       if (process.getuid?.() === 0) assert.notEqual(uid, 0, 'postgres must not run as root');
       else assert.equal(uid, process.getuid?.());
+    } finally {
+      await server.destroy();
+    }
+  });
+
+  it('refuses a connection without the password or with a wrong one, and accepts the right one (no trust)', async () => {
+    // Regression: initdb ran with --auth=trust, so any local user could connect as the
+    // superuser without a password and run COPY … TO PROGRAM as the server's OS user.
+    const server = await PostgresServer.start();
+    const attempt = async (password: string | undefined): Promise<void> => {
+      const client = new pg.Client({ ...server.connectionConfig(), password, connectionTimeoutMillis: 10_000 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+      } finally {
+        await client.end().catch(() => {});
+      }
+    };
+    try {
+      assert.match(server.password, /^[0-9a-f]{48}$/);
+      await assert.rejects(attempt('wrong'), (error: Error & { code?: string }) =>
+        error.code === '28P01' || /password authentication failed/.test(error.message));
+      // pg refuses SCRAM without a password before sending one: the server asked for it.
+      await assert.rejects(attempt(undefined), /password/i);
+      await attempt(server.password);
+      assert.match(await serverVersion(server), /^18\./, 'connectionString() carries the password');
+
+      const hba = (await readFile(join(server.dataDir, 'pg_hba.conf'), 'utf8'))
+        .split('\n').filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
+      assert.ok(hba.length > 0);
+      for (const line of hba) assert.match(line, /\sscram-sha-256\s*$/, `every pg_hba.conf line asks for a password: ${line}`);
+      assert.ok(hba.some((line) => /^host\s+replication\s/.test(line)), 'replication connections included');
+    } finally {
+      await server.destroy();
+    }
+  });
+
+  it('keeps the password off command lines and environments, out of the data directory, and removes the pwfile', async () => {
+    // The password reaches initdb in a 0600 pwfile, never in argv: /proc/<pid>/cmdline is world-readable.
+    const server = await PostgresServer.start();
+    try {
+      const { password } = server;
+      const pids = [server.pid!, ...(await childrenOf(server.pid!))];
+      assert.ok(pids.length > 1, 'the postmaster has its auxiliary processes');
+      for (const pid of pids) {
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+        assert.ok(!cmdline.includes(password), `the password is on the command line of ${pid}: ${cmdline}`);
+        assert.ok(!environ.includes(password), `the password is in the environment of ${pid}`);
+      }
+      assert.match(await readFile(`/proc/${server.pid}/cmdline`, 'utf8'), /postgres/, 'we read the postmaster\'s own cmdline');
+      // PostgreSQL keeps a SCRAM verifier, never the password itself.
+      for (const file of await filesUnder(server.dataDir)) {
+        assert.ok(!(await readFile(file)).includes(password), `the password is in ${file}`);
+      }
+      // The pwfile's private folder is gone once initdb is done (other runs' folders may exist; none holds ours).
+      for (const name of await readdir(tmpdir())) {
+        if (!name.startsWith('chaos-lab-initdb-')) continue;
+        for (const file of await filesUnder(join(tmpdir(), name)).catch(() => [])) {
+          assert.ok(!(await readFile(file).catch(() => Buffer.alloc(0))).includes(password), `the pwfile ${file} outlived initdb`);
+        }
+      }
     } finally {
       await server.destroy();
     }

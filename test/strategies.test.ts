@@ -115,7 +115,7 @@ describe('initialisation (Article 4)', () => {
       const late = await PostgresServer.create({ port });
       const shop = await startShop({
         strategy,
-        writer: { host: '127.0.0.1', port, database: 'postgres', user: 'postgres' },
+        writer: late.connectionConfig(),
         initInitialDelayMs: 100,
         initMaxDelayMs: 400,
       });
@@ -138,7 +138,7 @@ describe('initialisation (Article 4)', () => {
   it('with initMode once, a database that comes up late is never initialised (the trap)', async () => {
     const port = await freePort();
     const late = await PostgresServer.create({ port });
-    const shop = await startShop({ writer: { host: '127.0.0.1', port, database: 'postgres', user: 'postgres' }, initMode: 'once' });
+    const shop = await startShop({ writer: late.connectionConfig(), initMode: 'once' });
     try {
       await shop.whenInitialised();
       assert.equal(shop.initializer.state.status, 'failed');

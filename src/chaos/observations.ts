@@ -49,7 +49,7 @@ async function get(url: string): Promise<{ status: number; body: unknown }> {
 }
 
 export async function withWriter<T>(lab: Lab, fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ ...lab.cluster.writerEndpoint, user: 'postgres', database: SHOP_DATABASE, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
+  const db = new pg.Client({ ...lab.cluster.writerEndpoint, user: 'postgres', password: lab.cluster.password, database: SHOP_DATABASE, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
   db.on('error', () => {}); // a connection cut under a query fails that query; unheard, the event would crash the run
   await db.connect();
   try {

@@ -4,6 +4,9 @@ import { faultCommand, failoverCommand, instanceCommand, proxyCommand, statusCom
 import { experimentsCommand, runCommand, suiteCommand, validateCommand } from './commands/experiments.ts';
 import { shopCommand } from './commands/shop.ts';
 import { upCommand } from './commands/up.ts';
+import { processGuard } from '../lab/process/process-guard.ts';
+import { LabDirError } from '../lab/lab-dir.ts';
+import { PathError } from '../lab/files.ts';
 import { LabRequestError } from './lab-client.ts';
 import { UsageError } from './shared.ts';
 
@@ -62,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`chaos-lab: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof LabRequestError) {
+    if (error instanceof LabRequestError || error instanceof LabDirError || error instanceof PathError) {
       console.error(`chaos-lab: ${error.message}`);
       return 1;
     }
@@ -71,4 +74,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.write('', () => resolve());
+  });
+}
+
+const code = await main(process.argv.slice(2));
+// A command ends itself once its cleanup is done, rather than trusting the event loop to drain:
+// a handle left open (a socket, a child's pipe) would keep it alive, and Node's own teardown has
+// been seen to spin forever (nodejs/node#47748). The reaper is let go first, so it is not left a zombie.
+await processGuard.close();
+await Promise.race([Promise.all([flushed(process.stdout), flushed(process.stderr)]), new Promise((resolve) => setTimeout(resolve, 2000))]);
+process.exit(code);

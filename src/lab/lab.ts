@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import pg from 'pg';
 import type { StrategyName } from '../shop/database/shop-database.ts';
 import { initSchema } from '../shop/schema.ts';
@@ -13,6 +12,7 @@ import { InstanceGroup, type GroupEvent, type InstanceStatus } from './fleet/ins
 import { ShopProcessLauncher } from './fleet/instance-process.ts';
 import { LoadBalancer, type TargetStateChange, type TargetStatus } from './fleet/load-balancer.ts';
 import type { EjectionSettings, HealthCheckSettings } from './fleet/target-health.ts';
+import { LabDir } from './lab-dir.ts';
 import { SHOP_DATABASE } from './standalone-shop.ts';
 
 /** Options of a lab. */
@@ -77,6 +77,7 @@ export class Lab {
   readonly strategy: StrategyName;
   readonly dir: string;
   info: LabInfo | undefined;
+  readonly #labDir: LabDir;
 
   private constructor(parts: {
     cluster: PostgresCluster;
@@ -85,7 +86,7 @@ export class Lab {
     loadBalancer: LoadBalancer;
     group: InstanceGroup;
     strategy: StrategyName;
-    dir: string;
+    labDir: LabDir;
   }) {
     this.cluster = parts.cluster;
     this.databaseProxy = parts.databaseProxy;
@@ -93,16 +94,17 @@ export class Lab {
     this.loadBalancer = parts.loadBalancer;
     this.group = parts.group;
     this.strategy = parts.strategy;
-    this.dir = parts.dir;
+    this.#labDir = parts.labDir;
+    this.dir = parts.labDir.path;
   }
 
   /** Starts every part, in order, and returns once the fleet answers through the load balancer. */
   static async start(options: LabOptions): Promise<Lab> {
     const progress = options.onProgress ?? (() => {});
     const strategy = options.strategy ?? 'resilient';
-    const dir = resolve(options.dir);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const cleanup: Array<() => Promise<void>> = [];
+    // First, before anything starts: a second lab over this folder is refused here.
+    const labDir = await LabDir.claim(resolve(options.dir));
+    const cleanup: Array<() => Promise<void>> = [() => labDir.release(LAB_FILES)];
     try {
       progress('starting the PostgreSQL writer and reader');
       const cluster = await PostgresCluster.start({ databases: [SHOP_DATABASE] });
@@ -111,7 +113,7 @@ export class Lab {
       await databaseProxy.listen();
       cleanup.push(() => databaseProxy.close());
       progress('creating the schema');
-      await createSchema(cluster.writerEndpoint);
+      await createSchema(cluster.writerEndpoint, cluster.password);
 
       progress('starting the fault proxy');
       const upstream = strategy === 'resilient'
@@ -123,7 +125,8 @@ export class Lab {
       ]);
       cleanup.push(() => faultProxy.stop());
       const listen = (name: string): Address => faultProxy.proxies.find((p) => p.name === name)!.listen;
-      const url = (address: Address): string => `postgresql://postgres@${address.host}:${address.port}/${SHOP_DATABASE}`;
+      // The password travels in the instances' environment, which only this user can read (/proc/<pid>/environ).
+      const url = (address: Address): string => `postgresql://postgres:${encodeURIComponent(cluster.password)}@${address.host}:${address.port}/${SHOP_DATABASE}`;
 
       const loadBalancer = new LoadBalancer({ healthCheck: options.healthCheck, retry: options.retry, ejection: options.ejection });
       await loadBalancer.listen();
@@ -141,7 +144,7 @@ export class Lab {
       });
       cleanup.push(() => group.close());
       await group.start();
-      return new Lab({ cluster, databaseProxy, faultProxy, loadBalancer, group, strategy, dir });
+      return new Lab({ cluster, databaseProxy, faultProxy, loadBalancer, group, strategy, labDir });
     } catch (error) {
       for (const step of cleanup.reverse()) await step().catch(() => {});
       throw error;
@@ -164,8 +167,8 @@ export class Lab {
         proxyReader: this.databaseProxy.readerEndpoint,
       },
     };
-    await writeFile(join(this.dir, 'token'), token, { mode: 0o600 });
-    await writeFile(join(this.dir, 'lab.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    await this.#labDir.writePrivate('token', token);
+    await this.#labDir.writePrivate('lab.json', `${JSON.stringify(info, null, 2)}\n`);
     this.info = info;
     return info;
   }
@@ -194,8 +197,7 @@ export class Lab {
       () => this.faultProxy.stop(),
       () => this.databaseProxy.close(),
       () => this.cluster.close(),
-      () => rm(join(this.dir, 'lab.json'), { force: true }),
-      () => rm(join(this.dir, 'token'), { force: true }),
+      () => this.#labDir.release(LAB_FILES),
     ];
     let failure: unknown;
     for (const step of steps) {
@@ -209,13 +211,16 @@ export class Lab {
   }
 }
 
+/** The files a running lab keeps in its folder (besides its lock). */
+const LAB_FILES = ['lab.json', 'token'];
+
 /** A fresh random control token. */
 export function newToken(): string {
   return randomBytes(24).toString('hex');
 }
 
-async function createSchema(writer: Address): Promise<void> {
-  const client = new pg.Client({ ...writer, user: 'postgres', database: SHOP_DATABASE });
+async function createSchema(writer: Address, password: string): Promise<void> {
+  const client = new pg.Client({ ...writer, user: 'postgres', password, database: SHOP_DATABASE });
   await client.connect();
   try {
     await initSchema(client);

@@ -24,7 +24,7 @@ export interface StandaloneShop {
 
 /** Creates `database` on `server` unless it exists. */
 export async function createDatabase(server: PostgresServer, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: server.connectionString() });
+  const client = new pg.Client(server.connectionConfig());
   client.on('error', () => {});
   await client.connect();
   try {
@@ -40,7 +40,7 @@ export async function startStandaloneShop(options: StandaloneShopOptions = {}): 
   const postgres = await PostgresServer.start();
   try {
     await createDatabase(postgres, SHOP_DATABASE);
-    const endpoint = { host: postgres.host, port: postgres.port, database: SHOP_DATABASE, user: 'postgres' };
+    const endpoint = postgres.connectionConfig(SHOP_DATABASE);
     const shop = await startShop(
       { writer: endpoint, port: options.port, strategy: options.strategy, instanceId: options.instanceId ?? 'i-standalone' },
       options.events,

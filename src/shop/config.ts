@@ -105,7 +105,7 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
  */
 export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
   const writerUrl = env['DB_WRITER_URL'];
-  if (!writerUrl) throw new Error('DB_WRITER_URL is required (postgresql://user@host:port/database)');
+  if (!writerUrl) throw new Error('DB_WRITER_URL is required (postgresql://user:password@host:port/database)');
   const readerUrl = env['DB_READER_URL'];
   return {
     instanceId: env['INSTANCE_ID'],

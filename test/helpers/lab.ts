@@ -28,7 +28,7 @@ let databaseCounter = 0;
 export async function freshDatabase(server: PostgresServer): Promise<DatabaseEndpoint> {
   const database = `test_${process.pid}_${++databaseCounter}`;
   await createDatabase(server, database);
-  return { host: server.host, port: server.port, database, user: 'postgres' };
+  return server.connectionConfig(database);
 }
 
 /** Starts a shop on a fresh database and waits for its schema. Close it with `shop.close()`. */

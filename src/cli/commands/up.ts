@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
-import { parseCount, parseStrategy, untilStopped, UsageError } from '../shared.ts';
+import { parseCount, parseStrategy, untilStopped } from '../shared.ts';
 
 /** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
 export async function upCommand(args: string[]): Promise<void> {
@@ -22,7 +20,6 @@ export async function upCommand(args: string[]): Promise<void> {
   const instances = parseCount(values.instances, '--instances', 8);
   const strategy = parseStrategy(values.strategy);
   const dir = labDir(values.dir);
-  await refuseIfRunning(dir);
   const stop = untilStopped();
   const started = performance.now();
   const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -62,28 +59,12 @@ export async function upCommand(args: string[]): Promise<void> {
       lab.loadBalancer.on('state-change', (change) => console.log(`  ${change.at.slice(11, 19)} target ${change.target} ${change.from} -> ${change.to} (${change.reason})`));
     }
     const reason = await stop.stopped;
-    console.log(`\n${reason === 'request' ? 'chaos-lab down' : reason}: stopping …`);
+    console.log(`\n${reason === 'request' ? 'chaos-lab down' : reason === 'orphaned' ? 'starter gone' : reason}: stopping …`);
   } finally {
     await api.close().catch(() => {});
     await lab.close();
     console.log('stopped');
   }
-}
-
-/** Refuses to start a second lab over a running one (it would orphan it from the commands). */
-async function refuseIfRunning(dir: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = (JSON.parse(await readFile(join(dir, 'lab.json'), 'utf8')) as { pid: number }).pid;
-  } catch {
-    return;
-  }
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return; // a lab that died without cleaning up: its folder is ours to reuse
-  }
-  throw new UsageError(`a lab is already running in ${dir} (pid ${pid}); stop it with chaos-lab down, or use another --dir`);
 }
 
 /** Waits until every instance serves /products, and the load balancer does too. */

@@ -1,23 +1,30 @@
-import { chown, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { PostgresServer } from '../postgres/postgres-server.ts';
+import { POSTGRES_SUPERUSER, type PostgresServer } from '../postgres/postgres-server.ts';
+
+/** The standby's password file for replication, in its data directory (see cloneAsStandby). */
+export const REPLICATION_PASSFILE = 'chaos-lab-replication.pgpass';
 
 // What a base backup leaves out (PostgreSQL's "Backing Up the Data Directory" list): runtime
 // files of the running server, and the contents of folders it rebuilds. pg_wal is left empty:
 // the standby streams the WAL it needs from the primary (which keeps it: wal_keep_size).
-const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal', 'recovery.signal', 'backup_manifest', 'pg_internal.init']);
+const SKIP_FILES = new Set([REPLICATION_PASSFILE, 'postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal', 'recovery.signal', 'backup_manifest', 'pg_internal.init']);
 const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
 
 /**
  * Makes `standby` a streaming replica of the running `primary`, with the low-level backup API
  * (the npm binaries ship no pg_basebackup): pg_backup_start, copy the data directory while
  * the primary runs, pg_backup_stop, write backup_label and standby.signal. `standby` must be
- * stopped; its data directory is replaced. Start it afterwards.
+ * stopped; its data directory is replaced. Start it afterwards. The copy carries the primary's
+ * pg_authid, so `standby` must have been created with the primary's password.
  */
 export async function cloneAsStandby(primary: PostgresServer, standby: PostgresServer, applicationName: string): Promise<void> {
+  if (standby.password !== primary.password) {
+    throw new Error('a standby shares its primary\'s superuser password: create it with { password: primary.password }');
+  }
   await standby.emptyDataDir();
-  const client = new pg.Client({ connectionString: primary.connectionString() });
+  const client = new pg.Client(primary.connectionConfig());
   client.on('error', () => {}); // idle during the copy: if the primary goes away, the next query says so
   await client.connect();
   try {
@@ -35,11 +42,29 @@ export async function cloneAsStandby(primary: PostgresServer, standby: PostgresS
   } finally {
     await client.end();
   }
+  // The walreceiver authenticates like any client (scram-sha-256). Its password goes in a
+  // passfile rather than in primary_conninfo: settings reach the server as `-c` arguments,
+  // and argv is world-readable in /proc. The file sits in the data directory, which
+  // PostgreSQL insists is 0700, and is 0600 itself (libpq ignores a passfile others can read).
+  const passfile = join(standby.dataDir, REPLICATION_PASSFILE);
+  await writeFile(passfile, `*:*:*:${POSTGRES_SUPERUSER}:${primary.password}\n`, { mode: 0o600 });
+  await chmod(passfile, 0o600);
   const user = standby.osUser;
   if (user) await chownTree(standby.dataDir, user.uid, user.gid);
   standby.updateSettings({
-    primary_conninfo: `host=${primary.host} port=${primary.port} user=postgres application_name=${applicationName}`,
+    primary_conninfo: [
+      `host=${primary.host}`,
+      `port=${primary.port}`,
+      `user=${POSTGRES_SUPERUSER}`,
+      `passfile=${conninfoValue(passfile)}`,
+      `application_name=${conninfoValue(applicationName)}`,
+    ].join(' '),
   });
+}
+
+/** Quotes a libpq conninfo value: single quotes, with backslash escapes for ' and \. */
+function conninfoValue(value: string): string {
+  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
 /** Copies a live data directory; files that vanish while we copy are fine (WAL replay restores them). */

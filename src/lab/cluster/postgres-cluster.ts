@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Address } from '../fault-proxy/connection.ts';
 import { routeTo, TcpForwarder } from '../net/tcp-forwarder.ts';
-import { PostgresServer, type PostgresSettings, type StopMode } from '../postgres/postgres-server.ts';
+import { newPostgresPassword, PostgresServer, type PostgresSettings, type StopMode } from '../postgres/postgres-server.ts';
 import { createDatabase } from '../standalone-shop.ts';
 import { cloneAsStandby } from './clone-standby.ts';
 
@@ -103,12 +103,17 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   readonly #members: Member[];
   readonly #writerEndpoint: TcpForwarder;
   readonly #readerEndpoint: TcpForwarder;
-  #failingOver = false;
+  readonly #password: string;
+  /** A failover holds the cluster from its first line to its return; set before any await. */
+  #failover: Promise<unknown> | undefined;
+  /** The writer endpoint leads nowhere: the old writer is going, the new one not yet promoted. */
+  #writerAway = false;
   #rebuild: Promise<unknown> = Promise.resolve();
 
-  private constructor(members: Member[]) {
+  private constructor(members: Member[], password: string) {
     super();
     this.#members = members;
+    this.#password = password;
     this.#writerEndpoint = new TcpForwarder(routeTo(() => this.writerAddress()));
     this.#readerEndpoint = new TcpForwarder(routeTo(() => this.readerAddress()));
   }
@@ -117,17 +122,19 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   static async start(options: ClusterOptions = {}): Promise<PostgresCluster> {
     const [writerName, readerName] = options.names ?? ['pg-1', 'pg-2'];
     const settings = { ...REPLICATION_SETTINGS, ...options.settings };
-    const writer = await PostgresServer.start({ settings });
+    // One superuser password for the cluster: the reader is a copy of the writer, pg_authid included.
+    const password = newPostgresPassword();
+    const writer = await PostgresServer.start({ settings, password });
     let reader: PostgresServer | undefined;
     try {
       for (const database of options.databases ?? []) await createDatabase(writer, database);
-      reader = await PostgresServer.create({ settings, initialize: false });
+      reader = await PostgresServer.create({ settings, initialize: false, password });
       await cloneAsStandby(writer, reader, readerName);
       await reader.start();
       const cluster = new PostgresCluster([
         { name: writerName, server: writer, role: 'writer' },
         { name: readerName, server: reader, role: 'reader' },
-      ]);
+      ], password);
       await cluster.#waitUntilStreaming(readerName);
       await cluster.#writerEndpoint.listen();
       await cluster.#readerEndpoint.listen();
@@ -137,6 +144,11 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
       await writer.destroy();
       throw error;
     }
+  }
+
+  /** The superuser's password, the same on every member: connections through either endpoint need it. */
+  get password(): string {
+    return this.#password;
   }
 
   /** The writer endpoint: always leads to the current writer. */
@@ -152,7 +164,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   /** The current writer's own address, or undefined while there is none (failover, stopped). */
   writerAddress(): Address | undefined {
     const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
-    return writer && !this.#failingOver ? { host: writer.server.host, port: writer.server.port } : undefined;
+    return writer && !this.#writerAway ? { host: writer.server.host, port: writer.server.port } : undefined;
   }
 
   /** The current reader's own address; the writer's when no reader serves (as Aurora's reader endpoint does). */
@@ -178,8 +190,22 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
    * Connections to the old writer break, as they do on Aurora.
    */
   async failover(): Promise<FailoverResult> {
-    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is already in progress');
+    // Claimed before the first await: parallel calls used to pass this check together, then all
+    // stopped the writer and promoted the reader, and rebuilt the old writer's data directory
+    // several times at once (EEXIST). Now one call wins and the others are refused.
+    if (this.#failover) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is already in progress');
+    const failover = this.#runFailover();
+    this.#failover = failover;
+    try {
+      return await failover;
+    } finally {
+      this.#failover = undefined;
+    }
+  }
+
+  async #runFailover(): Promise<FailoverResult> {
     const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
+    // A reader being rebuilt is not 'reader': a failover during the rebuild is refused here.
     const reader = this.#members.find((m) => m.role === 'reader' && m.server.running);
     if (!writer) throw new ClusterError('NO_WRITER', 'the cluster has no running writer to fail over from');
     if (!reader) throw new ClusterError('NO_READER', 'the cluster has no running reader to promote (is it still being rebuilt?)');
@@ -192,7 +218,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
       throw new ClusterError('READER_NOT_STREAMING', `${reader.name} is not streaming from ${writer.name}: a failover now could lose commits`);
     }
     const started = Date.now();
-    this.#failingOver = true;
+    this.#writerAway = true;
     let cutConnections: number;
     try {
       cutConnections = this.#writerEndpoint.cut();
@@ -208,7 +234,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
       }
       reader.role = 'writer';
     } finally {
-      this.#failingOver = false;
+      this.#writerAway = false;
     }
     const writerUnavailableMs = Date.now() - started;
     // Readers that were on the promoted server stay there: it still answers reads.
@@ -222,7 +248,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   /** Stops one server (Aurora has no such action; the lab uses it for outages). */
   async stopServer(name: string, mode: StopMode = 'fast'): Promise<void> {
     const member = this.#member(name);
-    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
+    if (this.#failover) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
     if (member.role === 'rebuilding') throw new ClusterError('REBUILDING', `${name} is being rebuilt`);
     const wasWriter = member.role === 'writer';
     if (wasWriter) this.#writerEndpoint.cut();
@@ -239,7 +265,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     if (member.role === 'stopped' || member.role === 'rebuilding') {
       throw new ClusterError('NOT_STARTABLE', `${name} is ${member.role === 'stopped' ? 'a demoted writer (rebuild it with rebuildReader)' : 'being rebuilt'}`);
     }
-    if (this.#failingOver) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
+    if (this.#failover) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
     await member.server.start();
     // Back in its role only once replication runs again: the reader streams from the writer.
     const reader = member.role === 'reader' ? member : this.#members.find((m) => m.role === 'reader' && m.server.running);
@@ -266,7 +292,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
         writer: { address: this.writerEndpoint, target: nameAt(this.writerAddress()), openConnections: this.#writerEndpoint.openConnections },
         reader: { address: this.readerEndpoint, target: nameAt(this.readerAddress()), openConnections: this.#readerEndpoint.openConnections },
       },
-      failoverInProgress: this.#failingOver,
+      failoverInProgress: this.#failover !== undefined,
     };
   }
 
@@ -277,6 +303,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
 
   /** Closes the endpoints and destroys both servers. */
   async close(): Promise<void> {
+    await this.#failover?.catch(() => {});
     await this.#rebuild;
     await this.#writerEndpoint.close();
     await this.#readerEndpoint.close();
@@ -286,6 +313,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   /** Rebuilds a demoted writer whose rebuild failed (its role is 'stopped') as the reader. */
   async rebuildReader(name: string): Promise<{ name: string; durationMs: number }> {
     const member = this.#member(name);
+    if (this.#failover) throw new ClusterError('FAILOVER_IN_PROGRESS', 'a failover is in progress');
     const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
     if (member.role !== 'stopped' || !writer) throw new ClusterError('NOT_REBUILDABLE', `${name} is ${member.role}; only a demoted writer can be rebuilt, from a running writer`);
     const rebuild = this.#rebuildAsReader(member, writer);
@@ -326,7 +354,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
     const lag = new Map<string, { bytes: number | null; seconds: number | null }>();
     const writer = this.#members.find((m) => m.role === 'writer' && m.server.running);
     if (!writer) return lag;
-    const client = new pg.Client({ connectionString: writer.server.connectionString(), connectionTimeoutMillis: 2000 });
+    const client = new pg.Client({ ...writer.server.connectionConfig(), connectionTimeoutMillis: 2000 });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -353,7 +381,7 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
 
 /** Promotes a standby and waits until it accepts writes. */
 async function promote(server: PostgresServer): Promise<void> {
-  const client = new pg.Client({ connectionString: server.connectionString() });
+  const client = new pg.Client(server.connectionConfig());
   client.on('error', () => {});
   await client.connect();
   try {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,10 +36,29 @@ export interface PostgresServerOptions {
   startTimeoutMs?: number;
   /** Receives every line the server logs. */
   onLog?: (line: string) => void;
+  /**
+   * The superuser's password (default: a fresh random one). Servers that share a data
+   * directory's history, a primary and the standbys cloned from it, share it too.
+   */
+  password?: string;
 }
 
-/** The superuser every lab server is created with; authentication is `trust` on loopback. */
+/** What a pg Client or Pool needs to reach one database of a server as the superuser. */
+export interface PostgresConnectionConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** The superuser every lab server is created with; it authenticates with a password (scram-sha-256). */
 export const POSTGRES_SUPERUSER = 'postgres';
+
+/** A fresh random superuser password: hex, so it needs no escaping in URLs, conninfo strings or passfiles. */
+export function newPostgresPassword(): string {
+  return randomBytes(24).toString('hex');
+}
 
 const HOST = '127.0.0.1';
 
@@ -72,6 +92,7 @@ export class PostgresServer {
   readonly #ownsDataDir: boolean;
   readonly #dataDir: string;
   readonly #fixedPort: number | undefined;
+  readonly #password: string;
   #port: number | undefined;
   #process: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
@@ -92,6 +113,7 @@ export class PostgresServer {
     this.#ownsDataDir = ownsDataDir;
     this.#fixedPort = options.port;
     this.#port = options.port;
+    this.#password = options.password ?? newPostgresPassword();
   }
 
   /** Prepares a server (initdb when needed) without starting it. */
@@ -160,9 +182,20 @@ export class PostgresServer {
     return this.pid !== undefined;
   }
 
-  /** A libpq-style URL for `database` as the superuser. */
+  /** The superuser's password: every connection needs it (no `trust` anywhere, see #initdb). */
+  get password(): string {
+    return this.#password;
+  }
+
+  /** A libpq-style URL for `database` as the superuser, password included. */
   connectionString(database = 'postgres'): string {
-    return `postgresql://${POSTGRES_SUPERUSER}@${HOST}:${this.port}/${database}`;
+    const password = encodeURIComponent(this.#password);
+    return `postgresql://${POSTGRES_SUPERUSER}:${password}@${HOST}:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  /** Host, port, superuser and password for `database`: spread it into a pg Client or Pool. */
+  connectionConfig(database = 'postgres'): PostgresConnectionConfig {
+    return { host: HOST, port: this.port, user: POSTGRES_SUPERUSER, password: this.#password, database };
   }
 
   /** Starts the server and resolves once it accepts connections (read-only ones for a standby). */
@@ -260,15 +293,37 @@ export class PostgresServer {
   }
 
   async #initdb(): Promise<void> {
-    const args = ['-D', this.#dataDir, '-U', POSTGRES_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'];
-    const child = spawn(this.#binaries.initdb, args, this.#spawnOptions());
-    if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL');
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
-    if (child.pid !== undefined) processGuard.release(child.pid);
-    if (code !== 0) throw new Error(`initdb failed (exit ${code}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
+    // With `trust`, any local user could connect as the superuser and run COPY … TO PROGRAM as
+    // the server's OS user. scram-sha-256 for every connection, replication included (initdb
+    // writes the replication lines of pg_hba.conf with the same method); unix sockets are off.
+    // The password reaches initdb in a file, never in argv: /proc/<pid>/cmdline is world-readable.
+    const folder = await mkdtemp(join(tmpdir(), 'chaos-lab-initdb-')); // mode 0700
+    processGuard.guardPath(folder);
+    try {
+      const pwfile = join(folder, 'pwfile');
+      await writeFile(pwfile, `${this.#password}\n`, { mode: 0o600 });
+      // initdb runs as the server's user: only that user (and we) may read the folder and file.
+      if (this.#user) {
+        await chown(folder, this.#user.uid, this.#user.gid);
+        await chown(pwfile, this.#user.uid, this.#user.gid);
+      }
+      const args = [
+        '-D', this.#dataDir, '-U', POSTGRES_SUPERUSER, `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256', // host, local and replication lines alike
+        '-E', 'UTF8', '--no-locale', '--no-sync',
+      ];
+      const child = spawn(this.#binaries.initdb, args, this.#spawnOptions());
+      if (child.pid !== undefined) processGuard.guard(child.pid, 'SIGKILL');
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      if (child.pid !== undefined) processGuard.release(child.pid);
+      if (code !== 0) throw new Error(`initdb failed (exit ${code}): ${output.trim().split('\n').slice(-5).join(' | ')}`);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+      processGuard.releasePath(folder);
+    }
   }
 
   #spawnOptions(): { uid?: number; gid?: number; env: NodeJS.ProcessEnv; stdio: ['ignore', 'pipe', 'pipe']; detached: boolean } {

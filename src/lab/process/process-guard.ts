@@ -45,6 +45,24 @@ export class ProcessGuard {
     this.#send({ release: pid });
   }
 
+  /**
+   * Lets the reaper go once nothing is guarded: closes its pipe (it exits on end of input) and
+   * waits, up to `timeoutMs`, for it to be reaped. A process that ends without this leaves the
+   * reaper's pipe and process handles to Node's teardown, which is where its exit once spun
+   * forever (CleanupHandles, a zombie reaper). Anything still guarded keeps the reaper on duty.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    const reaper = this.#reaper;
+    if (!reaper || this.#guarded.size > 0 || this.#paths.size > 0) return;
+    this.#reaper = undefined;
+    if (reaper.exitCode !== null || reaper.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => reaper.once('exit', () => resolve()));
+    reaper.stdin?.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   /** PIDs currently guarded. */
   get pids(): number[] {
     return [...this.#guarded.keys()];
