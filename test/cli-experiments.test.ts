@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -94,5 +94,52 @@ describe('chaos-lab run, validate, experiments', () => {
     assert.deepEqual(await waitUntilGone(pids, 5000), []);
     const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { interrupted: boolean };
     assert.equal(summary.interrupted, true);
+  });
+
+  it('run: an output path that cannot be written is a usage error (exit 2) before the run starts', async () => {
+    // mkdir({ recursive: true }) under /proc spun forever (ENOENT on the child, EEXIST on the parent, retry), and a
+    // --journal of /dev/null failed only once the run was over, losing the journal.
+    for (const [args, message] of [
+      [['--journal', '/proc/chaos-lab-nowhere/run.json'], /--journal: cannot create \/proc\/chaos-lab-nowhere: ENOENT/],
+      [['--out', '/proc/chaos-lab-nowhere/results'], /--out: cannot create \/proc\/chaos-lab-nowhere\/results: ENOENT/],
+      [['--out', '/proc/self'], /--out: \/proc\/self: cannot be written/],
+      [['--out', '/dev/null'], /--out: cannot use \/dev\/null: \/dev\/null is not a folder/],
+      [['--journal', '/dev/null', '--mode', 'naive'], /--journal: \/dev\/null: is not a regular file/],
+      [['--journal', dir, '--mode', 'naive'], /--journal: .*: is not a regular file \(a folder\)/],
+    ] as const) {
+      const { code, stdout, stderr } = await chaosLab('run', 'instance-stop', '--profile', 'quick', ...args);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, message);
+      assert.doesNotMatch(stdout, /▶/, 'no run started');
+    }
+  });
+
+  it('run: killed with SIGKILL, its chaos-lab-run-* temp folder is removed by the reaper', async () => {
+    // The folder was removed only by the runner's own cleanup, which a SIGKILL never lets run.
+    const tmp = await mkdtemp(join(tmpdir(), 'chaos-lab-cli-tmp-'));
+    await chmod(tmp, 0o1777); // like /tmp: PostgreSQL runs as another user when the tests run as root
+    const runFolders = async (): Promise<string[]> => (await readdir(tmp)).filter((name) => name.startsWith('chaos-lab-run-'));
+    const child = spawn(process.execPath, [CLI, 'run', 'instance-stop', '--mode', 'naive', '--profile', 'quick', '--out', join(dir, 'killed')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/STATUS: reads=/.test(output)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no STATUS line:\n${output}`);
+        await delay(50);
+      }
+      assert.equal((await runFolders()).length, 1, 'the run made its temp folder');
+      child.kill('SIGKILL');
+      const goneBy = Date.now() + 10_000;
+      while ((await runFolders()).length > 0 && Date.now() < goneBy) await delay(100);
+      assert.deepEqual(await runFolders(), [], 'the temp folder outlived the killed run');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { InstanceGroup } from '../src/lab/fleet/instance-group.ts';
+import { InstanceGroup, InstanceGroupError } from '../src/lab/fleet/instance-group.ts';
 import type { InstanceExit, InstanceLauncher, InstanceProcess, LaunchSpec } from '../src/lab/fleet/instance-process.ts';
 import { LoadBalancer } from '../src/lab/fleet/load-balancer.ts';
 
@@ -113,6 +113,25 @@ describe('instance group replacement rules', () => {
       const running = group.instances().filter((i) => i.state === 'running');
       assert.equal(running.length, 1, `one instance, not two: ${JSON.stringify(group.instances())}`);
       assert.notEqual(running[0]!.id, pending.id);
+    } finally {
+      await close();
+    }
+  });
+
+  it('of 10 parallel stops of one instance one wins, the other 9 are refused, and one replacement is launched', async () => {
+    // The state stayed 'running' until the process exited, so every parallel stop passed the check and answered 200.
+    const { group, close } = await fleet(60_000);
+    try {
+      const victim = group.instances()[0]!;
+      const results = await Promise.allSettled(Array.from({ length: 10 }, async () => group.stop(victim.id)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(refused.length, 9);
+      for (const r of refused) assert.ok(r.reason instanceof InstanceGroupError && r.reason.code === 'ALREADY_STOPPING', String(r.reason));
+      await until(() => group.instances().filter((i) => i.state === 'running').length === 2, 3000, 'capacity is back');
+      const replacements = group.events().filter((e) => e.type === 'launch' && e.detail === `replaces ${victim.id}`);
+      assert.equal(replacements.length, 1);
+      assert.equal(group.events().filter((e) => e.type === 'stop' && e.instanceId === victim.id).length, 1);
     } finally {
       await close();
     }

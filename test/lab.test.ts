@@ -1,56 +1,44 @@
 // The control plane: `chaos-lab up` as a real process, the commands against it, and no orphans
 // when it is killed with SIGKILL.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
-import { alive, waitUntilGone } from './helpers/processes.ts';
+import { labCommand, spawnUp, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
+import { alive, descendants, killAll, waitUntilGone, within } from './helpers/processes.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const run = promisify(execFile);
+/** Runs a chaos-lab command against `dir` (bounded at 30 s). */
+const chaosLab = labCommand;
 
-/** Runs a chaos-lab command; resolves with its exit code and output. */
-async function chaosLab(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Starts `up` in `dir` and waits (bounded) until it is ready. */
+async function startUp(dir: string): Promise<{ up: UpProcess; child: ChildProcess; info: LabInfo }> {
+  const up = spawnUp(dir);
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args, '--dir', dir], { timeout: 30_000 });
-    return { code: 0, stdout, stderr };
+    return { up, child: up.child, info: await waitReady(up, 30_000) };
   } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    up.child.kill('SIGKILL');
+    killAll(descendants(up.child.pid!));
+    throw error;
   }
-}
-
-async function startUp(dir: string): Promise<{ child: ChildProcess; info: LabInfo }> {
-  const child = spawn(process.execPath, [CLI, 'up', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('ready:')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`chaos-lab up did not become ready:\n${output}`);
-    await delay(50);
-  }
-  const info = JSON.parse(await readFile(join(dir, 'lab.json'), 'utf8')) as LabInfo;
-  return { child, info };
 }
 
 describe('chaos-lab up and the commands against it', () => {
   let dir: string;
   let up: ChildProcess;
   let info: LabInfo;
+  let family: number[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'chaos-lab-test-'));
     ({ child: up, info } = await startUp(dir));
+    family = descendants(up.pid!);
   });
   after(async () => {
     if (up && up.exitCode === null) up.kill('SIGKILL');
+    killAll(family);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -137,18 +125,19 @@ describe('chaos-lab up and the commands against it', () => {
 describe('chaos-lab down', () => {
   it('stops a running lab and removes its state', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-test-'));
-    const { child } = await startUp(dir);
+    const { up, child } = await startUp(dir);
+    const family = descendants(child.pid!);
     try {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const down = await chaosLab(dir, 'down');
       assert.match(down.stdout, /stopping the lab/);
-      assert.equal(await exited, 0);
+      assert.equal(await within(up.exited, 15_000, 'up exit after down'), 0);
       await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
       const after = await chaosLab(dir, 'status');
       assert.equal(after.code, 1);
       assert.match(after.stderr, /no running lab in/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      killAll(family);
       await rm(dir, { recursive: true, force: true });
     }
   });

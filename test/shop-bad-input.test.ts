@@ -42,6 +42,10 @@ const CASES: Case[] = [
   { name: 'product_id beyond INTEGER', method: 'POST', path: '/orders', body: '{"product_id": 2147483648, "quantity": 1}', headers: json, status: 400, message: /product_id must be between 1 and 2147483647/ },
   { name: 'SQL in product_id', method: 'POST', path: '/orders', body: '{"product_id": "1; DROP TABLE products; --", "quantity": 1}', headers: json, status: 400, message: /product_id must be an integer/ },
   { name: 'prototype pollution', method: 'POST', path: '/orders', body: '{"__proto__": {"x": 1}, "product_id": 1, "quantity": 1}', headers: json, status: 400, message: /forbidden __proto__ or constructor key/ },
+  // The error message stringified the bad value, recursing once per level: 5,000 levels overflowed the stack (500).
+  { name: 'a 5,000-deep array body', method: 'POST', path: '/orders', body: `${'['.repeat(5000)}${']'.repeat(5000)}`, headers: json, status: 400, message: /JSON object .*got an array/ },
+  { name: 'a 5,000-deep array in product_id', method: 'POST', path: '/orders', body: `{"product_id":${'['.repeat(5000)}${']'.repeat(5000)},"quantity":1}`, headers: json, status: 400, message: /product_id must be an integer, got an array/ },
+  { name: 'a 5,000-deep array inside an object in quantity', method: 'POST', path: '/orders', body: `{"product_id":1,"quantity":{"n":${'['.repeat(5000)}${']'.repeat(5000)}}}`, headers: json, status: 400, message: /quantity must be an integer, got an object/ },
   { name: 'text/plain body', method: 'POST', path: '/orders', body: 'product_id=1', headers: { 'content-type': 'text/plain' }, status: 415, message: /Unsupported Media Type/i },
   { name: 'oversized body', method: 'POST', path: '/orders', body: JSON.stringify({ product_id: 1, quantity: 1, pad: 'x'.repeat(64 * 1024) }), headers: json, status: 413, message: /too large/i },
   { name: 'empty Idempotency-Key', method: 'POST', path: '/orders', body: '{"product_id": 1, "quantity": 1}', headers: { ...json, 'idempotency-key': '' }, status: 400, message: /Idempotency-Key must be 1 to 255 visible ASCII characters/ },

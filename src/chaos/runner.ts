@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderLedger } from '../audit/ledger.ts';
 import { auditBaseline, type AuditBaseline } from '../audit/order-audit.ts';
 import { Lab } from '../lab/lab.ts';
+import { processGuard } from '../lab/process/process-guard.ts';
 import { runProbe } from '../traffic/probe.ts';
 import { runTraffic } from '../traffic/traffic-generator.ts';
 import { ACTIONS, PartialActionError, ROLLBACKS, resourcesOf } from './actions.ts';
@@ -107,6 +108,8 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   try {
     setState('initiating');
     dir = await mkdtemp(join(tmpdir(), 'chaos-lab-run-'));
+    // A run killed outright (SIGKILL) cannot run its finally: the reaper removes the folder instead.
+    processGuard.guardPath(dir);
     lab = await Lab.start({
       dir,
       instances: plan.lab.instances,
@@ -168,7 +171,10 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
       await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
     }
   }
-  if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+  if (dir) {
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    processGuard.releasePath(dir);
+  }
   for (const action of journal.actions) if (action.state === 'pending') action.state = 'cancelled';
   journal.status = !end ? 'completed' : end.kind === 'stop-condition' || end.kind === 'interrupted' ? 'stopped' : 'failed';
   journal.deviated = journal.steadyState.after !== null && !journal.steadyState.after.met;

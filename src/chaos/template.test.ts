@@ -1,9 +1,13 @@
 // Template validation: a table of invalid templates and the messages they produce. Each
 // message names the field and the bad value.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseTemplate, TemplateError, validateTemplate } from './template.ts';
+import { loadTemplate, MAX_TEMPLATE_BYTES, parseTemplate, TemplateError, validateTemplate } from './template.ts';
 
 const valid = (): Record<string, unknown> => ({
   title: 'Stop one instance',
@@ -82,6 +86,20 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ['rate threshold over 1', (t) => (t.stopConditions = [{ name: 's', metric: 'lb.http5xxRate', operator: '>', threshold: 50 }]), 'stopConditions[0].threshold: lb.http5xxRate is a fraction from 0 to 1, got 50'],
   ['hypothesis probe without tolerance', (t) => (t.steadyStateHypothesis = { title: 'ok', probes: [{ name: 'p', path: '/products' }] }), 'steadyStateHypothesis.probes[0].tolerance: is required'],
   ['hypothesis path not absolute', (t) => (t.steadyStateHypothesis = { title: 'ok', probes: [{ name: 'p', path: 'products', tolerance: { status: 200 } }] }), 'steadyStateHypothesis.probes[0].path: must match pattern "^/", got "products"'],
+  // The interval was only checked to be at most a day: a 1-day interval validated, then the run waited hours for healthy targets.
+  ['a health-check interval over 60s', (t) => (t.lab = { loadBalancer: { healthCheck: { interval: '86400s' } } }), 'lab.loadBalancer.healthCheck.interval: must be a duration above 0 and at most 60s (the articles use 10s for the interval, 5s for the timeout), got "86400s"'],
+  ['a health-check timeout over 60s', (t) => (t.modes.naive = { lab: { loadBalancer: { healthCheck: { timeout: '2m' } } } }), 'modes.naive.lab.loadBalancer.healthCheck.timeout: must be a duration above 0 and at most 60s'],
+  ['a grace period over 600s', (t) => (t.lab = { healthCheckGracePeriod: 'PT20M' }), 'lab.healthCheckGracePeriod: must be a duration above 0 and at most 600s (the articles use 300s), got "PT20M"'],
+  [
+    // The fault proxy refuses a lease over 15 minutes only when the fault is added, minutes into the run.
+    'a network disruption longer than the fault lease',
+    (t) => {
+      t.targets.db = { resourceType: 'lab:dependency', selectionMode: 'ALL' };
+      t.actions.cut = { actionId: 'lab:network:disrupt', targets: { Dependencies: 'db' }, duration: '15m', parameters: { fault: 'refuse' } };
+    },
+    `actions.cut.duration: lab:network:disrupt lasts at most 895s (the fault proxy's 15-minute lease, less a 5 s margin), got "15m"`,
+  ],
+  ['a pause longer than the fault lease', (t) => (t.actions.hang = { actionId: 'lab:instance:pause', targets: { Instances: 'shops' }, duration: '20m' }), 'actions.hang.duration: lab:instance:pause lasts at most 895s'],
   ['unknown rollback', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:db:failover' }]), 'rollbacks[0].actionId: must be one of lab:instance:resume-all, lab:db-proxy:register, lab:network:clear, got "lab:db:failover"'],
 ];
 
@@ -132,5 +150,91 @@ describe('template validation', () => {
       const text = readFileSync(new URL(`../../experiments/${name}.yaml`, import.meta.url), 'utf8');
       assert.ok(parseTemplate(text, `${name}.yaml`).actions);
     }
+  });
+
+  it('refuses a duplicate key in a JSON template, naming the key and where', () => {
+    // JSON.parse keeps the last of two equal keys: the first action was silently dropped.
+    const text = '{"title":"t","description":"d","duration":"60s","modes":{"naive":{}},\n"actions":{"a":{"actionId":"lab:wait","duration":"1s"},\n"a":{"actionId":"lab:wait","duration":"2s"}}}';
+    assert.throws(() => parseTemplate(text, 't.json'), (error: TemplateError) => {
+      assert.deepEqual(error.problems, ['cannot be parsed: line 3, column 1: duplicate key "a" in actions (first at line 2, column 12); JSON would keep only the last']);
+      return true;
+    });
+    assert.throws(() => parseTemplate('title: t\ntitle: u\n', 't.yaml'), /line 2, column 1: duplicate key "title"/);
+  });
+
+  it('a syntax error names the line and column, never the text', () => {
+    // JSON.parse's message quotes the text around the error: validating /proc/self/environ printed the environment.
+    for (const [text, source] of [['{"title":\n  SECRET_TOKEN_1}', 't.json'], ['title: "SECRET_TOKEN_2 \\q"', 't.yaml']] as const) {
+      assert.throws(() => parseTemplate(text, source), (error: TemplateError) => {
+        assert.doesNotMatch(error.message, /SECRET_TOKEN/);
+        assert.match(error.message, /cannot be parsed: line \d+, column \d+: /);
+        return true;
+      });
+    }
+    assert.throws(() => parseTemplate('SECRET_TOKEN_3=abc', 't.yaml'), (error: TemplateError) => {
+      assert.deepEqual(error.problems, ['(template): must be a mapping of template fields, got a string']);
+      return true;
+    });
+  });
+
+  it('validating /proc/self/environ prints none of the environment', async () => {
+    process.env['CHAOS_LAB_TEST_SECRET'] = 'hunter2-secret-value';
+    try {
+      await assert.rejects(loadTemplate('/proc/self/environ'), (error: TemplateError) => {
+        assert.doesNotMatch(error.message, /hunter2-secret-value|CHAOS_LAB_TEST_SECRET|PATH=/);
+        return true;
+      });
+    } finally {
+      delete process.env['CHAOS_LAB_TEST_SECRET'];
+    }
+  });
+
+  it('refuses a template file over 1 MB, and a FIFO or a device, without reading them whole', async () => {
+    // The file was read whole whatever its size (a 60 MB template took 2.5 GB), and a FIFO blocked the read forever.
+    const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-template-'));
+    try {
+      const big = join(dir, 'big.yaml');
+      await writeFile(big, `# ${'x'.repeat(MAX_TEMPLATE_BYTES)}\n`);
+      await assert.rejects(loadTemplate(big), /cannot be read: larger than 1048576 bytes/);
+      const fifo = join(dir, 'fifo.yaml');
+      execFileSync('mkfifo', [fifo]);
+      await assert.rejects(loadTemplate(fifo), /cannot be read: not a regular file \(a device, pipe or socket\)/);
+      await assert.rejects(loadTemplate('/dev/zero'), /cannot be read: not a regular file/);
+      await assert.rejects(loadTemplate(dir), /cannot be read: not a regular file \(a folder\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a /proc file that stats as empty with a byte cap', { skip: !existsSync('/proc/kallsyms') && 'no /proc/kallsyms here' }, async () => {
+    // /proc files stat as size 0, so a size check alone let a multi-megabyte one be read whole.
+    assert.equal(statSync('/proc/kallsyms').size, 0);
+    await assert.rejects(loadTemplate('/proc/kallsyms'), /cannot be read: larger than 1048576 bytes|not a valid experiment template/);
+  });
+
+  it('reports schema problems and reference problems in one run', () => {
+    // The reference checks ran only once the schema passed: fixing one list of problems revealed another.
+    const template = valid();
+    template.duration = 'soon';
+    (template.actions as Record<string, Record<string, unknown>>)['stop']!['startAfter'] = ['ghost'];
+    (template.actions as Record<string, Record<string, unknown>>)['stop']!['targets'] = { Instances: 'nope' };
+    (template.actions as Record<string, unknown>)['odd'] = { actionId: 'lab:instance:reboot' };
+    assert.throws(() => validateTemplate(template), (error: TemplateError) => {
+      assert.deepEqual(error.problems.toSorted(), [
+        'actions.odd.actionId: must be one of lab:wait, lab:instance:stop, lab:instance:kill, lab:instance:terminate, lab:instance:pause, lab:db:failover, lab:db-proxy:deregister, lab:db-proxy:register, lab:network:disrupt, lab:network:clear, got "lab:instance:reboot"',
+        'actions.stop.startAfter: no action named "ghost"',
+        'actions.stop.targets.Instances: no target named "nope"',
+        'duration: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "soon"',
+      ]);
+      return true;
+    });
+  });
+
+  it('names a deeply nested bad value by its type instead of overflowing the stack', () => {
+    let deep: unknown = [];
+    for (let level = 0; level < 20_000; level += 1) deep = [deep];
+    const template = valid();
+    template.title = deep;
+    assert.throws(() => validateTemplate(template), /title: must be string, got an array of 1/);
   });
 });

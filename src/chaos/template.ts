@@ -3,12 +3,24 @@
 // actions and targets, cycles, each action's parameters). Every problem names the field and
 // the bad value.
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { MAX_LEASE_MS } from '../lab/fault-proxy/fault-type.ts';
 import { ACTIONS, type ResourceType } from './actions.ts';
-import { isDuration } from './duration.ts';
+import { isDuration, parseDurationMs } from './duration.ts';
 import { parseSelectionMode } from './target-selection.ts';
+import { parseTemplateText, readTemplateText, TemplateTextError } from './template-text.ts';
+
+export { MAX_TEMPLATE_BYTES } from './template-text.ts';
+
+/** The longest health-check interval or timeout: the articles use 10 s and 5 s; a longer one stalls start-up. */
+export const MAX_HEALTH_CHECK_MS = 60_000;
+/** The longest grace period: the articles (and the Auto Scaling default) use 300 s. */
+export const MAX_GRACE_PERIOD_MS = 600_000;
+// The lease margin network:disrupt adds to a fault's duration (LEASE_MARGIN_MS in actions.ts): the
+// fault proxy refuses a lease over MAX_LEASE_MS, so a longer fault validated and then failed at run time.
+const LEASE_MARGIN_MS = 5000;
+/** The longest duration of a fault action (anything but lab:wait). */
+export const MAX_FAULT_DURATION_MS = MAX_LEASE_MS - LEASE_MARGIN_MS;
 
 /** Lab settings a template (and each of its modes) can set. */
 export interface LabSettings {
@@ -84,8 +96,21 @@ export class TemplateError extends Error {
 
 export const EXPERIMENT_SCHEMA = JSON.parse(readFileSync(new URL('../../schema/experiment.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
+/** A limit as a template would write it: 60s, 895s. */
+const asTemplateDuration = (ms: number): string => `${ms / 1000}s`;
+
+const atMost = (maxMs: number) => (text: string): boolean => isDuration(text) && parseDurationMs(text) <= maxMs;
+
 const FORMATS: Record<string, { validate: (text: string) => boolean; expected: string }> = {
   duration: { validate: isDuration, expected: 'a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day)' },
+  'health-check-duration': {
+    validate: atMost(MAX_HEALTH_CHECK_MS),
+    expected: `a duration above 0 and at most ${asTemplateDuration(MAX_HEALTH_CHECK_MS)} (the articles use 10s for the interval, 5s for the timeout)`,
+  },
+  'grace-period': {
+    validate: atMost(MAX_GRACE_PERIOD_MS),
+    expected: `a duration above 0 and at most ${asTemplateDuration(MAX_GRACE_PERIOD_MS)} (the articles use 300s)`,
+  },
   'selection-mode': {
     validate: (text) => {
       try {
@@ -124,10 +149,31 @@ function valueAt(data: unknown, pointer: string): unknown {
   return value;
 }
 
-const show = (value: unknown): string => (value === undefined ? 'nothing' : JSON.stringify(value));
+const PREVIEW_LENGTH = 60;
+
+/**
+ * A bad value for a message: a primitive by a bounded preview, a container by its type. Never a whole
+ * value: it may be deep (JSON.stringify recurses) or large, and it is the file's content.
+ */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : `an array of ${value.length}`;
+  if (value !== null && typeof value === 'object') return Object.keys(value).length === 0 ? '{}' : 'an object';
+  const text = typeof value === 'string' ? JSON.stringify(value.slice(0, PREVIEW_LENGTH)) : String(value);
+  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 3)}...` : text;
+}
+
+/** The kind of a value, without any of it. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+}
 
 function describeSchemaError(error: ErrorObject, data: unknown): string {
   const field = fieldOf(error.instancePath);
+  // The whole file is the value here: say what it is, not what it holds (it may be /proc/self/environ).
+  if (error.instancePath === '' && error.keyword === 'type') return `(template): must be a mapping of template fields, got ${kindOf(data)}`;
   const got = `got ${show(valueAt(data, error.instancePath))}`;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -156,63 +202,90 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
   }
 }
 
-/** Checks what the schema cannot: references, cycles, durations and parameters per action. */
-function semanticProblems(template: ExperimentTemplate): string[] {
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const stringsIn = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
+
+/**
+ * Checks what the schema cannot: references, cycles, fault durations and parameters per action. Runs on
+ * whatever parts are well-formed, even when the schema failed elsewhere, so one run reports every problem.
+ */
+function semanticProblems(data: unknown): string[] {
   const problems: string[] = [];
-  const targets = template.targets ?? {};
+  if (!isRecord(data)) return problems;
+  const targets = isRecord(data['targets']) ? data['targets'] : {};
+  const actions = isRecord(data['actions']) ? data['actions'] : {};
   for (const [name, target] of Object.entries(targets)) {
-    if (target.resourceIds && target.resourceTags) problems.push(`targets.${name}: give resourceIds or resourceTags, not both`);
+    if (isRecord(target) && target['resourceIds'] !== undefined && target['resourceTags'] !== undefined) problems.push(`targets.${name}: give resourceIds or resourceTags, not both`);
   }
-  for (const [name, action] of Object.entries(template.actions)) {
+  for (const [name, action] of Object.entries(actions)) {
+    if (!isRecord(action)) continue;
     const at = `actions.${name}`;
-    const definition = ACTIONS.get(action.actionId);
-    if (!definition) continue; // the schema already said so
-    for (const after of action.startAfter ?? []) {
-      if (after === name) problems.push(`${at}.startAfter: an action cannot start after itself, got ${JSON.stringify(after)}`);
-      else if (!(after in template.actions)) problems.push(`${at}.startAfter: no action named ${JSON.stringify(after)}`);
+    for (const after of stringsIn(action['startAfter'])) {
+      if (after === name) problems.push(`${at}.startAfter: an action cannot start after itself, got ${show(after)}`);
+      else if (!(after in actions)) problems.push(`${at}.startAfter: no action named ${show(after)}`);
     }
-    const given = action.targets ?? {};
+    const actionId = action['actionId'];
+    const definition = typeof actionId === 'string' ? ACTIONS.get(actionId) : undefined;
+    if (!definition) continue; // the schema says so
+    const given = isRecord(action['targets']) ? action['targets'] : {};
     if (definition.target) {
       const { key, resourceType } = definition.target;
       const targetName = given[key];
-      if (targetName === undefined) problems.push(`${at}.targets.${key}: is required by ${action.actionId} (a target of type ${resourceType})`);
-      else if (!(targetName in targets)) problems.push(`${at}.targets.${key}: no target named ${JSON.stringify(targetName)}`);
-      else if (targets[targetName]!.resourceType !== resourceType) {
-        problems.push(`${at}.targets.${key}: ${action.actionId} needs a target of type ${resourceType}, got ${JSON.stringify(targetName)} of type ${targets[targetName]!.resourceType}`);
+      const target = typeof targetName === 'string' ? targets[targetName] : undefined;
+      if (targetName === undefined) problems.push(`${at}.targets.${key}: is required by ${definition.id} (a target of type ${resourceType})`);
+      else if (typeof targetName !== 'string') {
+        // the schema says so
+      } else if (!(targetName in targets)) problems.push(`${at}.targets.${key}: no target named ${show(targetName)}`);
+      else if (isRecord(target) && typeof target['resourceType'] === 'string' && target['resourceType'] !== resourceType) {
+        problems.push(`${at}.targets.${key}: ${definition.id} needs a target of type ${resourceType}, got ${show(targetName)} of type ${target['resourceType']}`);
       }
     }
     for (const key of Object.keys(given)) {
-      if (key !== definition.target?.key) problems.push(`${at}.targets.${key}: ${action.actionId} takes ${definition.target ? `only ${definition.target.key}` : 'no targets'}, got ${JSON.stringify(given[key])}`);
+      if (key !== definition.target?.key) problems.push(`${at}.targets.${key}: ${definition.id} takes ${definition.target ? `only ${definition.target.key}` : 'no targets'}, got ${show(given[key])}`);
     }
-    if (definition.duration === 'required' && action.duration === undefined) problems.push(`${at}.duration: is required by ${action.actionId}`);
-    if (definition.duration === 'none' && action.duration !== undefined) problems.push(`${at}.duration: ${action.actionId} takes no duration, got ${JSON.stringify(action.duration)}`);
-    problems.push(...definition.checkParameters(action.parameters ?? {}, `${at}.parameters`));
+    const duration = action['duration'];
+    if (definition.duration === 'required' && duration === undefined) problems.push(`${at}.duration: is required by ${definition.id}`);
+    if (definition.duration === 'none' && duration !== undefined) problems.push(`${at}.duration: ${definition.id} takes no duration, got ${show(duration)}`);
+    if (definition.id !== 'lab:wait' && typeof duration === 'string' && isDuration(duration) && parseDurationMs(duration) > MAX_FAULT_DURATION_MS) {
+      problems.push(
+        `${at}.duration: ${definition.id} lasts at most ${asTemplateDuration(MAX_FAULT_DURATION_MS)} (the fault proxy's ${MAX_LEASE_MS / 60_000}-minute lease, less a ${LEASE_MARGIN_MS / 1000} s margin), got ${show(duration)}`,
+      );
+    }
+    const parameters = action['parameters'] ?? {};
+    if (isRecord(parameters)) problems.push(...definition.checkParameters(parameters, `${at}.parameters`));
   }
   // An action with an undo and no duration holds until the run ends: nothing can start after it.
-  for (const [name, action] of Object.entries(template.actions)) {
-    for (const after of action.startAfter ?? []) {
-      const before = template.actions[after];
-      const holds = before && ACTIONS.get(before.actionId)?.duration === 'optional' && before.duration === undefined;
-      if (holds) problems.push(`actions.${name}.startAfter: ${JSON.stringify(after)} has no duration, so it holds until the run ends and ${name} could never start`);
+  for (const [name, action] of Object.entries(actions)) {
+    if (!isRecord(action)) continue;
+    for (const after of stringsIn(action['startAfter'])) {
+      const before = actions[after];
+      const beforeId = isRecord(before) && typeof before['actionId'] === 'string' ? before['actionId'] : undefined;
+      const holds = beforeId !== undefined && ACTIONS.get(beforeId)?.duration === 'optional' && isRecord(before) && before['duration'] === undefined;
+      if (holds) problems.push(`actions.${name}.startAfter: ${show(after)} has no duration, so it holds until the run ends and ${name} could never start`);
     }
   }
-  const cycle = findCycle(template.actions);
+  const graph: Record<string, string[]> = {};
+  for (const [name, action] of Object.entries(actions)) graph[name] = isRecord(action) ? stringsIn(action['startAfter']) : [];
+  const cycle = findCycle(graph);
   if (cycle) problems.push(`actions: startAfter makes a cycle: ${cycle.join(' -> ')}`);
-  for (const [index, condition] of (template.stopConditions ?? []).entries()) {
-    if (condition.metric.endsWith('Rate') && (condition.threshold < 0 || condition.threshold > 1)) {
-      problems.push(`stopConditions[${index}].threshold: ${condition.metric} is a fraction from 0 to 1, got ${condition.threshold}`);
+  const conditions = Array.isArray(data['stopConditions']) ? (data['stopConditions'] as unknown[]) : [];
+  for (const [index, condition] of conditions.entries()) {
+    if (!isRecord(condition)) continue;
+    const { metric, threshold } = condition;
+    if (typeof metric === 'string' && metric.endsWith('Rate') && typeof threshold === 'number' && (threshold < 0 || threshold > 1)) {
+      problems.push(`stopConditions[${index}].threshold: ${metric} is a fraction from 0 to 1, got ${threshold}`);
     }
   }
   return problems;
 }
 
-function findCycle(actions: Record<string, ActionSpec>): string[] | undefined {
+function findCycle(actions: Record<string, string[]>): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, path: string[]): string[] | undefined => {
     if (state.get(name) === 'done') return undefined;
     if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
     state.set(name, 'visiting');
-    for (const after of actions[name]?.startAfter ?? []) {
+    for (const after of actions[name] ?? []) {
       if (!(after in actions) || after === name) continue;
       const cycle = visit(after, [...path, name]);
       if (cycle) return cycle;
@@ -227,38 +300,42 @@ function findCycle(actions: Record<string, ActionSpec>): string[] | undefined {
   return undefined;
 }
 
-/** Validates parsed data as a template; throws TemplateError listing every problem. */
+/** Validates parsed data as a template; throws TemplateError listing every problem, schema and references alike. */
 export function validateTemplate(data: unknown, source = 'template'): ExperimentTemplate {
+  const problems: string[] = [];
   if (!validateSchema(data)) {
     // An invalid name is reported once, by its propertyNames error, not again by the rule it broke.
     const errors = (validateSchema.errors ?? []).filter((error) => error.propertyName === undefined);
-    const problems = [...new Set(errors.map((error) => describeSchemaError(error, data)))];
-    throw new TemplateError(source, problems);
+    problems.push(...errors.map((error) => describeSchemaError(error, data)));
   }
-  const template = data as unknown as ExperimentTemplate;
-  const problems = semanticProblems(template);
-  if (problems.length > 0) throw new TemplateError(source, problems);
-  return template;
+  problems.push(...semanticProblems(data));
+  if (problems.length > 0) throw new TemplateError(source, [...new Set(problems)]);
+  return data as unknown as ExperimentTemplate;
 }
 
-/** Parses JSON or YAML text (by the file's extension; YAML, a superset of JSON, otherwise) and validates it. */
+/**
+ * Parses JSON (by the .json extension, refusing duplicate keys) or YAML text and validates it. A syntax
+ * error names the line, the column and the problem, never the text there.
+ */
 export function parseTemplate(text: string, source = 'template'): ExperimentTemplate {
   let data: unknown;
   try {
-    data = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+    data = parseTemplateText(text, source);
   } catch (error) {
-    throw new TemplateError(source, [`cannot be parsed: ${(error as Error).message.split('\n')[0]}`]);
+    if (error instanceof TemplateTextError) throw new TemplateError(source, error.problems);
+    throw error;
   }
   return validateTemplate(data, source);
 }
 
-/** Reads and validates a template file. */
+/** Reads (at most MAX_TEMPLATE_BYTES, from a regular file) and validates a template file. */
 export async function loadTemplate(file: string): Promise<ExperimentTemplate> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTemplateText(file);
   } catch (error) {
-    throw new TemplateError(file, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+    if (error instanceof TemplateTextError) throw new TemplateError(file, error.problems);
+    throw error;
   }
   return parseTemplate(text, file);
 }

@@ -11,16 +11,26 @@ export interface OrderRequest {
   quantity: number;
 }
 
-function describe(value: unknown): string {
+const PREVIEW_LENGTH = 60;
+
+/**
+ * Names a bad value for an error message: a primitive by a bounded preview, an array or object by its type only.
+ * Never JSON.stringify a container: its depth is the attacker's, and a 5,000-deep array overflows the stack.
+ */
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  // Cut before quoting, so a 16 kB string costs no more than a short one.
+  const text = typeof value === 'string' ? JSON.stringify(value.slice(0, PREVIEW_LENGTH)) : String(value);
+  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 3)}...` : text;
 }
 
 /** Parses a path id: a positive integer that fits PostgreSQL's INTEGER. */
 export function parseId(raw: string, what: string): number {
   if (!/^[1-9]\d{0,9}$/.test(raw) || Number(raw) > MAX_INT4) {
-    throw invalid('INVALID_ID', `${what} id must be a positive integer up to ${MAX_INT4}, got ${describe(raw)}`, { value: raw.slice(0, 60) });
+    throw invalid('INVALID_ID', `${what} id must be a positive integer up to ${MAX_INT4}, got ${describeValue(raw)}`, { value: raw.slice(0, 60) });
   }
   return Number(raw);
 }
@@ -29,10 +39,10 @@ function integerField(body: Record<string, unknown>, name: string, max: number):
   const value = body[name];
   if (value === undefined || value === null) throw invalid('INVALID_FIELD', `${name} is required`, { field: name });
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw invalid('INVALID_FIELD', `${name} must be an integer, got ${describe(value)}`, { field: name });
+    throw invalid('INVALID_FIELD', `${name} must be an integer, got ${describeValue(value)}`, { field: name });
   }
   if (value < 1 || value > max) {
-    throw invalid('INVALID_FIELD', `${name} must be between 1 and ${max}, got ${describe(value)}`, { field: name });
+    throw invalid('INVALID_FIELD', `${name} must be between 1 and ${max}, got ${describeValue(value)}`, { field: name });
   }
   return value;
 }
@@ -40,7 +50,7 @@ function integerField(body: Record<string, unknown>, name: string, max: number):
 /** Parses the body of POST /orders: `{"product_id": int, "quantity": int}`. */
 export function parseOrderRequest(body: unknown): OrderRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalid('INVALID_BODY', `request body must be a JSON object with product_id and quantity, got ${describe(body)}`);
+    throw invalid('INVALID_BODY', `request body must be a JSON object with product_id and quantity, got ${describeValue(body)}`);
   }
   const fields = body as Record<string, unknown>;
   return {
@@ -54,7 +64,7 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   if (header === undefined) return undefined;
   if (Array.isArray(header)) throw invalid('INVALID_HEADER', 'Idempotency-Key must be given once');
   if (header.length === 0 || header.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(header)) {
-    throw invalid('INVALID_HEADER', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${describe(header)}`);
+    throw invalid('INVALID_HEADER', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${describeValue(header)}`);
   }
   return header;
 }

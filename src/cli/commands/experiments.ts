@@ -1,5 +1,5 @@
 // chaos-lab experiments | validate | run | suite: the chaos engine on the command line.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUILTIN_EXPERIMENTS, builtinPath, resolveExperiment, UnknownExperimentError, type ResolvedExperiment } from '../../chaos/builtin.ts';
@@ -11,6 +11,8 @@ import { formatComparison, formatResults, formatStatusLine } from '../../chaos/r
 import { runExperiment, type RunObserver } from '../../chaos/runner.ts';
 import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
+import { ensureDir } from '../../lab/files.ts';
+import { checkOutputPaths } from '../output-paths.ts';
 import { untilStopped, UsageError } from '../shared.ts';
 
 /** chaos-lab experiments: the built-ins, one line each, with their modes. */
@@ -73,6 +75,9 @@ export async function runCommand(args: string[]): Promise<void> {
     // One file per mode when comparing: FILE.json becomes FILE-naive.json and FILE-resilient.json.
     return modes.length === 1 ? values.journal : values.journal.replace(/(\.json)?$/, `-${mode}.json`);
   };
+  // Before the run, not after it: a journal that cannot be written at the end is a run lost.
+  if (values.journal) await checkOutputPaths({ flag: '--journal', files: modes.map(journalFile) });
+  else await checkOutputPaths({ flag: '--out', dirs: [out] });
   const session = new Session(profile, seed);
   try {
     await session.runExperiment(experiment, modes, journalFile);
@@ -88,7 +93,9 @@ export async function suiteCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { profile: { type: 'string', default: 'demo' }, out: { type: 'string' }, seed: { type: 'string' } }, strict: true });
   const profile = parseProfile(values.profile);
   const out = values.out ?? defaultOutDir();
-  const session = new Session(profile, parseSeed(values.seed));
+  const seed = parseSeed(values.seed);
+  await checkOutputPaths({ flag: '--out', dirs: [out] });
+  const session = new Session(profile, seed);
   console.log(`chaos-lab suite: ${BUILTIN_EXPERIMENTS.join(', ')}, each BEFORE (naive) and AFTER (resilient), ${profile.name} profile (${profile.description})`);
   console.log(`journals and summary: ${relative(process.cwd(), out) || '.'}/   Ctrl-C stops the run in progress and cleans up.\n`);
   try {
@@ -163,7 +170,7 @@ class Session {
       console.log(`▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''} · ${formatMs(plan.durationMs)} of traffic`);
       const journal = await runExperiment({ plan, template: experiment.template, seed: this.#seed, signal: this.#abort.signal, observer: this.#observer() });
       const file = journalFile(mode);
-      await mkdir(dirname(file), { recursive: true });
+      await ensureDir(dirname(file));
       await writeFile(file, `${JSON.stringify(journal, null, 2)}\n`);
       result.journals.push({ journal, file });
       console.log(`\n${formatResults(journal)}\njournal: ${file}\n`);
@@ -177,7 +184,7 @@ class Session {
   /** Writes summary.json and summary.md next to the journals. */
   async writeSummary(dir: string): Promise<void> {
     const durationMs = performance.now() - this.#started;
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
     const summary = {
       profile: this.#profile.name,
       durationMs: Math.round(durationMs),

@@ -56,11 +56,17 @@ interface Instance {
   state: InstanceState;
   paused: boolean;
   process: InstanceProcess | undefined;
+  /** The signal that is ending it, sent and not yet answered by its exit; a second stop must not count twice. */
+  ending: 'stop' | 'kill' | undefined;
   launchedAt: number;
   tags: Record<string, string>;
 }
 
-/** An operation on an unknown instance, or one the group refuses. */
+/**
+ * An operation on an unknown instance, or one the group refuses. Codes: NO_SUCH_INSTANCE (404 at the control API),
+ * and, all 409: NOT_RUNNING, TERMINATED, ALREADY_PAUSED, NOT_PAUSED, ALREADY_STOPPING (a stop or kill is already
+ * under way: of parallel stops one wins), INVALID_CAPACITY, LAUNCH_FAILED.
+ */
 export class InstanceGroupError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -131,6 +137,8 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
   /** Stops an instance gracefully (SIGTERM: the shop shuts down); the group replaces it. */
   stop(id: string): InstanceStatus {
     const instance = this.#running(id);
+    this.#refuseIfEnding(instance, 'stop');
+    instance.ending = 'stop';
     this.#record('stop', instance);
     this.#signal(instance, 'SIGTERM');
     // A paused process would hold the SIGTERM until resumed: let it run to handle it.
@@ -144,14 +152,21 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
   /** Kills an instance (SIGKILL: no shutdown at all); the group replaces it. */
   kill(id: string): InstanceStatus {
     const instance = this.#running(id);
+    // A kill may escalate a stop that hangs, but not repeat a kill.
+    if (instance.ending === 'kill') this.#refuseIfEnding(instance, 'kill');
+    instance.ending = 'kill';
     this.#record('kill', instance);
     this.#signal(instance, 'SIGKILL');
+    // SIGKILL ends a stopped process too: it is no longer paused, and a resume-all must not trip on it.
+    instance.paused = false;
     return this.#status(instance);
   }
 
   /** Pauses an instance (SIGSTOP): it accepts connections but answers nothing, a hung host. */
   pause(id: string): InstanceStatus {
     const instance = this.#running(id);
+    // A stopping process that is paused would hold its SIGTERM.
+    this.#refuseIfEnding(instance, 'pause');
     if (instance.paused) throw new InstanceGroupError('ALREADY_PAUSED', `${id} is already paused`);
     this.#signal(instance, 'SIGSTOP');
     instance.paused = true;
@@ -162,6 +177,7 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
   /** Resumes a paused instance (SIGCONT). */
   resume(id: string): InstanceStatus {
     const instance = this.#running(id);
+    this.#refuseIfEnding(instance, 'resume');
     if (!instance.paused) throw new InstanceGroupError('NOT_PAUSED', `${id} is not paused`);
     this.#signal(instance, 'SIGCONT');
     instance.paused = false;
@@ -198,7 +214,7 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     if (this.#closing) return;
     const id = `i-0${randomBytes(8).toString('hex')}`;
     const tags = { Project: 'chaos-lab', Zone: zone, Role: 'shop', ...this.#options.tags };
-    const instance: Instance = { id, zone, state: 'pending', paused: false, process: undefined, launchedAt: Date.now(), tags };
+    const instance: Instance = { id, zone, state: 'pending', paused: false, process: undefined, ending: undefined, launchedAt: Date.now(), tags };
     this.#instances.set(id, instance);
     this.#record('launch', instance, reason);
     try {
@@ -220,6 +236,7 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
 
   #onExit(instance: Instance, exit: InstanceExit): void {
     instance.paused = false;
+    instance.ending = undefined;
     const how = exit.signal ?? `exit ${exit.code}`;
     if (instance.state === 'terminated') return;
     instance.state = 'stopped';
@@ -298,6 +315,16 @@ export class InstanceGroup extends EventEmitter<InstanceGroupEvents> {
     const instance = this.#get(id);
     if (instance.state !== 'running') throw new InstanceGroupError('NOT_RUNNING', `${id} is ${instance.state}, not running`);
     return instance;
+  }
+
+  /**
+   * The state stays 'running' until the process exits, so without this mark every one of N parallel stops would
+   * be answered 200 while only the first did anything.
+   */
+  #refuseIfEnding(instance: Instance, operation: string): void {
+    if (instance.ending) {
+      throw new InstanceGroupError('ALREADY_STOPPING', `cannot ${operation} ${instance.id}: a ${instance.ending} is already under way`);
+    }
   }
 
   #status(instance: Instance): InstanceStatus {
