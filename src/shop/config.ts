@@ -84,10 +84,11 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`not a database URL: ${JSON.stringify(url)}`);
+    // Never echo the URL: it may carry the password.
+    throw new Error(`not a database URL (expected postgresql://user:password@host:port/database)`);
   }
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new Error(`database URL must start with postgresql://, got ${JSON.stringify(url)}`);
+    throw new Error(`database URL must start with postgresql://, got ${JSON.stringify(parsed.protocol)}`);
   }
   const endpoint: DatabaseEndpoint = {
     host: parsed.hostname,
