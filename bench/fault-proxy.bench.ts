@@ -35,7 +35,7 @@ interface Result {
 async function run(address: Address, ms: number): Promise<Result> {
   const clients = await Promise.all(
     Array.from({ length: connections }, async () => {
-      const client = new pg.Client({ ...address, user: 'postgres', database: 'postgres' });
+      const client = new pg.Client({ ...address, user: 'postgres', password: server.password, database: 'postgres' });
       await client.connect();
       return client;
     }),
@@ -111,7 +111,7 @@ try {
   try {
     await compare(
       async (address, ms) => {
-        const endpoint = { ...address, database: 'chaos_shop', user: 'postgres' };
+        const endpoint = { ...address, database: 'chaos_shop', user: 'postgres', password: server.password };
         const shop = await startShop({ writer: endpoint, strategy: 'resilient', instanceId: 'i-bench' });
         try {
           await shop.whenInitialised();

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { FaultProxy, type RemoveFaultResult } from '../src/lab/fault-proxy/fault-proxy.ts';
+import { FaultProxy, PortInUseError, type RemoveFaultResult } from '../src/lab/fault-proxy/fault-proxy.ts';
 
 /** An echo server: the dependency. It can also close a connection on request ("bye"). */
 async function startEchoServer(): Promise<{ server: Server; port: number }> {
@@ -291,6 +291,147 @@ describe('fault proxy', () => {
     await proxy.removeFault('db', c.id);
   });
 
+  it('removing a latency fault passes the delayed reply on at once', async () => {
+    // Regression: the latency stage slept on a bare timer that removal never cancelled, so a
+    // reply caught in a long delay stayed stuck after the fault was gone (the naive shop hung).
+    await withProxy();
+    const socket = await client();
+    const added = await proxy.addFault('db', { type: 'latency', params: { latencyMs: 60_000 } });
+    const reply = roundTrip(socket, 'held', 5000);
+    await delay(200); // the echo is now waiting in the latency stage
+    const removedAt = Date.now();
+    await proxy.removeFault('db', added.id);
+    assert.equal(await reply, 'held');
+    assert.ok(Date.now() - removedAt < 1000, `the reply came ${Date.now() - removedAt} ms after removal`);
+    assert.equal(await roundTrip(socket, 'next', 1000), 'next', 'no delay left behind');
+  });
+
+  it('removing a bandwidth fault passes the throttled data on at once', async () => {
+    // Regression: the bandwidth stage's wait was not cancelled on removal either.
+    await withProxy();
+    const socket = await client();
+    const added = await proxy.addFault('db', { type: 'bandwidth', params: { rateKBps: 0.1 }, direction: 'downstream' });
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 4096) resolve();
+      }),
+    );
+    socket.write(Buffer.alloc(4096, 1)); // 40 s at 0.1 KB/s
+    await delay(200);
+    assert.ok(received < 4096, 'throttled while the fault is active');
+    const removedAt = Date.now();
+    await proxy.removeFault('db', added.id);
+    await Promise.race([all, delay(3000).then(() => assert.fail(`only ${received} of 4096 bytes 3 s after removal`))]);
+    assert.ok(Date.now() - removedAt < 1000, `the data came ${Date.now() - removedAt} ms after removal`);
+  });
+
+  it('a latency fault whose lease ends passes the delayed reply on at once', async () => {
+    // Regression: expiry detached the fault but the stage's timer ran on for the full latency.
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'latency', params: { latencyMs: 60_000 }, durationMs: 300 });
+    const started = Date.now();
+    assert.equal(await roundTrip(socket, 'late', 3000), 'late');
+    assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms for a 300 ms lease`);
+  });
+
+  it('removing a connect_delay fault dials a waiting connection through at once', async () => {
+    // Regression: the delayed dial slept on a timer that removal did not cancel.
+    await withProxy();
+    const added = await proxy.addFault('db', { type: 'connect_delay', params: { delayMs: 60_000 } });
+    const socket = await client();
+    const reply = roundTrip(socket, 'dial', 3000);
+    await delay(200);
+    await proxy.removeFault('db', added.id);
+    assert.equal(await reply, 'dial');
+  });
+
+  it('closing the proxy ends the waits of its faults', async () => {
+    // Regression: a latency timer outlived proxy.close() by the full latency, holding its chunk.
+    const timers = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timers();
+    await withProxy();
+    const socket = await client();
+    await proxy.addFault('db', { type: 'latency', params: { latencyMs: 60_000 } });
+    const outcome = roundTrip(socket, 'held', 3000);
+    await delay(200); // the echo is now waiting in the latency stage
+    await proxy.close();
+    assert.notEqual(await outcome, 'timeout');
+    await delay(50);
+    assert.equal(timers(), before, 'no timer of the proxy or its faults is left running');
+  });
+
+  it('refuses fault waits longer than the longest lease, naming the parameter and value', async () => {
+    // Regression: per-chunk waits were bounded at 24 h, so one chunk could outlive its fault.
+    await withProxy();
+    const cases: Array<[object, RegExp]> = [
+      [{ type: 'latency', params: { latencyMs: 86_400_000 } }, /latencyMs must be between 0 and 900000, got 86400000/],
+      [{ type: 'latency', params: { latencyMs: 900_000, jitterMs: 1 } }, /latencyMs \+ jitterMs must be at most 900000 \(the longest lease\), got 900000 \+ 1 = 900001/],
+      [{ type: 'latency', params: { latencyMs: 10, jitterMs: 1e9 } }, /jitterMs must be between 0 and 900000, got 1000000000/],
+      [{ type: 'connect_delay', params: { delayMs: 900_001 } }, /delayMs must be between 0 and 900000, got 900001/],
+      [{ type: 'slow_close', params: { delayMs: 1e12 } }, /delayMs must be between 0 and 900000, got 1000000000000/],
+      [{ type: 'bandwidth', params: { rateKBps: 0.01 } }, /rateKBps must be between 0.1 and 10000000, got 0.01/],
+      [{ type: 'latency', params: { latencyMs: 10 }, durationMs: 900_001 }, /durationMs must be a number above 0 and at most 900000, got 900001/],
+    ];
+    for (const [spec, message] of cases) await assert.rejects(proxy.addFault('db', spec as never), message);
+    assert.ok(await proxy.addFault('db', { type: 'latency', params: { latencyMs: 899_000, jitterMs: 1000 } }), 'the longest lease itself is allowed');
+  });
+
+  it('refuses a listener that would relay off this machine or take a privileged port', async () => {
+    // Regression: any IP was accepted as upstream and any port as listenPort, so the proxy
+    // could relay to the network, or take over a system port when run as root.
+    proxy = new FaultProxy();
+    const cases: Array<[object, RegExp]> = [
+      [{ host: '10.0.0.1', port: 5432 }, /upstream host must be a loopback address \(127\.0\.0\.0\/8, ::1 or localhost\).*got "10\.0\.0\.1"/],
+      [{ host: '8.8.8.8', port: 53 }, /must be a loopback address.*got "8\.8\.8\.8"/],
+      [{ host: '::2', port: 5432 }, /must be a loopback address.*got "::2"/],
+      [{ host: 'example.com', port: 80 }, /upstream must be \{host: an IP address, port\}, got \{"host":"example\.com","port":80\}/],
+    ];
+    for (const [upstream, message] of cases) await assert.rejects(proxy.addProxy({ name: 'a', upstream: upstream as never }), message);
+    await assert.rejects(
+      proxy.addProxy({ name: 'a', upstream: { host: '127.0.0.1', port: echo.port }, listenPort: 80 }),
+      /listenPort must be 0 \(any free port\) or 1024 and above, got 80 \(a privileged port\)/,
+    );
+    assert.deepEqual(proxy.list(), []);
+    for (const [name, host] of [['v4', '127.0.0.1'], ['v4-other', '127.1.2.3'], ['named', 'localhost']] as const) {
+      const listen = (await proxy.addProxy({ name, upstream: { host, port: echo.port } })).listen;
+      if (host !== '127.1.2.3') {
+        const socket = await open(listen.port);
+        socket.on('error', () => {});
+        sockets.push(socket);
+        assert.equal(await roundTrip(socket, host), host, `relays to ${host}`);
+      }
+    }
+    assert.ok(await proxy.addProxy({ name: 'v6', upstream: { host: '::1', port: echo.port } }), '::1 is loopback too');
+  });
+
+  it('a listener on a port already in use is refused with PORT_IN_USE naming the port', async () => {
+    // Regression: EADDRINUSE escaped as a plain error (a 500 at the API), after a second of retries.
+    await withProxy();
+    const started = Date.now();
+    await assert.rejects(proxy.addProxy({ name: 'twin', upstream: { host: '127.0.0.1', port: echo.port }, listenPort: port }), (error: unknown) => {
+      assert.ok(error instanceof PortInUseError);
+      assert.equal(error.code, 'PORT_IN_USE');
+      assert.match(error.message, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      return true;
+    });
+    assert.ok(Date.now() - started < 500, 'no retry on a first listen');
+    assert.deepEqual(proxy.list().map((p) => p.name), ['db']);
+  });
+
+  it('two concurrent adds of one proxy name leave one listener', async () => {
+    // Regression: the name was checked before the listener opened and claimed after, so both
+    // adds passed and the first listener was left open, untracked.
+    proxy = new FaultProxy();
+    const spec = { name: 'twin', upstream: { host: '127.0.0.1', port: echo.port } };
+    const outcomes = await Promise.allSettled([proxy.addProxy(spec), proxy.addProxy(spec)]);
+    assert.deepEqual(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected']);
+    assert.match(String((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason), /proxy twin already exists/);
+    assert.equal(proxy.list().length, 1);
+  });
+
   it('refuses proxy specifications that make no sense, naming the field', async () => {
     proxy = new FaultProxy();
     await assert.rejects(proxy.addProxy({ name: 'a' } as never), /upstream must be \{host: an IP address, port\}/);
@@ -306,7 +447,7 @@ describe('fault proxy', () => {
       [{ type: 'latency' }, /latencyMs must be a number, got undefined/],
       [{ type: 'latency', params: { latencyMs: -1 } }, /latencyMs must be between 0 and/],
       [{ type: 'latency', params: { latencyMs: 10, latency: 5 } }, /latency has no parameter "latency"/],
-      [{ type: 'bandwidth', params: { rateKBps: 0 } }, /rateKBps must be between 0.001/],
+      [{ type: 'bandwidth', params: { rateKBps: 0 } }, /rateKBps must be between 0.1/],
       [{ type: 'blackhole', direction: 'sideways' }, /direction must be upstream, downstream or both, got "sideways"/],
       [{ type: 'blackhole', toxicity: 1.5 }, /toxicity must be a number from 0 to 1, got 1.5/],
       [{ type: 'blackhole', durationMs: 0 }, /durationMs must be a number above 0/],

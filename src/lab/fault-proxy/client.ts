@@ -12,6 +12,14 @@ export class FaultProxyApiError extends Error {
   }
 }
 
+/** Options of a FaultProxyClient. */
+export interface FaultProxyClientOptions {
+  /** The process faults are leased to (default: this one); null for no owner. */
+  ownerPid?: number | null;
+  /** The control API's bearer token (default: the FAULT_PROXY_TOKEN environment variable). */
+  token?: string;
+}
+
 /**
  * Talks to a fault proxy process. Faults it adds are leased to this process by default
  * (ownerPid): if it dies, even by SIGKILL, the proxy reverts them by itself.
@@ -19,10 +27,13 @@ export class FaultProxyApiError extends Error {
 export class FaultProxyClient {
   readonly baseUrl: string;
   readonly #ownerPid: number | undefined;
+  readonly #authorization: Record<string, string>;
 
-  constructor(baseUrl: string, options: { ownerPid?: number | null } = {}) {
+  constructor(baseUrl: string, options: FaultProxyClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, '');
     this.#ownerPid = options.ownerPid === null ? undefined : (options.ownerPid ?? process.pid);
+    const token = options.token ?? process.env['FAULT_PROXY_TOKEN'];
+    this.#authorization = token ? { authorization: `Bearer ${token}` } : {};
   }
 
   addProxy(spec: ProxySpec): Promise<ProxyStatus> {
@@ -57,12 +68,18 @@ export class FaultProxyClient {
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? this.#authorization : { ...this.#authorization, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not the proxy's own JSON (something else on that port?): report it, not a SyntaxError.
+      throw new FaultProxyApiError(response.ok ? 502 : response.status, 'BAD_RESPONSE', `the fault proxy answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
     if (!response.ok) {
       const error = parsed as { error?: string; code?: string } | undefined;
       throw new FaultProxyApiError(response.status, error?.code ?? 'ERROR', error?.error ?? `HTTP ${response.status}`);

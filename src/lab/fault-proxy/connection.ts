@@ -13,7 +13,10 @@ export const DIRECTIONS: readonly Direction[] = ['upstream', 'downstream'];
  */
 export type Stage = (chunk: Buffer, arrivedAt: number) => Promise<Buffer | undefined> | Buffer | undefined;
 
-/** What a fault attaches to one connection; detach() undoes it (releasing anything it holds). */
+/**
+ * What a fault attaches to one connection. Detaching aborts the signal the fault was given when
+ * it made the attachment (its waits end, what it holds flows on), then calls detach().
+ */
 export interface Attachment {
   stages?: Partial<Record<Direction, Stage>>;
   /** Runs before the dependency is dialled, for connections that are new when the fault is active. */
@@ -138,7 +141,7 @@ export class ProxyConnection {
   readonly openedAt = Date.now();
   readonly #stages: Record<Direction, Map<string, Stage>> = { upstream: new Map(), downstream: new Map() };
   readonly #beforeEnd: Record<Direction, Map<string, () => Promise<void>>> = { upstream: new Map(), downstream: new Map() };
-  readonly #attachments = new Map<string, Attachment>();
+  readonly #attachments = new Map<string, { attachment: Attachment; controller: AbortController }>();
   #upstream: Socket | undefined;
   #closed = false;
   readonly #onClose: (connection: ProxyConnection) => void;
@@ -171,26 +174,41 @@ export class ProxyConnection {
     return this.#closed;
   }
 
-  /** Attaches a fault's effect under `faultId`. */
-  attach(faultId: string, attachment: Attachment): void {
-    this.#attachments.set(faultId, attachment);
+  /**
+   * Attaches a fault's effect under `faultId`. `make` builds it, given a signal that aborts when
+   * it is detached. Returns whether anything was attached (a reset acts once and attaches nothing).
+   */
+  attach(faultId: string, make: (signal: AbortSignal) => Attachment | undefined): boolean {
+    const controller = new AbortController();
+    const attachment = make(controller.signal);
+    if (!attachment) return false;
+    // Closed while attaching (the fault itself may have reset it): nothing will detach it later.
+    if (this.#finished) {
+      controller.abort();
+      return true;
+    }
+    this.#attachments.set(faultId, { attachment, controller });
     for (const direction of ['upstream', 'downstream'] as const) {
       const stage = attachment.stages?.[direction];
       if (stage) this.#stages[direction].set(faultId, stage);
       const hook = attachment.beforeEnd?.[direction];
       if (hook) this.#beforeEnd[direction].set(faultId, hook);
     }
+    return true;
   }
 
   /** Removes a fault's effect; whatever it held flows on. */
   detach(faultId: string): void {
-    const attachment = this.#attachments.get(faultId);
-    if (!attachment) return;
+    const attached = this.#attachments.get(faultId);
+    if (!attached) return;
+    const { attachment, controller } = attached;
     this.#attachments.delete(faultId);
     this.#stages.upstream.delete(faultId);
     this.#stages.downstream.delete(faultId);
     this.#beforeEnd.upstream.delete(faultId);
     this.#beforeEnd.downstream.delete(faultId);
+    // Ends the fault's pending waits: a chunk it delays is passed on now, not when its timer fires.
+    controller.abort();
     attachment.detach?.();
   }
 
@@ -204,7 +222,7 @@ export class ProxyConnection {
   }
 
   async #connectUpstream(target: Address): Promise<void> {
-    for (const attachment of [...this.#attachments.values()]) await attachment.beforeConnect?.();
+    for (const { attachment } of [...this.#attachments.values()]) await attachment.beforeConnect?.();
     if (this.#closed) return;
     // Half-open sockets, so that each direction's end travels on its own (slow_close needs it).
     const upstream = connect({ host: target.host, port: target.port, noDelay: true, allowHalfOpen: true });

@@ -1,10 +1,17 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { FaultNotFoundError, type FaultProxy, type FaultSpec, type ProxySpec } from './fault-proxy.ts';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { requireBearerToken } from '../net/bearer-auth.ts';
+import { FaultNotFoundError, PortInUseError, type FaultProxy, type FaultSpec, type ProxySpec } from './fault-proxy.ts';
 import { FaultSpecError } from './fault-type.ts';
 import { FAULT_TYPES } from './faults/index.ts';
 
 /**
- * The fault proxy's control API (Toxiproxy's :8474, in JSON over HTTP on loopback):
+ * The fault proxy's control API (Toxiproxy's :8474, in JSON over HTTP on loopback), behind a
+ * bearer token (`Authorization: Bearer <token>`; 401 otherwise): loopback is shared by every
+ * user of the machine, and this API can stall any lab or open a listener.
+ *
+ * Errors: 400 INVALID_FAULT / INVALID_PROXY (the message names the field and the value),
+ * 401 UNAUTHORIZED, 404 NOT_FOUND / ROUTE_NOT_FOUND, 409 PORT_IN_USE.
+ *
  *
  *   GET    /fault-types                 the registered fault types
  *   GET    /proxies                     every proxy with its connections and faults
@@ -16,8 +23,14 @@ import { FAULT_TYPES } from './faults/index.ts';
  *   GET    /faults                      every active fault
  *   DELETE /faults                      removes them all
  */
-export function buildFaultProxyApi(proxy: FaultProxy): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+export function buildFaultProxyApi(proxy: FaultProxy, token: string): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    // A URL Fastify cannot route (bad %-encoding, too long a name) answers in this API's shape too.
+    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+  });
+  requireBearerToken(app, token, 'the fault proxy takes the token its starter gave it in FAULT_PROXY_TOKEN');
 
   app.get('/fault-types', async () =>
     [...FAULT_TYPES.values()].map((type) => ({ name: type.name, description: type.description, defaultDirections: type.defaultDirections })),
@@ -42,6 +55,7 @@ export function buildFaultProxyApi(proxy: FaultProxy): FastifyInstance {
   app.setErrorHandler(async (error: FastifyError, _request, reply) => {
     if (error instanceof FaultSpecError) return reply.code(400).send({ error: error.message, code: error.code });
     if (error instanceof FaultNotFoundError) return reply.code(404).send({ error: error.message, code: error.code });
+    if (error instanceof PortInUseError) return reply.code(409).send({ error: error.message, code: error.code });
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message, code: error.code ?? 'BAD_REQUEST' });
     return reply.code(500).send({ error: 'internal error', code: 'INTERNAL_ERROR' });

@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { DIRECTIONS, ProxyConnection, type Address, type Direction } from './connection.ts';
 import { FAULT_TYPES } from './faults/index.ts';
-import { FaultSpecError, type FaultBehaviour } from './fault-type.ts';
+import { FaultSpecError, MAX_LEASE_MS, type FaultBehaviour } from './fault-type.ts';
+import { validateProxySpec } from './proxy-spec.ts';
 
 /** A named listener in front of one dependency. */
 export interface ProxySpec {
   name: string;
-  /** Port on 127.0.0.1; 0 or absent picks a free one. */
+  /** Port on 127.0.0.1; 0 or absent picks a free one; else 1024 or above (never a privileged port). */
   listenPort?: number;
+  /** The dependency: on this machine only (127.0.0.0/8, ::1 or localhost). */
   upstream: Address;
 }
 
@@ -81,7 +83,7 @@ export interface ProxyStatus {
 
 /** Options of a fault proxy. */
 export interface FaultProxyOptions {
-  /** Longest lease, and the lease of a fault that gives no duration (default 15 min). */
+  /** Longest lease, and the lease of a fault that gives no duration (default and maximum: MAX_LEASE_MS, 15 min). */
   maxLeaseMs?: number;
   /** How often owner processes are checked (default 250 ms). */
   ownerCheckIntervalMs?: number;
@@ -96,8 +98,18 @@ export interface FaultProxyEvents {
 }
 
 const HOST = '127.0.0.1';
-const DEFAULT_MAX_LEASE_MS = 15 * 60_000;
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+const FAULT_FIELDS = ['type', 'params', 'direction', 'toxicity', 'durationMs', 'ownerPid'];
+
+/** The port a listener asked for is taken (409 at the control API). */
+export class PortInUseError extends Error {
+  readonly code = 'PORT_IN_USE';
+  readonly port: number;
+  constructor(port: number) {
+    super(`port ${port} on ${HOST} is already in use`);
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
 
 interface ActiveFault {
   record: FaultRecord;
@@ -166,9 +178,14 @@ class ProxyListener {
     return change;
   }
 
-  /** Listens on the proxy's port (the same one again after a refuse fault ends). */
-  async open(): Promise<void> {
-    // Retried briefly: reopening after a refuse fault races with the kernel releasing the port.
+  /**
+   * Listens on the proxy's port (the same one again after a refuse fault ends). Rejects with
+   * PortInUseError when the port is taken.
+   */
+  async open(options: { retry?: boolean } = {}): Promise<void> {
+    // Retried briefly when reopening: that races with the kernel releasing the port after a
+    // refuse fault. A first open is not: a taken port is someone else's.
+    const attempts = options.retry === false ? 0 : 20;
     for (let attempt = 0; ; attempt++) {
       const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
       try {
@@ -191,7 +208,9 @@ class ProxyListener {
         return;
       } catch (error) {
         server.close();
-        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20 || this.#port === 0) throw error;
+        const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (inUse && (attempt >= attempts || this.#port === 0)) throw new PortInUseError(this.#port);
+        if (!inUse) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -226,8 +245,7 @@ class ProxyListener {
     this.connections.add(connection);
     for (const [id, fault] of this.faults) {
       if (connection.closed || !this.chosen(fault.record.toxicity)) continue;
-      const attachment = fault.behaviour.attach(connection, fault.record.directions, true);
-      if (attachment) connection.attach(id, attachment);
+      connection.attach(id, (signal) => fault.behaviour.attach(connection, fault.record.directions, true, signal));
       if (!connection.closed) fault.affected.add(connection);
     }
     if (!connection.closed) void connection.connectUpstream(this.upstream);
@@ -246,13 +264,15 @@ let nextFaultId = 1;
  */
 export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   readonly #listeners = new Map<string, ProxyListener>();
+  // Names whose listener is still opening: a concurrent add of the same name must not slip in.
+  readonly #opening = new Set<string>();
   readonly #maxLeaseMs: number;
   readonly #random: () => number;
   readonly #ownerWatch: NodeJS.Timeout;
 
   constructor(options: FaultProxyOptions = {}) {
     super();
-    this.#maxLeaseMs = options.maxLeaseMs ?? DEFAULT_MAX_LEASE_MS;
+    this.#maxLeaseMs = Math.min(options.maxLeaseMs ?? MAX_LEASE_MS, MAX_LEASE_MS);
     this.#random = options.random ?? Math.random;
     this.#ownerWatch = setInterval(() => this.#checkOwners(), options.ownerCheckIntervalMs ?? 250);
     this.#ownerWatch.unref();
@@ -260,22 +280,15 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
 
   /** Opens a listener for a dependency. */
   async addProxy(spec: ProxySpec): Promise<ProxyStatus> {
-    if (typeof spec.name !== 'string' || !NAME.test(spec.name)) {
-      throw new FaultSpecError(`proxy name must be lowercase letters, digits, - or _, got ${JSON.stringify(spec.name)}`);
-    }
-    if (this.#listeners.has(spec.name)) throw new FaultSpecError(`proxy ${spec.name} already exists`);
-    const upstream = spec.upstream as Partial<Address> | undefined;
-    if (typeof upstream !== 'object' || upstream === null || typeof upstream.host !== 'string' || !isIP(upstream.host)) {
-      throw new FaultSpecError(`upstream must be {host: an IP address, port}, got ${JSON.stringify(spec.upstream)}`);
-    }
-    if (!Number.isInteger(upstream.port) || upstream.port! < 1 || upstream.port! > 65535) {
-      throw new FaultSpecError(`upstream port must be an integer from 1 to 65535, got ${JSON.stringify(upstream.port)}`);
-    }
-    if (spec.listenPort !== undefined && !(Number.isInteger(spec.listenPort) && spec.listenPort >= 0 && spec.listenPort <= 65535)) {
-      throw new FaultSpecError(`listenPort must be an integer from 0 to 65535, got ${JSON.stringify(spec.listenPort)}`);
-    }
+    validateProxySpec(spec);
+    if (this.#listeners.has(spec.name) || this.#opening.has(spec.name)) throw new FaultSpecError(`proxy ${spec.name} already exists`, 'INVALID_PROXY');
     const listener = new ProxyListener(spec, this.#random);
-    await listener.open();
+    this.#opening.add(spec.name);
+    try {
+      await listener.open({ retry: false });
+    } finally {
+      this.#opening.delete(spec.name);
+    }
     this.#listeners.set(spec.name, listener);
     return this.#status(listener);
   }
@@ -302,9 +315,16 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   /** Adds a fault to a proxy, atomically for open and new connections; returns what it reached. */
   async addFault(proxy: string, spec: FaultSpec): Promise<AddFaultResult> {
     const listener = this.#listener(proxy);
-    const type = FAULT_TYPES.get(spec.type);
+    for (const field of Object.keys(spec)) {
+      if (!FAULT_FIELDS.includes(field)) throw new FaultSpecError(`a fault has no field ${JSON.stringify(field)} (it takes ${FAULT_FIELDS.join(', ')})`);
+    }
+    const type = typeof spec.type === 'string' ? FAULT_TYPES.get(spec.type) : undefined;
     if (!type) throw new FaultSpecError(`unknown fault type ${JSON.stringify(spec.type)} (known: ${[...FAULT_TYPES.keys()].join(', ')})`);
-    const params = type.parse(spec.params ?? {}) as Record<string, unknown>;
+    const rawParams: unknown = spec.params ?? {};
+    if (typeof rawParams !== 'object' || rawParams === null || Array.isArray(rawParams)) {
+      throw new FaultSpecError(`params must be an object, got ${JSON.stringify(spec.params)}`);
+    }
+    const params = type.parse(rawParams as Record<string, unknown>) as Record<string, unknown>;
     const directions = resolveDirections(spec.direction, type.defaultDirections);
     const toxicity = spec.toxicity ?? 1;
     if (typeof toxicity !== 'number' || !(toxicity >= 0 && toxicity <= 1)) {
@@ -347,11 +367,10 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     let reached = 0;
     for (const connection of open) {
       if (connection.closed || !listener.chosen(toxicity)) continue;
-      const attachment = behaviour.attach(connection, directions, false);
-      if (attachment) connection.attach(id, attachment);
+      const attached = connection.attach(id, (signal) => behaviour.attach(connection, directions, false, signal));
       if (!connection.closed) fault.affected.add(connection);
       // Reached: something attached, or the fault acted once and for all (reset, refuse).
-      if (attachment || connection.closed) reached++;
+      if (attached || connection.closed) reached++;
     }
     const result: AddFaultResult = { ...record, affectedConnections: reached, openConnections: open.length, listenerClosed };
     this.emit('fault-added', result);

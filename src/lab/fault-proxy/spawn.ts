@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,12 @@ import type { ProxySpec, ProxyStatus } from './fault-proxy.ts';
 export interface FaultProxyProcess {
   readonly pid: number;
   readonly controlUrl: string;
-  /** A client whose faults are leased to this process. */
+  /**
+   * The control API's bearer token. To hand it to another process, use its environment
+   * (FAULT_PROXY_TOKEN, which FaultProxyClient reads), never its command line.
+   */
+  readonly token: string;
+  /** A client, with the token, whose faults are leased to this process. */
   readonly client: FaultProxyClient;
   readonly proxies: ProxyStatus[];
   stop(): Promise<void>;
@@ -19,10 +25,18 @@ export interface FaultProxyProcess {
 /** Starts a fault proxy process with the given proxies; it dies with this process. */
 export async function spawnFaultProxy(proxies: ProxySpec[] = []): Promise<FaultProxyProcess> {
   const script = fileURLToPath(new URL('./main.ts', import.meta.url));
-  const args = proxies.flatMap((p) => ['--proxy', `${p.name}=${p.upstream.host}:${p.upstream.port}${p.listenPort ? `@${p.listenPort}` : ''}`]);
+  const host = (address: string): string => (address.includes(':') ? `[${address}]` : address);
+  const args = proxies.flatMap((p) => ['--proxy', `${p.name}=${host(p.upstream.host)}:${p.upstream.port}${p.listenPort ? `@${p.listenPort}` : ''}`]);
+  // In the child's environment, not its argv: /proc/<pid>/environ is readable by this user
+  // only, /proc/<pid>/cmdline by everyone.
+  const token = randomBytes(32).toString('hex');
   // stdin is a pipe we never close: when this process dies, it closes and the proxy stops.
   // detached: a Ctrl-C in our terminal reaches us, and we stop the proxy in order.
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [script, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    detached: true,
+    env: { ...process.env, FAULT_PROXY_TOKEN: token },
+  });
   let spawnError: Error | undefined;
   child.on('error', (error) => (spawnError = error));
   if (child.pid === undefined) throw new Error(`could not start the fault proxy: ${spawnError?.message ?? 'no pid'}`);
@@ -38,7 +52,8 @@ export async function spawnFaultProxy(proxies: ProxySpec[] = []): Promise<FaultP
   return {
     pid,
     controlUrl: info.controlUrl,
-    client: new FaultProxyClient(info.controlUrl),
+    token,
+    client: new FaultProxyClient(info.controlUrl, { token }),
     proxies: info.proxies,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -1,6 +1,6 @@
 import type { Attachment } from '../connection.ts';
 import type { FaultType } from '../fault-type.ts';
-import { gate, onlyParams } from '../fault-type.ts';
+import { onlyParams, released } from '../fault-type.ts';
 
 /**
  * Blackhole: connections are accepted (or stay open) but no byte gets through, so clients
@@ -18,15 +18,16 @@ export const blackhole: FaultType<Record<string, never>> = {
   },
   create() {
     return {
-      attach(_connection, directions, isNew): Attachment {
-        const held = gate();
+      attach(_connection, directions, isNew, signal): Attachment {
+        // One promise per attachment, settled when the fault is detached.
+        const held = released(signal);
         const hold = async (chunk: Buffer): Promise<Buffer> => {
-          await held.wait;
+          await held;
           return chunk;
         };
-        const attachment: Attachment = { stages: {}, detach: held.open };
+        const attachment: Attachment = { stages: {} };
         for (const direction of directions) attachment.stages![direction] = hold;
-        if (isNew && directions.includes('upstream')) attachment.beforeConnect = () => held.wait;
+        if (isNew && directions.includes('upstream')) attachment.beforeConnect = () => held;
         return attachment;
       },
     };

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultType } from '../fault-type.ts';
-import { numberParam, onlyParams } from '../fault-type.ts';
+import { numberParam, onlyParams, pause } from '../fault-type.ts';
 
 /** Connect-delay settings. */
 export interface ConnectDelayParams {
@@ -22,8 +21,9 @@ export const connectDelay: FaultType<ConnectDelayParams> = {
   },
   create({ delayMs }) {
     return {
-      attach(_connection, _directions, isNew) {
-        return isNew ? { beforeConnect: () => sleep(delayMs) } : undefined;
+      attach(_connection, _directions, isNew, signal) {
+        // Removing the fault dials a waiting connection through at once.
+        return isNew ? { beforeConnect: () => pause(delayMs, signal) } : undefined;
       },
     };
   },

@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Attachment } from '../connection.ts';
 import type { FaultType } from '../fault-type.ts';
-import { numberParam, onlyParams } from '../fault-type.ts';
+import { numberParam, onlyParams, pause } from '../fault-type.ts';
 
 /** Slow-close settings. */
 export interface SlowCloseParams {
@@ -19,9 +18,10 @@ export const slowClose: FaultType<SlowCloseParams> = {
   },
   create({ delayMs }) {
     return {
-      attach(_connection, directions): Attachment {
+      attach(_connection, directions, _isNew, signal): Attachment {
         const beforeEnd: Attachment['beforeEnd'] = {};
-        for (const direction of directions) beforeEnd[direction] = () => sleep(delayMs);
+        // Removing the fault passes a held close on at once.
+        for (const direction of directions) beforeEnd[direction] = () => pause(delayMs, signal);
         return { beforeEnd };
       },
     };
