@@ -11,6 +11,7 @@ import type { Address } from '../src/lab/fault-proxy/connection.ts';
 import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
 import { startShop, type ShopInstance } from '../src/shop/shop-instance.ts';
 import { call } from './helpers/lab.ts';
+import { within } from './helpers/deadline.ts';
 
 const DATABASE = 'chaos_shop';
 
@@ -27,19 +28,6 @@ async function query<R extends pg.QueryResultRow>(target: DatabaseEndpoint, text
     return (await client.query<R>(text, values)).rows;
   } finally {
     await client.end().catch(() => {});
-  }
-}
-
-/** `promise`, or a rejection once `timeoutMs` has passed: every wait in a test is bounded. */
-async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -151,7 +139,7 @@ describe('PostgreSQL cluster', () => {
     // parallel calls all passed the check and 4–8 of them "succeeded" for one real failover,
     // rebuilding the old writer's data directory several times at once (EEXIST).
     const before = await cluster.status();
-    const attempts = await within(Promise.allSettled(Array.from({ length: 10 }, () => cluster.failover())), 30_000);
+    const attempts = await within(30_000, 'ten parallel failovers', Promise.allSettled(Array.from({ length: 10 }, () => cluster.failover())));
     const won = attempts.filter((a): a is PromiseFulfilledResult<FailoverResult> => a.status === 'fulfilled');
     const refused = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
     assert.equal(won.length, 1, `exactly one failover ran: ${JSON.stringify(refused.map((r) => String(r.reason)))}`);
@@ -165,7 +153,7 @@ describe('PostgreSQL cluster', () => {
     // While the old writer is rebuilt there is no reader to promote: refused, not corrupted.
     await assert.rejects(cluster.failover(), (error: unknown) => error instanceof ClusterError && error.code === 'NO_READER');
 
-    const rebuilt = await within(result.readerRebuilt, 60_000);
+    const rebuilt = await within(60_000, 'the reader rebuild', result.readerRebuilt);
     assert.equal(rebuilt.name, result.demoted);
     const after = await cluster.status();
     assert.deepEqual(

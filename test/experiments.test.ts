@@ -15,13 +15,26 @@ import { waitUntilGone } from './helpers/processes.ts';
 const journalSchema = JSON.parse(readFileSync(new URL('../schema/journal.schema.json', import.meta.url), 'utf8')) as object;
 const validateJournal = new Ajv({ allErrors: true, strict: false }).compile(journalSchema);
 
+/**
+ * A run is interrupted after this long, so that a run that hangs still rolls back and tears its
+ * lab down (the runner's own cleanup) before the test's 120 s timeout abandons it.
+ */
+const RUN_BOUND_MS = 90_000;
+
 async function run(name: string, mode: string): Promise<Journal> {
   const experiment = await resolveExperiment(name);
-  const journal = await runExperiment({ plan: planRun(name, experiment.template, mode, PROFILES.quick), template: experiment.template });
+  const journal = await runExperiment({
+    plan: planRun(name, experiment.template, mode, PROFILES.quick),
+    template: experiment.template,
+    signal: AbortSignal.timeout(RUN_BOUND_MS),
+  });
   assert.ok(validateJournal(journal), `journal matches schema/journal.schema.json: ${JSON.stringify(validateJournal.errors)}`);
-  // Nothing is left behind: every instance the run launched is gone.
-  const pids = journal.actions.flatMap((a) => ((a.effect?.['instances'] as Array<{ pid: number | null }> | undefined) ?? []).map((i) => i.pid ?? 0)).filter((p) => p > 0);
-  assert.deepEqual(await waitUntilGone(pids, 5000), []);
+  // Nothing is left behind: every instance the run launched is gone. The PIDs come from the
+  // fleet the journal records: the actions' effects name only the instances an action touched
+  // (none for db-failover), and an empty list would pass without checking anything.
+  const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
+  assert.ok(pids.length >= journal.plan.lab.instances, `the journal records the instances the run launched: ${JSON.stringify(journal.fleet.instances)}`);
+  assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance the run launched is gone');
   return journal;
 }
 

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { labCommand, spawnUp, upCycle, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
-import { descendants, killAll, waitUntilGone, within } from './helpers/processes.ts';
+import { within } from './helpers/deadline.ts';
+import { descendants, killAll, waitUntilGone } from './helpers/processes.ts';
 
 /** Stops `up` (down, bounded) and kills by PID whatever is left; for a test's finally. */
 async function cleanUp(up: UpProcess, family: number[] = []): Promise<void> {
   if (up.child.exitCode === null && up.child.signalCode === null) {
     await labCommand(up.dir, 'down');
-    await within(up.exited, 15_000, 'up exit').catch(() => up.child.kill('SIGKILL'));
+    await within(15_000, 'up exit', up.exited).catch(() => up.child.kill('SIGKILL'));
   }
   killAll([...family, ...descendants(up.child.pid!)]);
 }
@@ -40,7 +41,7 @@ describe('chaos-lab up: one lab per folder', () => {
     const first = spawnUp(dir);
     const second = spawnUp(dir);
     try {
-      const loser = await within(Promise.race([first.exited.then(() => first), second.exited.then(() => second)]), 30_000, 'one up refusing');
+      const loser = await within(30_000, 'one up refusing', Promise.race([first.exited.then(() => first), second.exited.then(() => second)]));
       const winner = loser === first ? second : first;
       assert.equal(await loser.exited, 1);
       assert.match(loser.output(), /a lab is already running in .* \(pid \d+\)/);
@@ -86,7 +87,7 @@ describe('chaos-lab up: one lab per folder', () => {
 
   it('refuses a folder that belongs to nobody it can make, at once: --dir under /proc', async () => {
     // Regression: mkdir -p under /proc spun forever (Node's recursive mkdir retries ENOENT).
-    const result = await within(labCommand('/proc/self/chaos-lab', 'up'), 15_000, 'up --dir /proc/…');
+    const result = await within(15_000, 'up --dir /proc/…', labCommand('/proc/self/chaos-lab', 'up'));
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cannot create \/proc\/self\/chaos-lab/);
   });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
 import { labCommand, spawnUp, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
-import { alive, descendants, killAll, waitUntilGone, within } from './helpers/processes.ts';
+import { within } from './helpers/deadline.ts';
+import { alive, descendants, killAll, waitUntilGone } from './helpers/processes.ts';
 
 /** Runs a chaos-lab command against `dir` (bounded at 30 s). */
 const chaosLab = labCommand;
@@ -130,7 +131,7 @@ describe('chaos-lab down', () => {
     try {
       const down = await chaosLab(dir, 'down');
       assert.match(down.stdout, /stopping the lab/);
-      assert.equal(await within(up.exited, 15_000, 'up exit after down'), 0);
+      assert.equal(await within(15_000, 'up exit after down', up.exited), 0);
       await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
       const after = await chaosLab(dir, 'status');
       assert.equal(after.code, 1);

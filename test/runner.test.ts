@@ -22,9 +22,17 @@ const base = {
   ],
 };
 
+/**
+ * A run is interrupted after this long, so that a run that hangs still rolls back and tears its
+ * lab down (the runner's own cleanup) before the test's 120 s timeout abandons it.
+ */
+const RUN_BOUND_MS = 90_000;
+
 async function run(template: Record<string, unknown>, mode: string, options: { signal?: AbortSignal; observer?: RunObserver; seed?: number } = {}): Promise<Journal> {
   const valid = validateTemplate(template);
-  const journal = await runExperiment({ plan: planRun('runner-test', valid, mode, PROFILES.quick), template: valid, ...options });
+  const bound = AbortSignal.timeout(RUN_BOUND_MS);
+  const signal = options.signal ? AbortSignal.any([options.signal, bound]) : bound;
+  const journal = await runExperiment({ plan: planRun('runner-test', valid, mode, PROFILES.quick), template: valid, ...options, signal });
   const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
   assert.ok(pids.length > 0 || journal.stopReason?.kind === 'error', 'instances recorded');
   assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance is gone');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { FaultProxy } from '../src/lab/fault-proxy/fault-proxy.ts';
 import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
+import { within } from './helpers/deadline.ts';
 import { call, freshDatabase, startTestShop, usePostgres } from './helpers/lab.ts';
 
 const postgres = usePostgres();
@@ -13,7 +14,7 @@ describe('a blackholed database', () => {
   let direct: DatabaseEndpoint;
   let viaProxy: DatabaseEndpoint;
   before(async () => {
-    direct = await freshDatabase(postgres());
+    direct = await within(30_000, 'creating a database', freshDatabase(postgres()));
     proxy = new FaultProxy();
     const status = await proxy.addProxy({ name: 'db', upstream: { host: direct.host, port: direct.port } });
     viaProxy = { ...direct, port: status.listen.port };
@@ -22,17 +23,15 @@ describe('a blackholed database', () => {
     await proxy.clearFaults();
   });
   after(async () => {
-    await proxy?.close();
+    if (proxy) await within(30_000, 'closing the fault proxy', proxy.close());
   });
 
   it('resilient: statements time out and fail with a JSON 500 instead of hanging; the shop recovers when the fault ends', async () => {
-    const shop = await startTestShop(postgres(), {
-      strategy: 'resilient',
-      writer: viaProxy,
-      queryTimeoutMs: 300,
-      connectTimeoutMs: 300,
-      retryDelaysMs: [50, 50, 50],
-    });
+    const shop = await within(
+      30_000,
+      'starting the shop',
+      startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, queryTimeoutMs: 300, connectTimeoutMs: 300, retryDelaysMs: [50, 50, 50] }),
+    );
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
       const fault = await proxy.addFault('db', { type: 'blackhole' });
@@ -45,31 +44,39 @@ describe('a blackholed database', () => {
       await proxy.removeFault('db', fault.id);
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
     } finally {
-      await shop.close();
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 
   it('resilient: connections reset under queries in flight fail those queries, not the process', async () => {
-    const shop = await startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, retryDelaysMs: [100, 200] });
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, retryDelaysMs: [100, 200] }));
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
-      // Hold the answers so that queries are in flight on checked-out connections, then reset them.
-      const hold = await proxy.addFault('db', { type: 'latency', params: { latencyMs: 300 } });
+      // Hold the answers (far longer than the test needs) so that queries are in flight on
+      // checked-out connections when the reset lands; removing the hold releases nothing, the
+      // connections being reset by then.
+      const hold = await proxy.addFault('db', { type: 'latency', params: { latencyMs: 5000 } });
       const inFlight = Array.from({ length: 8 }, () => call(shop.url, 'GET', '/orders/1').catch((error: Error) => error));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await proxy.addFault('db', { type: 'reset' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const reset = await proxy.addFault('db', { type: 'reset' });
       await proxy.removeFault('db', hold.id);
       await proxy.clearFaults();
+      assert.ok(reset.affectedConnections > 0, `the reset reached the shop's connections: ${JSON.stringify(reset)}`);
       // Every request got an answer (retried on a new connection, or a JSON error): the shop is alive.
       for (const answer of await Promise.all(inFlight)) assert.ok(!(answer instanceof Error) && [200, 404, 500].includes(answer.status), String(answer));
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      // The reset hit queries in flight, not only idle connections: the shop retried statements
+      // that lost their connection (it retries only those).
+      const metrics = await within(15_000, 'GET /metrics', fetch(`${shop.url}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()));
+      const retries = [...metrics.matchAll(/^chaos_shop_database_retries_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      assert.ok(retries > 0, `statements retried after the reset: ${retries}`);
     } finally {
-      await shop.close();
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 
   it('naive: a request hangs for as long as the blackhole lasts (the client gives up first)', async () => {
-    const shop = await startTestShop(postgres(), { strategy: 'naive', writer: viaProxy });
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { strategy: 'naive', writer: viaProxy }));
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
       const fault = await proxy.addFault('db', { type: 'blackhole' });
@@ -80,7 +87,7 @@ describe('a blackholed database', () => {
       assert.equal(response, 'TimeoutError');
       await proxy.removeFault('db', fault.id);
     } finally {
-      await shop.close();
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 });

@@ -8,16 +8,17 @@ import pg from 'pg';
 import { OrderLedger } from '../src/audit/ledger.ts';
 import { auditBaseline, auditOrders } from '../src/audit/order-audit.ts';
 import { runTraffic } from '../src/traffic/traffic-generator.ts';
+import { within } from './helpers/deadline.ts';
 import { startTestShop, usePostgres } from './helpers/lab.ts';
 
 const postgres = usePostgres();
 
 describe('traffic generator and order audit', () => {
   it('counts reads and writes as the articles do, keeps a ledger, and the audit finds nothing lost', async () => {
-    const shop = await startTestShop(postgres());
-    const db = new pg.Client(shop.config.writer);
-    await db.connect();
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres()));
+    const db = new pg.Client({ ...shop.config.writer, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
     try {
+      await db.connect();
       const baseline = await auditBaseline(db);
       const ledger = new OrderLedger();
       const statusLines: number[] = [];
@@ -49,15 +50,14 @@ describe('traffic generator and order audit', () => {
         { acknowledged: 50, lost: 0, duplicated: 0, phantom: 0, stockConserved: true },
       );
     } finally {
-      await db.end();
-      await shop.close();
+      await within(10_000, 'closing the database connection', db.end()).catch(() => {});
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 
   it('catches a shop that acknowledges orders before (and without) committing them', async () => {
-    const shop = await startTestShop(postgres());
-    const db = new pg.Client(shop.config.writer);
-    await db.connect();
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres()));
+    const db = new pg.Client({ ...shop.config.writer, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
     // Lossy: every third order is answered 201 without ever reaching the database.
     let count = 0;
     const lossy = createServer(async (request, response) => {
@@ -69,17 +69,19 @@ describe('traffic generator and order audit', () => {
       }
       // The honest path: forward to the real shop.
       const answer = await fetch(new URL(request.url ?? '/', shop.url), {
+        signal: AbortSignal.timeout(10_000),
         method: request.method,
         headers: { 'content-type': 'application/json', 'idempotency-key': String(request.headers['idempotency-key'] ?? '') },
         body: request.method === 'POST' ? Buffer.concat(chunks) : undefined,
       });
       response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
     });
-    lossy.listen(0, '127.0.0.1');
-    await once(lossy, 'listening');
-    const address = lossy.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     try {
+      lossy.listen(0, '127.0.0.1');
+      await once(lossy, 'listening', { signal: AbortSignal.timeout(5000) });
+      const address = lossy.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      await db.connect();
       const baseline = await auditBaseline(db);
       const ledger = new OrderLedger();
       const result = await runTraffic({ url, durationMs: 1000, readsPerSecond: 0, writesPerSecond: 12, productId: 1, ledger });
@@ -90,26 +92,27 @@ describe('traffic generator and order audit', () => {
       assert.equal(audit.details.lost.length, audit.lost);
       assert.equal(audit.stockConserved, true, 'the orders that were written did take their stock');
     } finally {
+      lossy.closeAllConnections();
       lossy.close();
-      await db.end();
-      await shop.close();
+      await within(10_000, 'closing the database connection', db.end()).catch(() => {});
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 
   it('flags phantoms: an order present although the client was told it failed', async () => {
-    const shop = await startTestShop(postgres());
-    const db = new pg.Client(shop.config.writer);
-    await db.connect();
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres()));
+    const db = new pg.Client({ ...shop.config.writer, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
     try {
+      await db.connect();
       const baseline = await auditBaseline(db);
       const key = 'told-409-but-written';
-      await fetch(`${shop.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: '{"product_id":2,"quantity":1}' });
+      await fetch(`${shop.url}/orders`, { signal: AbortSignal.timeout(10_000), method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: '{"product_id":2,"quantity":1}' });
       const audit = await auditOrders(db, [{ key, productId: 2, quantity: 1, sentAt: 0, answeredAt: 0, status: 409, orderId: null }], baseline);
       assert.equal(audit.phantom, 1);
       assert.deepEqual(audit.details.phantom, [key]);
     } finally {
-      await db.end();
-      await shop.close();
+      await within(10_000, 'closing the database connection', db.end()).catch(() => {});
+      await within(30_000, 'closing the shop', shop.close());
     }
   });
 });

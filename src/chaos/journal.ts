@@ -2,7 +2,7 @@
 import type { AuditResult } from '../audit/order-audit.ts';
 import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts';
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
-import type { TrafficSecond } from '../traffic/traffic-generator.ts';
+import type { GeneratorStats, TrafficSecond } from '../traffic/traffic-generator.ts';
 import type { Effect } from './actions.ts';
 import type { RunPlan } from './plan.ts';
 import type { ExperimentTemplate } from './template.ts';
@@ -69,10 +69,13 @@ export interface StopConditionRecord {
 }
 
 export interface TrafficRecord {
-  reads: { ok: number; fail: number; cache: number; bySource: Record<string, number>; failByStatus: Record<string, number> };
-  writes: { ok: number; queued: number; stockOut: number; fail: number; failByStatus: Record<string, number> };
+  /** `notSent`: due but never sent, the traffic generator's shortfall (not a failure of the system). */
+  reads: { ok: number; fail: number; notSent: number; cache: number; bySource: Record<string, number>; failByStatus: Record<string, number> };
+  writes: { ok: number; queued: number; stockOut: number; fail: number; notSent: number; failByStatus: Record<string, number> };
   durationMs: number;
   series: TrafficSecond[];
+  /** The generator's in-flight cap, its peak, and why requests were not sent. */
+  generator?: GeneratorStats;
 }
 
 export interface ProbeRecord {

@@ -135,6 +135,7 @@ export function trafficRecord(result: TrafficResult): Journal['traffic'] {
     writes: result.writes,
     durationMs: result.durationMs,
     series: result.series,
+    generator: result.generator,
   };
 }
 

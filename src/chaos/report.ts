@@ -6,9 +6,25 @@ import type { Journal } from './journal.ts';
 
 const clock = (at: number | string): string => new Date(at).toISOString().slice(11, 19);
 
-/** Article 3's STATUS line: `00:43:55 STATUS: reads=81/0 writes_ok=27 writes_409=0 writes_fail=0`. */
+/**
+ * Article 3's STATUS line: `00:43:55 STATUS: reads=81/0 writes_ok=27 writes_409=0 writes_fail=0`,
+ * with `not_sent=N` when the traffic generator could not send everything it was asked to.
+ */
 export function formatStatusLine(totals: TrafficTotals, at: number = Date.now()): string {
-  return `${clock(at)} STATUS: reads=${totals.reads.ok}/${totals.reads.fail} writes_ok=${totals.writes.ok} writes_409=${totals.writes.stockOut} writes_fail=${totals.writes.fail}`;
+  const notSent = totals.reads.notSent + totals.writes.notSent;
+  return `${clock(at)} STATUS: reads=${totals.reads.ok}/${totals.reads.fail} writes_ok=${totals.writes.ok} writes_409=${totals.writes.stockOut} writes_fail=${totals.writes.fail}${notSent ? ` not_sent=${notSent}` : ''}`;
+}
+
+const NOT_SENT_LABEL = 'Not sent (generator overloaded)';
+
+/** Requests the traffic generator did not send, over both kinds (0: it sent everything). */
+function notSentOf(journal: Journal): number {
+  return journal.traffic ? journal.traffic.reads.notSent + journal.traffic.writes.notSent : 0;
+}
+
+/** Why the counts are short, so that a reader does not blame the system for the generator. */
+function notSentWarning(notSent: number): string {
+  return `WARNING: the traffic generator could not keep up: ${notSent} requests it was asked for were never sent (in-flight cap reached or behind schedule). They are not failures of the system, and the counts above cover less load than the template asked for; lower the rates or use a slower profile.`;
 }
 
 /** Failures by status, as `105 (500)` or `38 (502×37, timeout×1)`; a status of 0 is a client timeout. */
@@ -48,6 +64,11 @@ export function formatResults(journal: Journal): string {
     lines.push(`Reads:  ${t.reads.ok} OK / ${t.reads.fail} FAILED`);
     lines.push(`Writes: ${t.writes.ok} OK / ${t.writes.stockOut} insufficient-stock(409) / ${t.writes.fail} REAL-FAILED${t.writes.queued ? ` / ${t.writes.queued} QUEUED` : ''}`);
     lines.push(`Real failures (reads_fail + writes_fail) = ${t.reads.fail + t.writes.fail}`);
+    if (notSentOf(journal) > 0) {
+      const cap = t.generator ? ` (at most ${t.generator.maxInFlightRequests} in flight)` : '';
+      lines.push(`${NOT_SENT_LABEL}: ${t.reads.notSent} reads / ${t.writes.notSent} writes${cap}`);
+      lines.push(notSentWarning(notSentOf(journal)));
+    }
   }
   if (journal.probe) {
     const window = journal.probe.detectionWindow;
@@ -97,6 +118,7 @@ export function formatComparison(journals: readonly Journal[]): string {
     rows.push(['Read failures', (j) => (j.traffic ? formatFailures(j.traffic.reads.fail, j.traffic.reads.failByStatus) : '-')]);
     rows.push(['Write failures (real)', (j) => (j.traffic ? formatFailures(j.traffic.writes.fail, j.traffic.writes.failByStatus) : '-')]);
     rows.push(['Orders confirmed (201)', (j) => (j.traffic ? String(j.traffic.writes.ok) : '-')]);
+    if (any((j) => notSentOf(j) > 0)) rows.push([NOT_SENT_LABEL, (j) => (j.traffic ? String(notSentOf(j)) : '-')]);
   }
   rows.push(['Recovery', recovery]);
   if (any((j) => j.fleet.replacement !== null)) {
@@ -113,5 +135,8 @@ export function formatComparison(journals: readonly Journal[]): string {
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
   const title = `${journals[0]!.experiment}: ${journals.map((j) => columnTitle(j.mode)).join(' vs ')} (${journals[0]!.profile.name} profile)`;
-  return [title, line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  const table = [title, line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+  const notSent = journals.reduce((n, j) => n + notSentOf(j), 0);
+  if (notSent > 0) table.push(notSentWarning(notSent));
+  return table.join('\n');
 }

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { OrderLedger } from '../audit/ledger.ts';
 import { classifyRead, classifyWrite } from './outcome.ts';
+import { decide, SendSchedule, type RequestKind } from './send-schedule.ts';
+
+/**
+ * The most requests the generator keeps in flight, whatever the rate. Past a few hundred, on a
+ * small machine, the generator itself becomes the bottleneck: every socket and promise it holds
+ * slows the event loop that must read the answers, answers read late time out, and the report
+ * would blame the system for the generator's overload.
+ */
+export const MAX_IN_FLIGHT_REQUESTS = 256;
 
 /** Traffic settings; the defaults are Article 3's. */
 export interface TrafficOptions {
@@ -13,6 +22,12 @@ export interface TrafficOptions {
   quantity?: number;
   /** Client timeout; an unanswered request counts as status 0. */
   timeoutMs?: number;
+  /**
+   * Requests in flight at most; a request due while this many are unanswered is not sent and is
+   * counted as `notSent` (the generator's shortfall, not a failure of the system). Default: twice
+   * what the rates need if every request ran to the timeout, at most MAX_IN_FLIGHT_REQUESTS.
+   */
+  maxInFlightRequests?: number;
   /** Every write is recorded here with its Idempotency-Key and what the client was told. */
   ledger?: OrderLedger;
   /** Called every `statusEveryMs` with the totals so far (the articles' STATUS lines). */
@@ -23,10 +38,14 @@ export interface TrafficOptions {
   signal?: AbortSignal;
 }
 
-/** Counts in the articles' terms. */
+/**
+ * Counts in the articles' terms, plus `notSent`: requests the schedule asked for that the
+ * generator did not send (its in-flight cap was reached, or it fell behind its schedule). They
+ * are neither answers nor failures of the system.
+ */
 export interface TrafficTotals {
-  reads: { ok: number; fail: number; bySource: Record<string, number>; failByStatus: Record<string, number> };
-  writes: { ok: number; queued: number; stockOut: number; fail: number; failByStatus: Record<string, number> };
+  reads: { ok: number; fail: number; notSent: number; bySource: Record<string, number>; failByStatus: Record<string, number> };
+  writes: { ok: number; queued: number; stockOut: number; fail: number; notSent: number; failByStatus: Record<string, number> };
 }
 
 /** One second of traffic, for the journal's time series. */
@@ -34,14 +53,38 @@ export interface TrafficSecond extends TrafficTotals {
   second: number;
 }
 
+/** The generator's own limits over a run: why requests were not sent. */
+export interface GeneratorStats {
+  maxInFlightRequests: number;
+  peakInFlightRequests: number;
+  /** Not sent: due while `maxInFlightRequests` were unanswered. */
+  notSentAtInFlightCap: number;
+  /** Not sent: due so long ago, when the generator got to them, that sending them would be a burst. */
+  notSentBehindSchedule: number;
+}
+
 /** What a run of traffic saw. */
 export interface TrafficResult extends TrafficTotals {
   series: TrafficSecond[];
   durationMs: number;
+  generator: GeneratorStats;
 }
 
 function emptyTotals(): TrafficTotals {
-  return { reads: { ok: 0, fail: 0, bySource: {}, failByStatus: {} }, writes: { ok: 0, queued: 0, stockOut: 0, fail: 0, failByStatus: {} } };
+  return {
+    reads: { ok: 0, fail: 0, notSent: 0, bySource: {}, failByStatus: {} },
+    writes: { ok: 0, queued: 0, stockOut: 0, fail: 0, notSent: 0, failByStatus: {} },
+  };
+}
+
+/**
+ * The default cap: twice what an open model at these rates holds when every request runs to the
+ * timeout (the twice absorbs timer jitter), so that a hung system shows as timeouts, not as
+ * shortfall; at most MAX_IN_FLIGHT_REQUESTS.
+ */
+function defaultMaxInFlight(readsPerSecond: number, writesPerSecond: number, timeoutMs: number): number {
+  const needed = Math.ceil(((readsPerSecond + writesPerSecond) * timeoutMs) / 1000);
+  return Math.min(MAX_IN_FLIGHT_REQUESTS, Math.max(1, 2 * needed));
 }
 
 function observe(options: TrafficOptions, kind: 'read' | 'write', failed: boolean, status: number, sentAt: number): void {
@@ -53,9 +96,9 @@ function observe(options: TrafficOptions, kind: 'read' | 'write', failed: boolea
   }
 }
 
-async function send(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+async function send(url: string, init: RequestInit, signal: AbortSignal): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
   try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, { ...init, signal });
     const text = await response.text();
     let body: Record<string, unknown> | undefined;
     try {
@@ -72,31 +115,41 @@ async function send(url: string, init: RequestInit, timeoutMs: number): Promise<
 /**
  * Article 3's traffic generator: reads of GET /products and writes of POST /orders at fixed
  * rates (an open model: a slow answer does not slow the next request), each write with an
- * Idempotency-Key, classified as the articles count them, per second. Bounded by durationMs.
+ * Idempotency-Key, classified as the articles count them, per second. Sending stops at
+ * durationMs (or the signal); requests still in flight then get at most the client timeout, so
+ * the run returns within durationMs + timeoutMs. What the generator cannot send (in-flight cap,
+ * behind schedule) is counted as `notSent`, never as a failure, and is not passed to onOutcome.
  */
 export async function runTraffic(options: TrafficOptions): Promise<TrafficResult> {
   const readsPerSecond = options.readsPerSecond ?? 3;
   const writesPerSecond = options.writesPerSecond ?? 1;
   const timeoutMs = options.timeoutMs ?? 5000;
+  const maxInFlightRequests = options.maxInFlightRequests ?? defaultMaxInFlight(readsPerSecond, writesPerSecond, timeoutMs);
   const productId = options.productId ?? 1;
   const quantity = options.quantity ?? 1;
   const totals = emptyTotals();
   const series: TrafficSecond[] = [];
+  const generator: GeneratorStats = { maxInFlightRequests, peakInFlightRequests: 0, notSentAtInFlightCap: 0, notSentBehindSchedule: 0 };
   const started = Date.now();
   const secondOf = (at: number): TrafficSecond => {
-    const second = Math.floor((at - started) / 1000);
+    const second = Math.max(0, Math.floor((at - started) / 1000));
     while (series.length <= second) series.push({ second: series.length, ...emptyTotals() });
     return series[second]!;
   };
+  // One deadline for the whole drain, besides each request's own timeout: whatever a request's
+  // fetch does with its signal, the run returns at most timeoutMs after sending stops.
+  const drain = new AbortController();
+  const requestSignal = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(timeoutMs), drain.signal]);
   const inFlight = new Set<Promise<void>>();
   const track = (work: Promise<void>): void => {
     inFlight.add(work);
+    generator.peakInFlightRequests = Math.max(generator.peakInFlightRequests, inFlight.size);
     void work.finally(() => inFlight.delete(work));
   };
 
   const read = async (): Promise<void> => {
     const sentAt = Date.now();
-    const { status, body } = await send(`${options.url}/products`, {}, timeoutMs);
+    const { status, body } = await send(`${options.url}/products`, {}, requestSignal());
     const outcome = classifyRead(status);
     const bucket = secondOf(sentAt);
     for (const t of [totals, bucket]) {
@@ -115,7 +168,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     const { status, body } = await send(
       `${options.url}/orders`,
       { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ product_id: productId, quantity }) },
-      timeoutMs,
+      requestSignal(),
     );
     const outcome = classifyWrite(status);
     for (const t of [totals, secondOf(sentAt)]) {
@@ -126,9 +179,12 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     const orderId = typeof body?.['order_id'] === 'number' ? (body['order_id'] as number) : null;
     options.ledger?.record({ key, productId, quantity, sentAt, answeredAt: Date.now(), status, orderId });
   };
+  const notSent = (kind: RequestKind, dueMs: number): void => {
+    for (const t of [totals, secondOf(started + dueMs)]) t[kind === 'read' ? 'reads' : 'writes'].notSent++;
+  };
 
-  // One tick every 10 ms; each kind fires when its own schedule is due.
-  const schedule = { reads: 0, writes: 0 };
+  // One tick every 10 ms sends what has fallen due since the last, in the order it fell due.
+  const schedule = new SendSchedule({ readsPerSecond, writesPerSecond });
   let lastStatus = started;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
@@ -138,13 +194,15 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
         resolve();
         return;
       }
-      while (readsPerSecond > 0 && schedule.reads * (1000 / readsPerSecond) <= elapsed) {
-        schedule.reads++;
-        track(read());
-      }
-      while (writesPerSecond > 0 && schedule.writes * (1000 / writesPerSecond) <= elapsed) {
-        schedule.writes++;
-        track(write());
+      for (const request of schedule.takeDue(elapsed)) {
+        const decision = decide(request, elapsed, inFlight.size, maxInFlightRequests);
+        if (decision === 'send') {
+          track(request.kind === 'read' ? read() : write());
+          continue;
+        }
+        if (decision === 'atInFlightCap') generator.notSentAtInFlightCap++;
+        else generator.notSentBehindSchedule++;
+        notSent(request.kind, request.dueMs);
       }
       const statusEveryMs = options.statusEveryMs ?? 5000;
       if (options.onStatus && Date.now() - lastStatus >= statusEveryMs) {
@@ -160,7 +218,12 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     const timer = setInterval(tick, 10);
     tick();
   });
-  // Requests already sent are waited for (each is bounded by the client timeout).
-  await Promise.all([...inFlight]);
-  return { ...totals, series, durationMs: Date.now() - started };
+  // Requests already sent are waited for, each at most the client timeout from now.
+  const backstop = setTimeout(() => drain.abort(), timeoutMs);
+  try {
+    await Promise.all([...inFlight]);
+  } finally {
+    clearTimeout(backstop);
+  }
+  return { ...totals, series, durationMs: Date.now() - started, generator };
 }

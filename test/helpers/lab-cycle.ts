@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { LabInfo } from '../../src/lab/lab.ts';
-import { descendants, killAll, waitUntilGone, within } from './processes.ts';
+import { within } from './deadline.ts';
+import { descendants, killAll, waitUntilGone } from './processes.ts';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -84,7 +85,7 @@ export async function upCycle(stopBy: 'down' | NodeJS.Signals, exitWithinMs = 15
     } else {
       up.child.kill(stopBy);
     }
-    const exit = await within(up.exited, exitWithinMs, 'chaos-lab up exit').catch(() => undefined);
+    const exit = await within(exitWithinMs, 'chaos-lab up exit', up.exited).catch(() => undefined);
     const exitMs = exit === undefined ? null : performance.now() - stopping;
     const leftovers = await waitUntilGone(family, 5_000);
     return { readyMs, exitMs, exit: exit ?? null, leftovers, output: up.output() };

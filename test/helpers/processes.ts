@@ -54,16 +54,3 @@ export function killAll(pids: number[]): void {
     }
   }
 }
-
-/** Resolves with `promise`, or rejects after `timeoutMs` naming `what`: a test's own bound on a wait. */
-export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
