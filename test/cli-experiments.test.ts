@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Journal } from '../src/chaos/journal.ts';
+import { within } from './helpers/deadline.ts';
 import { waitUntilGone } from './helpers/processes.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -137,9 +138,46 @@ describe('chaos-lab run, validate, experiments', () => {
       const goneBy = Date.now() + 10_000;
       while ((await runFolders()).length > 0 && Date.now() < goneBy) await delay(100);
       assert.deepEqual(await runFolders(), [], 'the temp folder outlived the killed run');
+      const serverFolders = async (): Promise<string[]> => (await readdir(tmp)).filter((name) => name.startsWith('chaos-lab-pg-'));
+      while ((await serverFolders()).length > 0 && Date.now() < goneBy) await delay(100);
+      assert.deepEqual(await serverFolders(), [], 'the PostgreSQL data folders outlived the killed run');
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('run: a template at the highest rates the schema allows ends on time, blames its shortfall on the generator, and the process exits', async () => {
+    // Regression: with no cap on requests in flight the generator overloaded itself (every request
+    // status 0, the run 2-18x its duration), and the process, its journal written, never exited:
+    // it spun in Node's teardown with sockets still open. The generator is capped and the command
+    // exits by itself.
+    const template = (await readFile(fileURLToPath(new URL('../experiments/db-failover.yaml', import.meta.url)), 'utf8'))
+      .replace('readsPerSecond: 3', 'readsPerSecond: 200')
+      .replace('writesPerSecond: 1', 'writesPerSecond: 100');
+    const file = join(dir, 'max-rate.yaml');
+    await writeFile(file, template);
+    const journalFile = join(dir, 'max-rate.json');
+    const child = spawn(process.execPath, [CLI, 'run', file, '--mode', 'resilient', '--profile', 'quick', '--journal', journalFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const exit = await within(90_000, 'the max-rate run', new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))));
+      assert.equal(exit, 0, output);
+      const journal = JSON.parse(await readFile(journalFile, 'utf8')) as Journal;
+      const traffic = journal.traffic!;
+      assert.equal(journal.status, 'completed');
+      // 6 s of traffic at 4,000 reads and 2,000 writes a second: every request asked for is accounted for,
+      // answered or not sent, and the run took about its duration, not many times it.
+      const accounted = traffic.reads.ok + traffic.reads.fail + traffic.reads.notSent + traffic.writes.ok + traffic.writes.stockOut + traffic.writes.queued + traffic.writes.fail + traffic.writes.notSent;
+      assert.ok(Math.abs(accounted - 36_000) <= 360, `36,000 requests asked for, ${accounted} accounted for`);
+      assert.ok(traffic.durationMs < 6_000 + 5_000 + 1_000, `traffic ran ${traffic.durationMs} ms`);
+      const answered = accounted - traffic.reads.notSent - traffic.writes.notSent;
+      assert.ok(traffic.reads.fail + traffic.writes.fail <= answered * 0.05, `failures ${traffic.reads.fail + traffic.writes.fail} of ${answered} answered`);
+      if (traffic.reads.notSent + traffic.writes.notSent > 0) assert.match(output, /Not sent \(generator overloaded\)/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   });
 });

@@ -2,9 +2,10 @@
 // when it is killed with SIGKILL.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
 import { labCommand, spawnUp, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
@@ -118,8 +119,17 @@ describe('chaos-lab up and the commands against it', () => {
     ];
     assert.ok(pids.length >= 5, `children: ${pids}`);
     assert.ok(pids.every(alive));
+    // The servers' data folders (-D on their command lines), which the reaper must remove too.
+    const dataFolders = status.database.members.filter((m) => m.pid !== null).map((m) => {
+      const argv = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').split('\0');
+      return dirname(argv[argv.indexOf('-D') + 1]!);
+    });
+    assert.equal(dataFolders.length, 2);
+    const everything = descendants(up.pid!); // the reaper among them: it exits once its job is done
     up.kill('SIGKILL');
     assert.deepEqual(await waitUntilGone(pids, 10_000), [], 'every child died with the controller');
+    assert.deepEqual(await waitUntilGone(everything, 10_000), [], 'and the reaper finished its job');
+    for (const folder of dataFolders) assert.equal(existsSync(folder), false, `${folder} outlived the controller`);
   });
 });
 
