@@ -106,6 +106,8 @@ describe('chaos-lab run, validate, experiments', () => {
       [['--out', '/proc/self'], /--out: \/proc\/self: cannot be written/],
       [['--out', '/dev/null'], /--out: cannot use \/dev\/null: \/dev\/null is not a folder/],
       [['--journal', '/dev/null', '--mode', 'naive'], /--journal: \/dev\/null: is not a regular file/],
+      // Comparing, the journals are /dev/null-naive.json and /dev/null-resilient.json, which root may create.
+      [['--journal', '/dev/null'], /--journal: \/dev\/null: is not a regular file/],
       [['--journal', dir, '--mode', 'naive'], /--journal: .*: is not a regular file \(a folder\)/],
     ] as const) {
       const { code, stdout, stderr } = await chaosLab('run', 'instance-stop', '--profile', 'quick', ...args);

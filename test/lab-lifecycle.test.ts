@@ -1,13 +1,15 @@
 // `chaos-lab up` ends every time it is asked to, owns its folder alone, and cannot be made to
 // leak or redirect its secrets through files planted in that folder.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { labCommand, spawnUp, upCycle, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CLI, labCommand, spawnUp, upCycle, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
 import { within } from './helpers/deadline.ts';
-import { descendants, killAll, waitUntilGone } from './helpers/processes.ts';
+import { alive, descendants, killAll, waitUntilGone } from './helpers/processes.ts';
 
 /** Stops `up` (down, bounded) and kills by PID whatever is left; for a test's finally. */
 async function cleanUp(up: UpProcess, family: number[] = []): Promise<void> {
@@ -107,28 +109,52 @@ describe('chaos-lab up: one lab per folder', () => {
 });
 
 describe('chaos-lab up under npm', () => {
-  it('stops when the npm process that started it is killed with SIGTERM', async () => {
-    // Regression: npm runs the command under `sh -c`; a SIGTERM to npm killed npm and the shell
-    // and the lab lived on, orphaned. Under npm the command now watches its starters.
-    const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-npm-'));
-    const npm = process.env['npm_execpath'];
-    const command = npm
-      ? { file: process.execPath, args: [npm, 'run', '--silent', 'chaos-lab', '--', 'up', '--dir', dir] }
-      : { file: 'npm', args: ['run', '--silent', 'chaos-lab', '--', 'up', '--dir', dir] };
-    const up = spawnUp(dir, command);
-    let family: number[] = [];
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`stops when the npm process that started it gets ${signal}`, async () => {
+      // Regression: npm ran the command under `sh -c`; a SIGTERM to npm killed npm and the shell
+      // and the lab lived on, orphaned. Now the scripts exec node (npm's forwarded signal reaches
+      // the lab), and a starter that cannot forward anything (SIGKILL) is noticed by the lab.
+      const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-npm-'));
+      const npm = process.env['npm_execpath'];
+      const command = npm
+        ? { file: process.execPath, args: [npm, 'run', '--silent', 'chaos-lab', '--', 'up', '--dir', dir] }
+        : { file: 'npm', args: ['run', '--silent', 'chaos-lab', '--', 'up', '--dir', dir] };
+      const up = spawnUp(dir, command);
+      let family: number[] = [];
+      try {
+        const info = await waitReady(up);
+        family = descendants(up.child.pid!);
+        assert.ok(family.includes(info.pid), `the lab (pid ${info.pid}) runs under npm (pid ${up.child.pid})`);
+        up.child.kill(signal);
+        assert.deepEqual(await waitUntilGone([info.pid], 15_000), [], 'the lab stopped within 15 s of npm going away');
+        assert.deepEqual(await waitUntilGone(family, 5_000), [], 'and so did everything it started');
+        await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
+      } finally {
+        killAll([...family, ...descendants(up.child.pid!)]);
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('started directly with npm variables in its environment, it does not watch its parent', async () => {
+    // A lab started with nohup from a shell inside an npm script inherits npm_lifecycle_event; it
+    // must not take its parent shell's exit for npm going away.
+    const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-nohup-'));
+    const shell = spawnUp(dir, { file: '/bin/sh', args: ['-c', `npm_lifecycle_event=test npm_command=run-script ${process.execPath} ${CLI} up --dir ${dir} > ${dir}/out.log 2>&1 & echo started`] });
+    let labPid: number | undefined;
     try {
-      const info = await waitReady(up);
-      family = descendants(up.child.pid!);
-      assert.ok(family.includes(info.pid), `the lab (pid ${info.pid}) runs under npm (pid ${up.child.pid})`);
-      up.child.kill('SIGTERM');
-      assert.deepEqual(await waitUntilGone([info.pid], 15_000), [], 'the lab stopped within 15 s of npm going away');
-      assert.deepEqual(await waitUntilGone(family, 5_000), [], 'and so did everything it started');
-      await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
+      await within(10_000, 'the starting shell', shell.exited);
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(join(dir, 'lab.json')) && Date.now() < deadline) await delay(100);
+      labPid = (JSON.parse(await readFile(join(dir, 'lab.json'), 'utf8')) as { pid: number }).pid;
+      await delay(1_000); // the watch polls every 250 ms: four chances to stop wrongly
+      assert.equal(alive(labPid), true, 'the lab outlived the shell that started it');
     } finally {
-      killAll([...family, ...descendants(up.child.pid!)]);
+      if (labPid !== undefined) {
+        await labCommand(dir, 'down');
+        await waitUntilGone([labPid], 15_000);
+      }
       await rm(dir, { recursive: true, force: true });
     }
   });
 });
-

@@ -37,6 +37,11 @@ export function parseDuration(raw: string | undefined, flag: string): number | u
 /** Why a long-running command stops: a signal, `chaos-lab down` (or the code), or its npm starter gone. */
 export type StopReason = NodeJS.Signals | 'request' | 'orphaned';
 
+/** How a stop reason reads in progress lines. */
+export function describeStop(reason: StopReason): string {
+  return reason === 'request' ? 'chaos-lab down' : reason === 'orphaned' ? 'the npm process that started it is gone' : reason;
+}
+
 /**
  * Resolves when SIGINT or SIGTERM arrives, when `stop` is called, or (under npm) when the npm
  * process that started this command is gone; a second signal exits at once.
@@ -58,7 +63,6 @@ export function untilStopped(): { stopped: Promise<StopReason>; stop: () => void
   const unwatch = watchNpmStarter(() => {
     if (stopping) return;
     stopping = true;
-    console.error('the npm process that started this command is gone: stopping');
     resolveStopped('orphaned');
   });
   return {
@@ -75,25 +79,48 @@ export function untilStopped(): { stopped: Promise<StopReason>; stop: () => void
 }
 
 /**
- * `npm run` and `npx` run us under `sh -c`: a SIGTERM to npm kills npm and the shell but not
- * us, and the lab would live on, orphaned. So under npm (it sets npm_command) we watch our
- * parent and grandparent (the shell and npm) and call `onGone` when either goes away. Started
- * directly (node, a supervisor, nohup), signals reach us and nothing is watched.
+ * A safety net for commands started through npm. npm forwards SIGTERM and SIGINT to the
+ * command it runs (our scripts `exec` node, so there is no shell in between), but a starter
+ * killed outright (SIGKILL, a crashed supervisor) forwards nothing and the lab would live on,
+ * orphaned. So when our parent (or its parent, under `sh -c`, as with npx) is npm, we watch that
+ * chain and call `onGone` when any of it goes away. Started any other way (node directly, a
+ * supervisor, nohup), nothing is watched, whatever npm variables the environment carries: a
+ * parent that is already gone when we look cannot be told apart from a nohup'd start, so it is
+ * not taken for npm's death.
  */
 export function watchNpmStarter(onGone: () => void, everyMs = 250): () => void {
   if (process.env['npm_command'] === undefined && process.env['npm_lifecycle_event'] === undefined) return () => {};
-  const parent = process.ppid;
-  const grandparent = parentOf(parent);
-  const grandparentStart = grandparent === undefined ? null : processStartTime(grandparent);
+  const chain = npmChain(process.ppid);
+  if (!chain) return () => {};
+  const started = chain.map((pid) => processStartTime(pid));
   const timer = setInterval(() => {
-    const grandparentGone = grandparent !== undefined && grandparent > 1 && processStartTime(grandparent) !== grandparentStart;
-    if (process.ppid !== parent || grandparentGone) {
+    if (process.ppid !== chain[0] || chain.some((pid, i) => processStartTime(pid) !== started[i])) {
       clearInterval(timer);
       onGone();
     }
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** [parent] when the parent is npm, [parent, grandparent] when npm ran us under a shell, else undefined. */
+function npmChain(parent: number): number[] | undefined {
+  if (isNpm(parent)) return [parent];
+  const grandparent = parentOf(parent);
+  return grandparent !== undefined && grandparent > 1 && isNpm(grandparent) ? [parent, grandparent] : undefined;
+}
+
+/**
+ * True when `pid` is npm or npx: `node …/npm-cli.js …` as started, or `npm run …` once npm has set
+ * its process title (which rewrites the command line into one space-separated string).
+ */
+function isNpm(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return argv.slice(0, 2).some((arg) => /(^|\/)(npm|npx)(-cli\.js)?$/.test(arg.split(' ')[0]!));
+  } catch {
+    return false;
+  }
 }
 
 /** The parent PID of `pid` (field 4 of /proc/PID/stat), or undefined without /proc. */

@@ -13,7 +13,7 @@ import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
 import { ensureDir } from '../../lab/files.ts';
 import { checkOutputPaths } from '../output-paths.ts';
-import { untilStopped, UsageError } from '../shared.ts';
+import { describeStop, untilStopped, UsageError } from '../shared.ts';
 
 /** chaos-lab experiments: the built-ins, one line each, with their modes. */
 export async function experimentsCommand(args: string[]): Promise<void> {
@@ -76,7 +76,8 @@ export async function runCommand(args: string[]): Promise<void> {
     return modes.length === 1 ? values.journal : values.journal.replace(/(\.json)?$/, `-${mode}.json`);
   };
   // Before the run, not after it: a journal that cannot be written at the end is a run lost.
-  if (values.journal) await checkOutputPaths({ flag: '--journal', files: modes.map(journalFile) });
+  // The given path too when comparing: it names the files, and /dev/null-naive.json is no journal.
+  if (values.journal) await checkOutputPaths({ flag: '--journal', files: [...new Set([values.journal, ...modes.map(journalFile)])] });
   else await checkOutputPaths({ flag: '--out', dirs: [out] });
   const session = new Session(profile, seed);
   try {
@@ -148,7 +149,7 @@ class Session {
     this.#seed = seed;
     void this.#stop.stopped.then((reason) => {
       if (reason === 'request') return;
-      console.log(`\n${reason}: stopping the run, rolling back and cleaning up … (again to exit at once)`);
+      console.log(`\n${describeStop(reason)}: stopping the run, rolling back and cleaning up … (again to exit at once)`);
       this.#abort.abort();
     });
   }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
-import { parseCount, parseStrategy, untilStopped } from '../shared.ts';
+import { describeStop, parseCount, parseStrategy, untilStopped } from '../shared.ts';
 
 /** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
 export async function upCommand(args: string[]): Promise<void> {
@@ -38,7 +38,7 @@ export async function upCommand(args: string[]): Promise<void> {
   const api = buildControlApi(lab, token, stop.stop);
   try {
     if (early !== undefined) {
-      console.log(`\n${early}: stopping …`);
+      console.log(`\n${describeStop(early)}: stopping …`);
       return;
     }
     await api.listen({ host: '127.0.0.1', port: 0 });
@@ -59,7 +59,7 @@ export async function upCommand(args: string[]): Promise<void> {
       lab.loadBalancer.on('state-change', (change) => console.log(`  ${change.at.slice(11, 19)} target ${change.target} ${change.from} -> ${change.to} (${change.reason})`));
     }
     const reason = await stop.stopped;
-    console.log(`\n${reason === 'request' ? 'chaos-lab down' : reason === 'orphaned' ? 'starter gone' : reason}: stopping …`);
+    console.log(`\n${describeStop(reason)}: stopping …`);
   } finally {
     await api.close().catch(() => {});
     await lab.close();
