@@ -134,4 +134,23 @@ describe('traffic generator limits', () => {
       await server.close();
     }
   });
+
+  it('accounts for every request that fell due before the end, also when the last tick comes late', async () => {
+    // Regression: once the run's time was up, the last tick stopped before taking what had fallen
+    // due since the tick before; those requests were neither sent nor counted as not sent.
+    const server = await slowServer(0);
+    try {
+      // Block the event loop for 300 ms just before the end, so the last tick comes ~300 ms late.
+      setTimeout(() => {
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+      }, 850);
+      const result = await within(15_000, 'the traffic run', runTraffic({ url: server.url, durationMs: 1000, readsPerSecond: 200, writesPerSecond: 100, timeoutMs: 2000 }));
+      const reads = result.reads.ok + result.reads.fail + result.reads.notSent;
+      const writes = result.writes.ok + result.writes.queued + result.writes.stockOut + result.writes.fail + result.writes.notSent;
+      assert.deepEqual([reads, writes], [200, 100], 'due at 0, 5, 10 … 995 ms: 200 reads; at 0, 10 … 990 ms: 100 writes');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OrderLedger } from '../audit/ledger.ts';
 import { classifyRead, classifyWrite } from './outcome.ts';
-import { decide, SendSchedule, type RequestKind } from './send-schedule.ts';
+import { decide, SendSchedule, type DueRequest, type RequestKind } from './send-schedule.ts';
 
 /**
  * The most requests the generator keeps in flight, whatever the rate. Past a few hundred, on a
@@ -187,23 +187,32 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   const schedule = new SendSchedule({ readsPerSecond, writesPerSecond });
   let lastStatus = started;
   await new Promise<void>((resolve) => {
+    const dispatch = (request: DueRequest, elapsed: number): void => {
+      const decision = decide(request, elapsed, inFlight.size, maxInFlightRequests);
+      if (decision === 'send') {
+        track(request.kind === 'read' ? read() : write());
+        return;
+      }
+      if (decision === 'atInFlightCap') generator.notSentAtInFlightCap++;
+      else generator.notSentBehindSchedule++;
+      notSent(request.kind, request.dueMs);
+    };
     const tick = (): void => {
       const elapsed = Date.now() - started;
-      if (elapsed >= options.durationMs || options.signal?.aborted) {
+      if (options.signal?.aborted) {
         clearInterval(timer);
         resolve();
         return;
       }
-      for (const request of schedule.takeDue(elapsed)) {
-        const decision = decide(request, elapsed, inFlight.size, maxInFlightRequests);
-        if (decision === 'send') {
-          track(request.kind === 'read' ? read() : write());
-          continue;
-        }
-        if (decision === 'atInFlightCap') generator.notSentAtInFlightCap++;
-        else generator.notSentBehindSchedule++;
-        notSent(request.kind, request.dueMs);
+      if (elapsed >= options.durationMs) {
+        // The last tick comes late: what fell due before the end still belongs to the run, so it
+        // is sent (or counted as not sent) like any other; only what is due at the end or later is not.
+        for (const request of schedule.takeDue(options.durationMs)) if (request.dueMs < options.durationMs) dispatch(request, elapsed);
+        clearInterval(timer);
+        resolve();
+        return;
       }
+      for (const request of schedule.takeDue(elapsed)) dispatch(request, elapsed);
       const statusEveryMs = options.statusEveryMs ?? 5000;
       if (options.onStatus && Date.now() - lastStatus >= statusEveryMs) {
         lastStatus = Date.now();
