@@ -138,6 +138,31 @@ describe('PostgresServer', () => {
     }
   });
 
+  it('never lets the server user change the folders it copies or writes into as the lab', async () => {
+    // Regression (root only): the base folder and an emptied data folder were handed to the server's
+    // user (nobody) before the lab, as root, copied and wrote into them, so any process running as
+    // that user could plant a symlink there and have root overwrite or chown the link's target.
+    const server = await PostgresServer.create();
+    try {
+      const base = await stat(join(server.dataDir, '..'));
+      const user = server.osUser;
+      if (user) {
+        assert.notEqual(base.uid, user.uid, 'the base folder is not the server user\'s');
+        assert.equal(base.mode & 0o777, 0o711, 'the server user may pass through it, not change it');
+      } else {
+        assert.equal(base.mode & 0o777, 0o700);
+      }
+      await server.emptyDataDir();
+      const emptied = await stat(server.dataDir);
+      assert.equal(emptied.uid, process.getuid!(), 'an emptied data folder stays ours until it is handed over');
+      assert.equal(emptied.mode & 0o777, 0o700);
+      await server.handOverDataDir();
+      if (user) assert.equal((await stat(server.dataDir)).uid, user.uid);
+    } finally {
+      await server.destroy();
+    }
+  });
+
   it('stops fast and immediately, restarts on the same port with a new PID', async () => {
     const server = await PostgresServer.start();
     try {

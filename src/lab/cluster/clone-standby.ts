@@ -1,4 +1,5 @@
-import { chmod, chown, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { POSTGRES_SUPERUSER, type PostgresServer } from '../postgres/postgres-server.ts';
@@ -47,10 +48,10 @@ export async function cloneAsStandby(primary: PostgresServer, standby: PostgresS
   // and argv is world-readable in /proc. The file sits in the data directory, which
   // PostgreSQL insists is 0700, and is 0600 itself (libpq ignores a passfile others can read).
   const passfile = join(standby.dataDir, REPLICATION_PASSFILE);
-  await writeFile(passfile, `*:*:*:${POSTGRES_SUPERUSER}:${primary.password}\n`, { mode: 0o600 });
+  // 'wx' + O_NOFOLLOW: a new file, never through a link (the folder is still ours alone, see emptyDataDir).
+  await writeFile(passfile, `*:*:*:${POSTGRES_SUPERUSER}:${primary.password}\n`, { mode: 0o600, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
   await chmod(passfile, 0o600);
-  const user = standby.osUser;
-  if (user) await chownTree(standby.dataDir, user.uid, user.gid);
+  await standby.handOverDataDir();
   standby.updateSettings({
     primary_conninfo: [
       `host=${primary.host}`,
@@ -99,11 +100,4 @@ async function copyTree(from: string, to: string, top: boolean): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-}
-
-async function chownTree(path: string, uid: number, gid: number): Promise<void> {
-  await chown(path, uid, gid);
-  const info = await lstat(path);
-  if (!info.isDirectory()) return;
-  for (const entry of await readdir(path)) await chownTree(join(path, entry), uid, gid);
 }

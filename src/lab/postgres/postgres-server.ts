@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -124,7 +124,9 @@ export class PostgresServer {
     const ownsDataDir = dataDir === undefined;
     if (dataDir === undefined) {
       const base = await mkdtemp(join(tmpdir(), 'chaos-lab-pg-'));
-      if (user) await chown(base, user.uid, user.gid);
+      // The server's user may pass through the base folder but never change it: were it theirs,
+      // they could swap `data` for a symlink while we (root) copy into it (see emptyDataDir).
+      if (user) await chmod(base, 0o711);
       dataDir = join(base, 'data');
     }
     const server = new PostgresServer(options, binaries, user, dataDir, ownsDataDir);
@@ -270,12 +272,20 @@ export class PostgresServer {
     return { ...this.#settings };
   }
 
-  /** Creates a data directory that is an empty folder owned by the server's user (for cloning into). */
+  /**
+   * Makes the data directory an empty folder (for cloning into), still ours: whoever fills it
+   * hands it to the server's user afterwards with handOverDataDir(). Until then no one else can
+   * write in it, so nothing can plant a symlink that our writes would follow.
+   */
   async emptyDataDir(): Promise<void> {
     if (this.running) throw new Error('cannot empty the data directory of a running server');
     await rm(this.#dataDir, { recursive: true, force: true });
     await mkdir(this.#dataDir, { mode: 0o700 });
-    if (this.#user) await chown(this.#dataDir, this.#user.uid, this.#user.gid);
+  }
+
+  /** Gives the data directory, and everything in it, to the server's user (lchown: links are not followed). */
+  async handOverDataDir(): Promise<void> {
+    if (this.#user) await lchownTree(this.#dataDir, this.#user.uid, this.#user.gid);
   }
 
   /** The last lines the server logged, for error messages. */
@@ -307,6 +317,12 @@ export class PostgresServer {
         await chown(folder, this.#user.uid, this.#user.gid);
         await chown(pwfile, this.#user.uid, this.#user.gid);
       }
+      // initdb (as the server's user) fills a data folder we make and hand over, in a base it cannot change.
+      const made = await mkdir(this.#dataDir, { mode: 0o700 }).then(() => true, (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') return false;
+        throw error;
+      });
+      if (made && this.#user) await chown(this.#dataDir, this.#user.uid, this.#user.gid);
       const args = [
         '-D', this.#dataDir, '-U', POSTGRES_SUPERUSER, `--pwfile=${pwfile}`,
         '--auth=scram-sha-256', // host, local and replication lines alike
@@ -381,4 +397,11 @@ export class PostgresServer {
       if (child.stdout) createInterface({ input: child.stdout }).on('line', onLine);
     });
   }
+}
+
+async function lchownTree(path: string, uid: number, gid: number): Promise<void> {
+  await lchown(path, uid, gid);
+  const info = await lstat(path);
+  if (!info.isDirectory()) return;
+  for (const entry of await readdir(path)) await lchownTree(join(path, entry), uid, gid);
 }
