@@ -1,0 +1,2 @@
+export { ServicesStore, SERVICES_DATABASE } from './services-store.ts';
+export type { ServicesStoreOptions } from './services-store.ts';

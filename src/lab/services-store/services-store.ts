@@ -1,0 +1,77 @@
+// The lab's services store: a third PostgreSQL server, independent of the shop's cluster, that
+// stands for the DynamoDB table of the serverless labs. It holds the shared circuit breakers'
+// state (and, in the next issue, the read cache and the write buffer).
+import pg from 'pg';
+import { PostgresServer, type PostgresConnectionConfig } from '../postgres/index.ts';
+import { ensureBreakerSchema } from '../../resilience/circuit-breaker/index.ts';
+
+/** The database the services store's tables live in. */
+export const SERVICES_DATABASE = 'services';
+
+/** Options of ServicesStore.start. */
+export interface ServicesStoreOptions {
+  /** Receives every line the server logs. */
+  onLog?: (line: string) => void;
+  /** Data directory; default: a fresh one under the temp directory, removed by close(). */
+  dataDir?: string;
+  /** How long the server may take to start (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+/** A running services store. */
+export class ServicesStore {
+  /** The PostgreSQL server: stop, kill or restart it to break the store itself. */
+  readonly server: PostgresServer;
+
+  private constructor(server: PostgresServer) {
+    this.server = server;
+  }
+
+  /** Starts the server, creates the database and the breaker tables. */
+  static async start(options: ServicesStoreOptions = {}): Promise<ServicesStore> {
+    const server = await PostgresServer.start({
+      dataDir: options.dataDir,
+      onLog: options.onLog,
+      startTimeoutMs: options.startTimeoutMs,
+      // A small store: a few connections per instance, a handful of instances.
+      settings: { max_connections: 100 },
+    });
+    try {
+      await withClient(server.connectionConfig(), async (client) => {
+        const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [SERVICES_DATABASE]);
+        if (rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(SERVICES_DATABASE)}`);
+      });
+      await withClient(server.connectionConfig(SERVICES_DATABASE), (client) => ensureBreakerSchema(client));
+    } catch (error) {
+      await server.destroy();
+      throw error;
+    }
+    return new ServicesStore(server);
+  }
+
+  /** Where the store listens (put a fault-proxy listener in front of it to break the path). */
+  get endpoint(): { host: string; port: number } {
+    return { host: this.server.host, port: this.server.port };
+  }
+
+  /** What a pg Client or Pool (or a PostgresBreakerStore) needs to reach the store's database. */
+  connectionConfig(): PostgresConnectionConfig {
+    return this.server.connectionConfig(SERVICES_DATABASE);
+  }
+
+  /** Stops the server and removes its data directory (when it made it). */
+  async close(): Promise<void> {
+    await this.server.destroy();
+  }
+}
+
+async function withClient<T>(config: PostgresConnectionConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(config);
+  client.on('error', () => {}); // a broken idle connection must not crash the lab; the query reports it
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
