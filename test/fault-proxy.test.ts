@@ -77,6 +77,15 @@ describe('fault proxy', () => {
     await proxy?.close();
   });
 
+  /** Waits (bounded) until a fault holds data on the proxy: the thing a removal must release. */
+  async function untilHeld(): Promise<void> {
+    const deadline = Date.now() + 3000;
+    while (proxy.status('db').heldChunks === 0) {
+      if (Date.now() > deadline) assert.fail('no data was ever held by the fault');
+      await delay(5);
+    }
+  }
+
   async function withProxy(): Promise<void> {
     proxy = new FaultProxy({ ownerCheckIntervalMs: 50 });
     port = (await proxy.addProxy({ name: 'db', upstream: { host: '127.0.0.1', port: echo.port } })).listen.port;
@@ -298,7 +307,7 @@ describe('fault proxy', () => {
     const socket = await client();
     const added = await proxy.addFault('db', { type: 'latency', params: { latencyMs: 60_000 } });
     const reply = roundTrip(socket, 'held', 5000);
-    await delay(200); // the echo is now waiting in the latency stage
+    await untilHeld(); // the echo is waiting in the latency stage
     const removedAt = Date.now();
     await proxy.removeFault('db', added.id);
     assert.equal(await reply, 'held');
@@ -319,7 +328,7 @@ describe('fault proxy', () => {
       }),
     );
     socket.write(Buffer.alloc(4096, 1)); // 40 s at 0.1 KB/s
-    await delay(200);
+    await untilHeld();
     assert.ok(received < 4096, 'throttled while the fault is active');
     const removedAt = Date.now();
     await proxy.removeFault('db', added.id);
@@ -343,7 +352,7 @@ describe('fault proxy', () => {
     const added = await proxy.addFault('db', { type: 'connect_delay', params: { delayMs: 60_000 } });
     const socket = await client();
     const reply = roundTrip(socket, 'dial', 3000);
-    await delay(200);
+    await untilHeld(); // the request waits for the delayed dial
     await proxy.removeFault('db', added.id);
     assert.equal(await reply, 'dial');
   });
@@ -356,7 +365,7 @@ describe('fault proxy', () => {
     const socket = await client();
     await proxy.addFault('db', { type: 'latency', params: { latencyMs: 60_000 } });
     const outcome = roundTrip(socket, 'held', 3000);
-    await delay(200); // the echo is now waiting in the latency stage
+    await untilHeld(); // the echo is waiting in the latency stage
     await proxy.close();
     assert.notEqual(await outcome, 'timeout');
     await delay(50);

@@ -13,9 +13,10 @@ import { alive, descendants, killAll, waitUntilGone } from './helpers/processes.
 
 /** Stops `up` (down, bounded) and kills by PID whatever is left; for a test's finally. */
 async function cleanUp(up: UpProcess, family: number[] = []): Promise<void> {
+  // At most 20 s, so that a test's waits and its cleanup together stay inside the test's own timeout.
   if (up.child.exitCode === null && up.child.signalCode === null) {
-    await labCommand(up.dir, 'down');
-    await within(15_000, 'up exit', up.exited).catch(() => up.child.kill('SIGKILL'));
+    await within(10_000, 'chaos-lab down', labCommand(up.dir, 'down')).catch(() => {});
+    await within(10_000, 'up exit', up.exited).catch(() => up.child.kill('SIGKILL'));
   }
   killAll([...family, ...descendants(up.child.pid!)]);
 }
@@ -43,11 +44,12 @@ describe('chaos-lab up: one lab per folder', () => {
     const first = spawnUp(dir);
     const second = spawnUp(dir);
     try {
-      const loser = await within(30_000, 'one up refusing', Promise.race([first.exited.then(() => first), second.exited.then(() => second)]));
+      // Bounds: 20 + 30 s of waiting, then at most 2 × 20 s of cleanup, inside the test's 120 s.
+      const loser = await within(20_000, 'one up refusing', Promise.race([first.exited.then(() => first), second.exited.then(() => second)]));
       const winner = loser === first ? second : first;
       assert.equal(await loser.exited, 1);
       assert.match(loser.output(), /a lab is already running in .* \(pid \d+\)/);
-      await waitReady(winner);
+      await waitReady(winner, 30_000);
       assert.equal((await labCommand(dir, 'status')).code, 0);
     } finally {
       await cleanUp(first);

@@ -21,6 +21,8 @@ interface LockHolder {
 }
 
 const LOCK = 'lab.lock';
+/** Held while a stale lock is being removed, so that only one starter removes it. */
+const TAKEOVER = 'lab.lock.takeover';
 
 /**
  * A lab's folder, held by one lab at a time. Claiming it makes it private (0700, owned by this
@@ -45,13 +47,13 @@ export class LabDir {
     const me = JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) } satisfies LockHolder);
     // Two tries: the second after taking over a stale lock.
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (await lab.#publishLock(me)) return lab;
+      if (await lab.#publish(LOCK, me)) return lab;
       const seen = await readFile(join(path, LOCK), 'utf8').catch(() => '');
       const holder = parseHolder(seen);
       if (holder && isRunning(holder)) {
         throw new LabDirError('LAB_RUNNING', `a lab is already running in ${path} (pid ${holder.pid}); stop it with chaos-lab down, or use another --dir`);
       }
-      await takeOverStale(path, seen);
+      await lab.#takeOverStale(seen, me);
     }
     throw new LabDirError('LAB_RUNNING', `another lab is starting in ${path}; use another --dir`);
   }
@@ -70,14 +72,48 @@ export class LabDir {
   }
 
   /**
-   * Creates the lock with its content in one step (written aside, then hard-linked into place,
-   * which fails if a lock exists): another starter never sees an empty lock. False if one exists.
+   * Removes a stale lock, one starter at a time. Under the takeover mutex no one else can remove
+   * or replace the lock (a new one is only ever linked where none exists), so the lock is removed
+   * only if it is still the stale one this starter saw, never a fresh one another starter just made.
    */
-  async #publishLock(content: string): Promise<boolean> {
-    const temp = `.${LOCK}.${randomBytes(6).toString('hex')}.tmp`;
+  async #takeOverStale(seen: string, me: string): Promise<void> {
+    if (!(await this.#acquireTakeover(me))) {
+      throw new LabDirError('LAB_RUNNING', `another lab is starting in ${this.path}; use another --dir`);
+    }
+    try {
+      if ((await readFile(join(this.path, LOCK), 'utf8').catch(() => '')) === seen) await rm(join(this.path, LOCK), { force: true });
+    } finally {
+      await rm(join(this.path, TAKEOVER), { force: true });
+    }
+  }
+
+  /**
+   * The takeover mutex: false while a live starter holds it. One left by a starter that died
+   * mid-takeover is moved aside (atomically, and put back if it was not the one seen) and retried.
+   */
+  async #acquireTakeover(me: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await this.#publish(TAKEOVER, me)) return true;
+      const seen = await readFile(join(this.path, TAKEOVER), 'utf8').catch(() => '');
+      const holder = parseHolder(seen);
+      if (holder && isRunning(holder)) return false;
+      const aside = join(this.path, `.${TAKEOVER}.${randomBytes(6).toString('hex')}.stale`);
+      if (!(await rename(join(this.path, TAKEOVER), aside).then(() => true, () => false))) continue;
+      if ((await readFile(aside, 'utf8').catch(() => '')) !== seen) await link(aside, join(this.path, TAKEOVER)).catch(() => {});
+      await rm(aside, { force: true });
+    }
+    return false;
+  }
+
+  /**
+   * Creates `name` with its content in one step (written aside, then hard-linked into place,
+   * which fails if it exists): another starter never sees it empty. False if it exists.
+   */
+  async #publish(name: string, content: string): Promise<boolean> {
+    const temp = `.${name}.${randomBytes(6).toString('hex')}.tmp`;
     await this.#create(temp, content);
     try {
-      await link(join(this.path, temp), join(this.path, LOCK));
+      await link(join(this.path, temp), join(this.path, name));
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -133,22 +169,6 @@ function parseHolder(text: string): LockHolder | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Removes a stale lock without removing a fresh one that another starter may have just made:
- * the lock is moved aside atomically first, and put back if it turns out not to be the stale one.
- */
-async function takeOverStale(dir: string, seen: string): Promise<void> {
-  const aside = join(dir, `.${LOCK}.${randomBytes(6).toString('hex')}.stale`);
-  try {
-    await rename(join(dir, LOCK), aside);
-  } catch {
-    return; // already gone: the next try creates it
-  }
-  const moved = await readFile(aside, 'utf8').catch(() => '');
-  if (moved !== seen) await link(aside, join(dir, LOCK)).catch(() => {});
-  await rm(aside, { force: true });
 }
 
 /** Refuses a folder that is a symlink, not a folder, or not ours; and makes it 0700. */

@@ -46,6 +46,11 @@ class Link {
   #ended = false;
   bytes = 0;
 
+  /** Chunks received and not yet written on: held by a fault's stage (or queued behind one). */
+  get held(): number {
+    return this.#queued;
+  }
+
   constructor(source: Socket | undefined, destination: Promise<Socket>, stages: Map<string, Stage>, beforeEnd: Map<string, () => Promise<void>>) {
     this.#source = source;
     this.#destination = destination;

@@ -78,6 +78,8 @@ export interface ProxyStatus {
   totalConnections: number;
   bytesUpstream: number;
   bytesDownstream: number;
+  /** Chunks a fault is holding right now (delayed, throttled, blackholed), both directions. */
+  heldChunks: number;
   faults: FaultRecord[];
 }
 
@@ -447,9 +449,11 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   #status(listener: ProxyListener): ProxyStatus {
     let bytesUpstream = listener.bytesUpstream;
     let bytesDownstream = listener.bytesDownstream;
+    let heldChunks = 0;
     for (const connection of listener.connections) {
       bytesUpstream += connection.upstreamLink.bytes;
       bytesDownstream += connection.downstreamLink.bytes;
+      heldChunks += connection.upstreamLink.held + connection.downstreamLink.held;
     }
     return {
       name: listener.name,
@@ -458,6 +462,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       listening: listener.listening,
       listenError: listener.listenError ?? null,
       openConnections: listener.connections.size,
+      heldChunks,
       totalConnections: listener.totalConnections,
       bytesUpstream,
       bytesDownstream,

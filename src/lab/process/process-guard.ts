@@ -63,6 +63,11 @@ export class ProcessGuard {
     clearTimeout(timer);
   }
 
+  /** The reaper's PID while one runs (for tests and diagnostics). */
+  get reaperPid(): number | undefined {
+    return this.#reaper?.pid;
+  }
+
   /** PIDs currently guarded. */
   get pids(): number[] {
     return [...this.#guarded.keys()];
