@@ -1,0 +1,18 @@
+export { BreakerLab, BREAKER_LAB_LISTENERS } from './breaker-lab.ts';
+export type { LabTransition } from './breaker-lab.ts';
+export { BREAKER_LAB_DEFAULTS, resolveBreakerLabOptions } from './breaker-lab-options.ts';
+export type { BreakerLabOptions, ResolvedBreakerLabOptions } from './breaker-lab-options.ts';
+export { BREAKER_NAME } from './breaker-function-config.ts';
+export type { BreakerMode, BreakerFunctionConfig } from './breaker-function-config.ts';
+export { BackendControl } from './backend-control.ts';
+export { HEALTHY_BEHAVIOUR, BackendBehaviourError, resolveBehaviour, CallLedger } from './backend-behaviour.ts';
+export type { BackendBehaviour, BackendCalls, BehaviourWindow, CallOutcome, ReceivedCall } from './backend-behaviour.ts';
+export { GatewayControl } from './gateway-control.ts';
+export type { InvocationRecord, EnvironmentEvent } from './gateway-server.ts';
+export type { PoolMetrics, PoolSettings, Recycles } from './environment-pool.ts';
+export { GatewayConfigError } from './gateway-config.ts';
+export { ThrottledError, FunctionTimeoutError, FunctionCrashedError, FunctionInitError, GatewayClosingError } from './function-errors.ts';
+export { BackendHttpError, BackendTimeoutError, BackendUnreachableError } from './backend-call.ts';
+export { LabApiError } from './lab-http-client.ts';
+export { spawnGuardedChild, stopWithOwner, ChildStartError } from './guarded-child.ts';
+export type { GuardedChild, GuardedChildOptions, ChildExit } from './guarded-child.ts';
