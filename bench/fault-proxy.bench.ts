@@ -19,6 +19,7 @@ import { LoadGenerator } from './load-generator-client.ts';
 import { PostgresServer } from '../src/lab/postgres/postgres-server.ts';
 import { initSchema } from '../src/shop/schema.ts';
 import type { Address } from '../src/lab/fault-proxy/connection.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' } } });
 const durationMs = Number(values.duration) * 1000;
@@ -112,7 +113,7 @@ try {
     await compare(
       async (address, ms) => {
         const endpoint = { ...address, database: 'chaos_shop', user: 'postgres', password: server.password };
-        const shop = await startShop({ writer: endpoint, strategy: 'resilient', instanceId: 'i-bench' });
+        const shop = await startShop({ writer: endpoint, patterns: resolvePatterns('resilient'), instanceId: 'i-bench' });
         try {
           await shop.whenInitialised();
           const summary = await generator.run({ url: shop.url, scenario: 'products', durationS: ms / 1000, connections });

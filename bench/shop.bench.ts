@@ -1,6 +1,6 @@
 // Throughput benchmark of the Chaos Shop on one embedded PostgreSQL server.
 //
-// What it measures: for each connection strategy, requests per second and latency (p50, p99)
+// What it measures: for each set of patterns (a preset), requests per second and latency (p50, p99)
 // of two scenarios, each preceded by a ~1 s warm-up that is not counted:
 //   products  GET /products (one prepared SELECT of the ten products)
 //   orders    POST /orders {"product_id": N, "quantity": 1}, N round-robin over the ten
@@ -20,8 +20,8 @@
 // The 'cpu shop' column is this whole process (the shop plus this script's bookkeeping, which
 // is idle during a run).
 //
-// Run:  npm run bench -- [--duration 10] [--strategy resilient|naive|both] [--connections 16]
-//   or  node_modules/.bin/node bench/shop.bench.ts --strategy both
+// Run:  npm run bench -- [--duration 10] [--patterns resilient|naive|both] [--connections 16]
+//   or  node_modules/.bin/node bench/shop.bench.ts --patterns both
 // Ctrl-C stops the load, the shop and PostgreSQL.
 //
 // Reading the numbers: on a small shared VM, runs of the same code differ by 20-30 % from one
@@ -31,7 +31,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
-import type { StrategyName } from '../src/shop/database/shop-database.ts';
+import { resolvePatterns, type PresetName } from '../src/shop/patterns.ts';
 import { machineBusyPercent, measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
 import { LoadGenerator } from './load-generator-client.ts';
 import type { LoadSummary, Scenario } from './load-generator.ts';
@@ -40,18 +40,18 @@ interface BenchOptions {
   durationS: number;
   warmupS: number;
   connections: number;
-  strategies: StrategyName[];
+  presets: PresetName[];
 }
 
 interface Row {
   scenario: Scenario;
-  strategy: StrategyName;
+  preset: PresetName;
   load: LoadSummary;
   cpu: CpuSplit | undefined;
 }
 
 const SCENARIOS: readonly Scenario[] = ['products', 'orders'];
-const USAGE = 'usage: node bench/shop.bench.ts [--duration S] [--warmup S] [--connections N] [--strategy resilient|naive|both]';
+const USAGE = 'usage: node bench/shop.bench.ts [--duration S] [--warmup S] [--connections N] [--patterns resilient|naive|both]';
 const HUGE_STOCK = 100_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ const OPTIONS = {
   duration: { type: 'string', default: '10' },
   warmup: { type: 'string', default: '1' },
   connections: { type: 'string', default: '16' },
-  strategy: { type: 'string', default: 'resilient' },
+  patterns: { type: 'string', default: 'resilient' },
 } as const;
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -73,15 +73,15 @@ function parseOptions(argv: string[]): BenchOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const strategy = values.strategy;
-  if (strategy !== 'naive' && strategy !== 'resilient' && strategy !== 'both') {
-    throw new UsageError(`--strategy must be naive, resilient or both, got ${JSON.stringify(strategy)}`);
+  const preset = values.patterns;
+  if (preset !== 'naive' && preset !== 'resilient' && preset !== 'both') {
+    throw new UsageError(`--patterns must be naive, resilient or both, got ${JSON.stringify(preset)}`);
   }
   return {
     durationS: positiveInteger('--duration', values.duration),
     warmupS: positiveInteger('--warmup', values.warmup),
     connections: positiveInteger('--connections', values.connections),
-    strategies: strategy === 'both' ? ['resilient', 'naive'] : [strategy],
+    presets: preset === 'both' ? ['resilient', 'naive'] : [preset],
   };
 }
 
@@ -97,8 +97,8 @@ function positiveInteger(name: string, raw: string): number {
 // Shop and database
 
 /** Starts PostgreSQL and a shop and waits for the schema; close() may be called more than once. */
-async function startShop(strategy: StrategyName): Promise<StandaloneShop> {
-  const started = await startStandaloneShop({ strategy, instanceId: `i-bench-${strategy}` });
+async function startShop(preset: PresetName): Promise<StandaloneShop> {
+  const started = await startStandaloneShop({ patterns: resolvePatterns(preset), instanceId: `i-bench-${preset}` });
   let closing: Promise<void> | undefined;
   const standalone: StandaloneShop = { postgres: started.postgres, shop: started.shop, close: () => (closing ??= started.close()) };
   await standalone.shop.whenInitialised();
@@ -127,7 +127,7 @@ async function raiseStock(standalone: StandaloneShop): Promise<void> {
 async function runScenario(
   generator: LoadGenerator,
   standalone: StandaloneShop,
-  strategy: StrategyName,
+  preset: PresetName,
   scenario: Scenario,
   options: BenchOptions,
 ): Promise<Row> {
@@ -141,27 +141,27 @@ async function runScenario(
   ];
   const stopCpu = measureCpu(groups);
   const load = await generator.run({ ...spec, durationS: options.durationS });
-  const row = { scenario, strategy, load, cpu: stopCpu() };
+  const row = { scenario, preset, load, cpu: stopCpu() };
   console.error(`  ${scenario.padEnd(8)} ${describe(row)}`);
   return row;
 }
 
 /** Runs both scenarios on a fresh shop; `track` gets the shop (even while starting) for Ctrl-C. */
-async function benchStrategy(
+async function benchPatterns(
   generator: LoadGenerator,
-  strategy: StrategyName,
+  preset: PresetName,
   options: BenchOptions,
   track: (shop: Promise<StandaloneShop> | undefined) => void,
 ): Promise<Row[]> {
-  console.error(`strategy ${strategy}: starting PostgreSQL and the shop…`);
-  const starting = startShop(strategy);
+  console.error(`patterns ${preset}: starting PostgreSQL and the shop…`);
+  const starting = startShop(preset);
   track(starting);
   const standalone = await starting;
   const { postgres } = standalone;
   console.error(`  PostgreSQL pid ${postgres.pid} on port ${postgres.port} (data ${postgres.dataDir}), shop at ${standalone.shop.url}`);
   try {
     const rows: Row[] = [];
-    for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, strategy, scenario, options));
+    for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, preset, scenario, options));
     return rows;
   } finally {
     track(undefined);
@@ -194,10 +194,10 @@ function percent(cpu: CpuSplit | undefined, name: string): string {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const header = ['scenario', 'strategy', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu other', 'cpu machine'];
-  const lines = rows.map(({ scenario, strategy, load, cpu }) => [
+  const header = ['scenario', 'patterns', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu other', 'cpu machine'];
+  const lines = rows.map(({ scenario, preset, load, cpu }) => [
     scenario === 'products' ? 'GET /products' : 'POST /orders',
-    strategy,
+    preset,
     Math.round(requestsPerSecond(load)).toLocaleString('en-US'),
     load.p50Ms.toFixed(2),
     load.p99Ms.toFixed(2),
@@ -218,8 +218,8 @@ function printTable(rows: readonly Row[]): void {
   console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy);');
   console.log("'other' = machine busy time not used by the shop, postgres or the load generator (other processes, kernel).");
   const disturbed = rows.filter(({ cpu }) => (cpu?.other ?? 0) > 15);
-  for (const { scenario, strategy, cpu } of disturbed) {
-    console.log(`WARNING: ${scenario}/${strategy} shared the machine with other work (${percent(cpu, 'other')} of a core): its numbers are low.`);
+  for (const { scenario, preset, cpu } of disturbed) {
+    console.log(`WARNING: ${scenario}/${preset} shared the machine with other work (${percent(cpu, 'other')} of a core): its numbers are low.`);
   }
 }
 
@@ -266,8 +266,8 @@ async function main(): Promise<void> {
   try {
     generator = await LoadGenerator.start();
     const rows: Row[] = [];
-    for (const strategy of options.strategies) {
-      rows.push(...(await benchStrategy(generator, strategy, options, (shop) => (current = shop))));
+    for (const preset of options.presets) {
+      rows.push(...(await benchPatterns(generator, preset, options, (shop) => (current = shop))));
     }
     console.log('');
     printTable(rows);

@@ -1,5 +1,5 @@
 // The data tier on real servers: replication, failover, the endpoints, the database proxy, and
-// the shop's two strategies across a failover (Article 3).
+// the shop's naive and resilient patterns across a failover (Article 3).
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
 import { startShop, type ShopInstance } from '../src/shop/shop-instance.ts';
 import { call } from './helpers/lab.ts';
 import { within } from './helpers/deadline.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 
 const DATABASE = 'chaos_shop';
 
@@ -265,11 +266,11 @@ describe('the shop across a failover (Article 3)', () => {
     proxy = new DatabaseProxy(cluster);
     await proxy.listen();
     // BEFORE: one persistent connection, straight to the cluster's writer endpoint.
-    naive = await startShop({ instanceId: 'i-naive', strategy: 'naive', writer: on(cluster.writerEndpoint) });
+    naive = await startShop({ instanceId: 'i-naive', patterns: resolvePatterns('naive'), writer: on(cluster.writerEndpoint) });
     // AFTER: through the proxy, reads on the reader, checked connections, retries.
     resilient = await startShop({
       instanceId: 'i-resilient',
-      strategy: 'resilient',
+      patterns: resolvePatterns('resilient'),
       writer: on(proxy.writerEndpoint),
       reader: on(proxy.readerEndpoint),
     });

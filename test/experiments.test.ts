@@ -13,7 +13,9 @@ import { runExperiment } from '../src/chaos/runner.ts';
 import { waitUntilGone } from './helpers/processes.ts';
 
 const journalSchema = JSON.parse(readFileSync(new URL('../schema/journal.schema.json', import.meta.url), 'utf8')) as object;
-const validateJournal = new Ajv({ allErrors: true, strict: false }).compile(journalSchema);
+const patternsSchema = JSON.parse(readFileSync(new URL('../schema/patterns.schema.json', import.meta.url), 'utf8')) as object;
+// The journal records each run's resolved patterns against the published patterns schema, which it refers to.
+const validateJournal = new Ajv({ allErrors: true, strict: false }).addSchema(patternsSchema).compile(journalSchema);
 
 /**
  * A run is interrupted after this long, so that a run that hangs still rolls back and tears its
@@ -94,6 +96,9 @@ describe('db-failover (Article 3), quick profile', () => {
 
   it('naive: errors from the failover on, never a recovery, and the app stays broken', async () => {
     const journal = await run('db-failover', 'naive');
+    // The journal records what the mode did: the naive patterns, straight to the cluster endpoints.
+    assert.equal(journal.plan.lab.patterns.connection.kind, 'persistent');
+    assert.equal(journal.plan.lab.databaseProxy, false);
     journals.push(journal);
     assert.equal(journal.status, 'completed', formatResults(journal));
     const failover = journal.actions.find((a) => a.actionId === 'lab:db:failover')!;
@@ -116,6 +121,8 @@ describe('db-failover (Article 3), quick profile', () => {
 
   it('resilient: a short blip at most, zero write failures, healthy after', async () => {
     const journal = await run('db-failover', 'resilient');
+    assert.equal(journal.plan.lab.patterns.connection.kind, 'pool');
+    assert.equal(journal.plan.lab.databaseProxy, true);
     journals.push(journal);
     assert.equal(journal.status, 'completed', formatResults(journal));
     const t = journal.traffic!;

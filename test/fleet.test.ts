@@ -10,6 +10,7 @@ import { runProbe } from '../src/traffic/probe.ts';
 import { freshDatabase, usePostgres } from './helpers/lab.ts';
 import { initSchema } from '../src/shop/schema.ts';
 import pg from 'pg';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 
 const postgres = usePostgres();
 
@@ -35,7 +36,7 @@ async function startFleet(lbOptions: Partial<LoadBalancerOptions> = {}): Promise
   const group = new InstanceGroup({
     launcher: new ShopProcessLauncher(),
     loadBalancer: lb,
-    env: { DB_WRITER_URL: server.connectionString(database.database), STRATEGY: 'resilient' },
+    env: { DB_WRITER_URL: server.connectionString(database.database), SHOP_PATTERNS: JSON.stringify(resolvePatterns('resilient')) },
     healthCheckGracePeriodMs: 0,
   });
   await group.start();

@@ -78,6 +78,18 @@ describe('chaos-lab up and the commands against it', () => {
     const status = JSON.parse(json.stdout) as LabStatus;
     assert.equal(status.instances.length, 2);
     assert.deepEqual(status.database.members.map((m) => m.role), ['writer', 'reader']);
+    // The patterns every instance got, the topology, and each dependency of the registry with where it leads.
+    assert.match(text.stdout, /patterns resilient, database through the database proxy/);
+    assert.match(text.stdout, /db-writer {2}database writer/);
+    assert.equal(status.info.databaseProxy, true);
+    assert.deepEqual(status.info.patterns.retry.delaysMs, [500, 1000, 2000]);
+    assert.deepEqual(
+      status.dependencies.map((d) => [d.name, d.kind, d.role, d.upstream.port, d.instanceEnv]),
+      [
+        ['db-writer', 'database', 'writer', status.info.endpoints.proxyWriter.port, 'DB_WRITER_URL'],
+        ['db-reader', 'database', 'reader', status.info.endpoints.proxyReader.port, 'DB_READER_URL'],
+      ],
+    );
   });
 
   it('each command prints what it did, and bad input gets a clear error', async () => {

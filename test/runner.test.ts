@@ -46,7 +46,7 @@ describe('experiment runner', () => {
     const journal = await run(
       {
         ...base,
-        modes: { naive: { lab: { strategy: 'naive' } } },
+        modes: { naive: { lab: { patterns: 'naive', databaseProxy: false } } },
         targets: { cluster: { resourceType: 'lab:db-cluster', selectionMode: 'ALL' } },
         actions: {
           warm: { actionId: 'lab:wait', duration: '20s' },

@@ -2,16 +2,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SEED_PRODUCTS } from '../src/shop/schema.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 import type { ShopInstance } from '../src/shop/shop-instance.ts';
 import { call, startTestShop, usePostgres, withClient } from './helpers/lab.ts';
 
 const postgres = usePostgres();
 
-for (const strategy of ['naive', 'resilient'] as const) {
-  describe(`the shop API (${strategy} strategy)`, () => {
+for (const preset of ['naive', 'resilient'] as const) {
+  describe(`the shop API (${preset} patterns)`, () => {
     let shop: ShopInstance;
     before(async () => {
-      shop = await startTestShop(postgres(), { strategy, instanceId: 'i-0abc', availabilityZone: 'local-b', privateIp: '127.0.0.9' });
+      shop = await startTestShop(postgres(), { patterns: resolvePatterns(preset), instanceId: 'i-0abc', availabilityZone: 'local-b', privateIp: '127.0.0.9' });
     });
     after(async () => {
       await shop?.close();
@@ -26,7 +27,7 @@ for (const strategy of ['naive', 'resilient'] as const) {
         availability_zone: 'local-b',
         private_ip: '127.0.0.9',
         status: 'running',
-        strategy,
+        patterns: preset,
       });
     });
 

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { ShopInstance } from '../src/shop/shop-instance.ts';
 import { call, startTestShop, usePostgres, withClient } from './helpers/lab.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 
 const postgres = usePostgres();
 
@@ -77,11 +78,11 @@ function rawRequest(url: string, method: string, path: string, body: string | un
   });
 }
 
-for (const strategy of ['naive', 'resilient'] as const) {
-  describe(`bad input (${strategy} strategy)`, () => {
+for (const preset of ['naive', 'resilient'] as const) {
+  describe(`bad input (${preset} patterns)`, () => {
     let shop: ShopInstance;
     before(async () => {
-      shop = await startTestShop(postgres(), { strategy });
+      shop = await startTestShop(postgres(), { patterns: resolvePatterns(preset) });
     });
     after(async () => {
       await shop?.close();

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { call, freshDatabase, startTestShop, usePostgres, withClient } from './helpers/lab.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 
 const postgres = usePostgres();
 
-for (const strategy of ['naive', 'resilient'] as const) {
-  describe(`concurrent orders (${strategy} strategy)`, () => {
+for (const preset of ['naive', 'resilient'] as const) {
+  describe(`concurrent orders (${preset} patterns)`, () => {
     it('100 concurrent orders of 1 for a product with stock 50 give exactly 50 × 201 and 50 × 409', async () => {
-      const shop = await startTestShop(postgres(), { strategy });
+      const shop = await startTestShop(postgres(), { patterns: resolvePatterns(preset) });
       try {
         // Mechanical Keyboard (id 3) is seeded with stock 50.
         const results = await Promise.all(
@@ -86,8 +87,8 @@ describe('Idempotency-Key', () => {
   it('concurrent duplicates on two instances create exactly one order per key', async () => {
     const server = postgres();
     const writer = await freshDatabase(server);
-    const a = await startTestShop(server, { writer, instanceId: 'i-a', strategy: 'resilient' });
-    const b = await startTestShop(server, { writer, instanceId: 'i-b', strategy: 'naive' });
+    const a = await startTestShop(server, { writer, instanceId: 'i-a', patterns: resolvePatterns('resilient') });
+    const b = await startTestShop(server, { writer, instanceId: 'i-b', patterns: resolvePatterns('naive') });
     try {
       const keys = Array.from({ length: 10 }, () => randomUUID());
       // Each key sent 10 times at once, alternating between the two instances.

@@ -1,9 +1,10 @@
-// The shop behind the fault proxy: what each strategy does when its database connection
+// The shop behind the fault proxy: what each set of patterns does when its database connection
 // hangs (a blackhole, the failure that exhausts worker pools).
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { FaultProxy } from '../src/lab/fault-proxy/fault-proxy.ts';
 import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
 import { within } from './helpers/deadline.ts';
 import { call, freshDatabase, startTestShop, usePostgres } from './helpers/lab.ts';
 
@@ -30,7 +31,7 @@ describe('a blackholed database', () => {
     const shop = await within(
       30_000,
       'starting the shop',
-      startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, queryTimeoutMs: 300, connectTimeoutMs: 300, retryDelaysMs: [50, 50, 50] }),
+      startTestShop(postgres(), { patterns: resolvePatterns({ preset: 'resilient', queryTimeoutMs: 300, retry: { delaysMs: [50, 50, 50] } }), writer: viaProxy, connectTimeoutMs: 300 }),
     );
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
@@ -49,7 +50,7 @@ describe('a blackholed database', () => {
   });
 
   it('resilient: connections reset under queries in flight fail those queries, not the process', async () => {
-    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { strategy: 'resilient', writer: viaProxy, retryDelaysMs: [100, 200] }));
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { patterns: resolvePatterns({ preset: 'resilient', retry: { delaysMs: [100, 200] } }), writer: viaProxy }));
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
       // Hold the answers (far longer than the test needs) so that queries are in flight on
@@ -76,7 +77,7 @@ describe('a blackholed database', () => {
   });
 
   it('naive: a request hangs for as long as the blackhole lasts (the client gives up first)', async () => {
-    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { strategy: 'naive', writer: viaProxy }));
+    const shop = await within(30_000, 'starting the shop', startTestShop(postgres(), { patterns: resolvePatterns('naive'), writer: viaProxy }));
     try {
       assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
       const fault = await proxy.addFault('db', { type: 'blackhole' });

@@ -1,7 +1,8 @@
 // The action catalogue: what an experiment can do to the lab. Each action reports what it
 // actually did (which instance, which server, how many connections were cut), so the journal
 // proves the fault landed; actions with a duration are undone when it ends or the run stops.
-import { DEPENDENCIES, type Lab } from '../lab/lab.ts';
+import { DEPENDENCIES, dependencyTarget } from '../lab/dependencies.ts';
+import type { Lab } from '../lab/lab.ts';
 import { FAULT_TYPES } from '../lab/fault-proxy/faults/index.ts';
 import { FaultProxyApiError } from '../lab/fault-proxy/client.ts';
 import type { AddFaultResult } from '../lab/fault-proxy/fault-proxy.ts';
@@ -286,7 +287,7 @@ export function resourcesOf(lab: Lab, type: ResourceType): Selectable[] {
         .map(({ instance, stableKey }) => ({ id: instance.id, tags: { ...instance.tags }, stableKey }));
     }
     case 'lab:dependency':
-      return DEPENDENCIES.map((id) => ({ id, tags: { Kind: 'database', Role: id === 'db-writer' ? 'writer' : 'reader' } }));
+      return DEPENDENCIES.map(dependencyTarget);
     case 'lab:db-cluster':
       return [{ id: 'cluster', tags: { Engine: 'postgresql' } }];
     case 'lab:db-proxy':

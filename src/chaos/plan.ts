@@ -1,6 +1,7 @@
 // A run plan: one template, one mode, one profile, resolved into milliseconds and rates.
 import type { EjectionSettings, HealthCheckSettings } from '../lab/fleet/target-health.ts';
 import { ALB_HEALTH_CHECK_DEFAULTS } from '../lab/fleet/target-health.ts';
+import { DEFAULT_PRESET, mergePatternsInputs, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { parseDurationMs } from './duration.ts';
 import type { Profile } from './profiles.ts';
 import type { ExperimentTemplate, HypothesisProbeSpec, LabSettings, StopConditionSpec } from './template.ts';
@@ -8,7 +9,10 @@ import type { ExperimentTemplate, HypothesisProbeSpec, LabSettings, StopConditio
 /** The lab a run starts. */
 export interface PlannedLab {
   instances: number;
-  strategy: 'naive' | 'resilient';
+  /** What every shop instance does, resolved once here. */
+  patterns: Patterns;
+  /** Topology: the database proxy is in the instances' path. */
+  databaseProxy: boolean;
   retry: boolean;
   ejection: EjectionSettings | undefined;
   healthCheck: HealthCheckSettings;
@@ -68,6 +72,11 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
   if (!modeSpec) throw new Error(`${experiment} has no mode ${JSON.stringify(mode)} (it has ${Object.keys(template.modes).join(', ')})`);
   const scale = (text: string): number => Math.max(1, Math.round(parseDurationMs(text) * profile.timeScale));
   const lab = mergeLab(template.lab, modeSpec.lab);
+  const modePatterns = modeSpec.lab?.patterns;
+  const patterns = resolvePatterns(
+    mergePatternsInputs(template.lab?.patterns, modePatterns) ?? DEFAULT_PRESET,
+    modePatterns !== undefined ? `modes.${mode}.lab.patterns` : 'lab.patterns',
+  );
   const hc = lab.loadBalancer?.healthCheck ?? {};
   const intervalMs = hc.interval ? scale(hc.interval) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.intervalMs * profile.timeScale);
   const scaledTimeout = hc.timeout ? scale(hc.timeout) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.timeoutMs * profile.timeScale);
@@ -80,7 +89,8 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
     durationMs: scale(template.duration),
     lab: {
       instances: lab.instances ?? 2,
-      strategy: lab.strategy ?? 'resilient',
+      patterns,
+      databaseProxy: lab.databaseProxy ?? true,
       retry: lab.loadBalancer?.retry ?? false,
       ejection: ejection ? { consecutiveFailures: ejection.consecutiveFailures, durationMs: scale(ejection.duration) } : undefined,
       healthCheck: {

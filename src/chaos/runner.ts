@@ -113,7 +113,8 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     lab = await Lab.start({
       dir,
       instances: plan.lab.instances,
-      strategy: plan.lab.strategy,
+      patterns: plan.lab.patterns,
+      databaseProxy: plan.lab.databaseProxy,
       healthCheck: plan.lab.healthCheck,
       retry: plan.lab.retry,
       ejection: plan.lab.ejection,

@@ -7,6 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { planRun } from './plan.ts';
+import { PROFILES } from './profiles.ts';
 import { loadTemplate, MAX_TEMPLATE_BYTES, parseTemplate, TemplateError, validateTemplate } from './template.ts';
 
 const valid = (): Record<string, unknown> => ({
@@ -42,7 +44,16 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ],
   ['misspelt lab field', (t) => (t.modes.naive = { lab: { instnces: 2 } }), 'modes.naive.lab: unknown field "instnces"'],
   ['too many instances', (t) => (t.lab = { instances: 50 }), 'lab.instances: must be <= 8, got 50'],
-  ['unknown strategy', (t) => (t.lab = { strategy: 'paranoid' }), 'lab.strategy: must be one of naive, resilient, got "paranoid"'],
+  ['unknown patterns preset', (t) => (t.lab = { patterns: 'paranoid' }), 'lab.patterns: must be one of naive, resilient, resilient-breaker, got "paranoid"'],
+  // strategy meant the shop's connection code and the lab's topology at once; an old template gets told what replaced it.
+  ['the old strategy field', (t) => (t.lab = { strategy: 'naive' }), 'lab.strategy: is gone: say what the shop does with patterns'],
+  ['a negative retry delay in a mode', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', retry: { delaysMs: [-1] } } } }), 'modes.naive.lab.patterns.retry.delaysMs[0]: must be >= 0, got -1'],
+  ['a zero statement timeout', (t) => (t.modes.resilient.lab.patterns = { queryTimeoutMs: 0 }), 'modes.resilient.lab.patterns.queryTimeoutMs: must be > 0, got 0'],
+  ['an unknown pattern', (t) => (t.modes.resilient.lab.patterns = { bulkhead: true }), 'modes.resilient.lab.patterns: unknown field "bulkhead"'],
+  ['a reserved pattern', (t) => (t.modes.resilient.lab.patterns = { readCache: { ttl: 5 } }), "modes.resilient.lab.patterns.readCache: is reserved for Article 4's read cache (a later issue) and cannot be set yet"],
+  ['a pool size on a persistent connection', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', connection: { size: 5 } } } }), 'modes.naive.lab.patterns.connection.size: does not apply when modes.naive.lab.patterns.connection.kind is "persistent"'],
+  ['a shared breaker without a store', (t) => (t.modes.resilient.lab.patterns = { circuitBreaker: { mode: 'shared' } }), "modes.resilient.lab.patterns.circuitBreaker.store: a shared circuit breaker keeps its state in the lab's services store"],
+  ['a databaseProxy that is not a boolean', (t) => (t.lab = { databaseProxy: 'yes' }), 'lab.databaseProxy: must be boolean, got "yes"'],
   ['unknown action', (t) => (t.actions.stop.actionId = 'lab:instance:reboot'), 'actions.stop.actionId: must be one of lab:wait, lab:instance:stop'],
   ['bad selection mode', (t) => (t.targets.shops.selectionMode = 'COUNT(0)'), 'targets.shops.selectionMode: must be ALL, COUNT(n) with n >= 1, or PERCENT(n) with 0 < n <= 100, got "COUNT(0)"'],
   ['PERCENT over 100', (t) => (t.targets.shops.selectionMode = 'PERCENT(150)'), 'got "PERCENT(150)"'],
@@ -106,6 +117,28 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
 describe('template validation', () => {
   it('accepts the valid base template', () => {
     assert.equal(validateTemplate(valid()).title, 'Stop one instance');
+  });
+
+  it("a mode's patterns object is deep-merged over the template's preset, resolved once in the plan with the topology", () => {
+    const template = valid();
+    template['lab'] = { patterns: 'resilient' };
+    template['modes'] = {
+      naive: { lab: { patterns: 'naive', databaseProxy: false } },
+      tuned: { lab: { patterns: { connection: { size: 4 }, retry: { delaysMs: [100] } } } },
+    };
+    const checked = validateTemplate(template);
+    const naive = planRun('t', checked, 'naive', PROFILES.quick).lab;
+    assert.deepEqual(naive.patterns, { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' } });
+    assert.equal(naive.databaseProxy, false);
+    const tuned = planRun('t', checked, 'tuned', PROFILES.quick).lab;
+    assert.deepEqual(tuned.patterns, {
+      connection: { kind: 'pool', size: 4, validateAfterIdleMs: 1000 },
+      queryTimeoutMs: 5000,
+      retry: { delaysMs: [100] },
+      readWriteSplit: true,
+      circuitBreaker: { mode: 'off' },
+    });
+    assert.equal(tuned.databaseProxy, true, 'the database proxy is in the path unless a mode says otherwise');
   });
 
   for (const [what, breakIt, message] of INVALID) {

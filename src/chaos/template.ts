@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { MAX_LEASE_MS } from '../lab/fault-proxy/fault-type.ts';
+import { isPatternsInput, mergePatternsInputs, PATTERNS_SCHEMA, PatternsError, RESERVED_PATTERNS, resolvePatterns, type PatternsInput } from '../shop/patterns.ts';
 import { ACTIONS, type ResourceType } from './actions.ts';
 import { isDuration, parseDurationMs } from './duration.ts';
 import { parseSelectionMode } from './target-selection.ts';
@@ -25,7 +26,10 @@ export const MAX_FAULT_DURATION_MS = MAX_LEASE_MS - LEASE_MARGIN_MS;
 /** Lab settings a template (and each of its modes) can set. */
 export interface LabSettings {
   instances?: number;
-  strategy?: 'naive' | 'resilient';
+  /** What the shop instances do: a preset name, or a preset and overrides (schema/patterns.schema.json). */
+  patterns?: PatternsInput;
+  /** Topology: the database proxy is in the instances' path (default true). */
+  databaseProxy?: boolean;
   loadBalancer?: {
     retry?: boolean;
     ejection?: { consecutiveFailures: number; duration: string };
@@ -126,6 +130,8 @@ const FORMATS: Record<string, { validate: (text: string) => boolean; expected: s
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 for (const [name, format] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: format.validate });
+// A mode's patterns are checked against the published patterns schema, which the template's refers to.
+ajv.addSchema(PATTERNS_SCHEMA);
 const validateSchema = ajv.compile(EXPERIMENT_SCHEMA);
 
 /** A JSON pointer as a dotted path people read: /actions/stop-one/actionId → actions.stop-one.actionId. */
@@ -179,8 +185,19 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
   switch (error.keyword) {
     case 'required':
       return `${field === '(template)' ? '' : `${field}.`}${String(params['missingProperty'])}: is required`;
-    case 'additionalProperties':
-      return `${field}: unknown field ${JSON.stringify(params['additionalProperty'])}`;
+    case 'additionalProperties': {
+      const name = String(params['additionalProperty']);
+      // Old templates: strategy meant the shop's connection code and the lab's topology at once.
+      if (name === 'strategy' && /(^|\.)lab$/.test(field)) {
+        return `${field}.strategy: is gone: say what the shop does with patterns (naive, resilient, …) and whether the database proxy is in the path with databaseProxy (naive was patterns: naive, databaseProxy: false)`;
+      }
+      return `${field}: unknown field ${JSON.stringify(name)}`;
+    }
+    case 'not': {
+      const name = field.split('.').at(-1) ?? '';
+      if (/\.patterns\./.test(field) && name in RESERVED_PATTERNS) return `${field}: is reserved for ${RESERVED_PATTERNS[name]} (a later issue) and cannot be set yet, ${got}`;
+      return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
+    }
     case 'enum':
       return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;
     case 'format':
@@ -268,12 +285,34 @@ function semanticProblems(data: unknown): string[] {
   for (const [name, action] of Object.entries(actions)) graph[name] = isRecord(action) ? stringsIn(action['startAfter']) : [];
   const cycle = findCycle(graph);
   if (cycle) problems.push(`actions: startAfter makes a cycle: ${cycle.join(' -> ')}`);
+  problems.push(...patternsProblems(data));
   const conditions = Array.isArray(data['stopConditions']) ? (data['stopConditions'] as unknown[]) : [];
   for (const [index, condition] of conditions.entries()) {
     if (!isRecord(condition)) continue;
     const { metric, threshold } = condition;
     if (typeof metric === 'string' && metric.endsWith('Rate') && typeof threshold === 'number' && (threshold < 0 || threshold > 1)) {
       problems.push(`stopConditions[${index}].threshold: ${metric} is a fraction from 0 to 1, got ${threshold}`);
+    }
+  }
+  return problems;
+}
+
+/** Each mode's patterns (the mode's over the template's), resolved: what the schema cannot say (a shared breaker without a store, …). */
+function patternsProblems(data: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const modes = isRecord(data['modes']) ? data['modes'] : {};
+  const base = isRecord(data['lab']) ? data['lab']['patterns'] : undefined;
+  if (base !== undefined && !isPatternsInput(base)) return problems; // the schema says so
+  for (const [name, mode] of Object.entries(modes)) {
+    const own = isRecord(mode) && isRecord(mode['lab']) ? mode['lab']['patterns'] : undefined;
+    if (own !== undefined && !isPatternsInput(own)) continue; // the schema says so
+    const merged = mergePatternsInputs(base, own);
+    if (merged === undefined) continue;
+    try {
+      resolvePatterns(merged, own !== undefined ? `modes.${name}.lab.patterns` : 'lab.patterns');
+    } catch (error) {
+      if (!(error instanceof PatternsError)) throw error;
+      problems.push(...error.problems);
     }
   }
   return problems;
@@ -304,8 +343,9 @@ function findCycle(actions: Record<string, string[]>): string[] | undefined {
 export function validateTemplate(data: unknown, source = 'template'): ExperimentTemplate {
   const problems: string[] = [];
   if (!validateSchema(data)) {
-    // An invalid name is reported once, by its propertyNames error, not again by the rule it broke.
-    const errors = (validateSchema.errors ?? []).filter((error) => error.propertyName === undefined);
+    // An invalid name is reported once, by its propertyNames error, not again by the rule it broke;
+    // "must match the else schema" repeats the errors found inside the branch.
+    const errors = (validateSchema.errors ?? []).filter((error) => error.propertyName === undefined && error.keyword !== 'if');
     problems.push(...errors.map((error) => describeSchemaError(error, data)));
   }
   problems.push(...semanticProblems(data));

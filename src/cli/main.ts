@@ -20,11 +20,13 @@ commands:
       one experiment in a fresh lab: progress, RESULTS, the BEFORE vs AFTER table, a journal
   experiments                                     the built-in experiments and profiles
   validate <file>                                 check a template (JSON or YAML)
-  shop [--port N] [--strategy naive|resilient]
+  shop [--port N] [--patterns P]
       an embedded PostgreSQL 18 and one Chaos Shop instance; Ctrl-C stops both
-  up [--instances N] [--strategy naive|resilient] [--lb-retry] [--lb-eject] [--dir D]
+  up [--instances N] [--patterns P] [--no-db-proxy] [--lb-retry] [--lb-eject] [--dir D]
       the whole lab: PostgreSQL writer + reader, database proxy, fault proxy, instances
       across zones, load balancer, control API; runs until Ctrl-C or chaos-lab down
+      --patterns: naive | resilient (default) | resilient-breaker, JSON text or a .json/.yaml file
+      (schema/patterns.schema.json); --no-db-proxy: instances reach the cluster endpoints straight
   status | down                                   (against a running lab)
   instance stop|kill|pause|resume|terminate <id>
   failover

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { isDuration, parseDurationMs } from '../chaos/duration.ts';
 import { processStartTime } from '../lab/lab-dir.ts';
-import { STRATEGIES, type StrategyName } from '../shop/database/shop-database.ts';
 
 /** A command line the user got wrong: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -11,14 +10,6 @@ export function parsePort(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
   return Number(raw);
-}
-
-export function parseStrategy(raw: string | undefined): StrategyName | undefined {
-  if (raw === undefined) return undefined;
-  if (!(STRATEGIES as readonly string[]).includes(raw)) {
-    throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(raw)}`);
-  }
-  return raw as StrategyName;
 }
 
 export function parseCount(raw: string | undefined, flag: string, max: number): number | undefined {

@@ -3,7 +3,8 @@ import { ClusterError } from './cluster/postgres-cluster.ts';
 import { FaultProxyApiError } from './fault-proxy/client.ts';
 import type { FaultSpec } from './fault-proxy/fault-proxy.ts';
 import { InstanceGroupError } from './fleet/instance-group.ts';
-import { DEPENDENCIES, type Lab } from './lab.ts';
+import { DEPENDENCY_NAMES, dependencyNamed } from './dependencies.ts';
+import type { Lab } from './lab.ts';
 import { requireBearerToken } from './net/bearer-auth.ts';
 
 const INSTANCE_ACTIONS = ['stop', 'kill', 'pause', 'resume', 'terminate'] as const;
@@ -70,8 +71,8 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
       return reply.code(400).send({ error: `a fault has no field ${JSON.stringify(unknown)} (it takes ${FAULT_FIELDS.join(', ')})`, code: 'INVALID_FIELD' });
     }
     const { dependency, ...spec } = body;
-    if (typeof dependency !== 'string' || !(DEPENDENCIES as readonly string[]).includes(dependency)) {
-      return reply.code(400).send({ error: `dependency must be one of ${DEPENDENCIES.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });
+    if (typeof dependency !== 'string' || dependencyNamed(dependency) === undefined) {
+      return reply.code(400).send({ error: `dependency must be one of ${DEPENDENCY_NAMES.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });
     }
     // Leased to the lab's own process: the fault outlives the command that asked for it, not the lab.
     return reply.code(201).send(await lab.faultProxy.client.addFault(dependency, spec));

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import type { StrategyName } from '../shop/database/shop-database.ts';
+import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { initSchema } from '../shop/schema.ts';
 import { PostgresCluster, type ClusterStatus } from './cluster/postgres-cluster.ts';
 import { DatabaseProxy, type DatabaseProxyStatus } from './db-proxy/database-proxy.ts';
+import { DEPENDENCIES, type DependencyContext, type LabDependency } from './dependencies.ts';
 import type { Address } from './fault-proxy/connection.ts';
 import type { ProxyStatus } from './fault-proxy/fault-proxy.ts';
 import { spawnFaultProxy, type FaultProxyProcess } from './fault-proxy/spawn.ts';
@@ -21,7 +22,13 @@ export interface LabOptions {
   dir: string;
   /** Instances in the group (desired and min; max is twice that). */
   instances?: number;
-  strategy?: StrategyName;
+  /** What every shop instance does, resolved (resolvePatterns); default: the resilient preset. */
+  patterns?: Patterns;
+  /**
+   * Topology: the database proxy (RDS Proxy) is in the instances' path to the database (default);
+   * false, they reach the cluster endpoints straight (Article 3's naive shop).
+   */
+  databaseProxy?: boolean;
   healthCheck?: Partial<HealthCheckSettings>;
   /** Load balancer: retry failed idempotent requests on another target. */
   retry?: boolean;
@@ -36,7 +43,10 @@ export interface LabOptions {
 export interface LabInfo {
   pid: number;
   startedAt: string;
-  strategy: StrategyName;
+  /** What every instance does, as resolved and handed to them (SHOP_PATTERNS). */
+  patterns: Patterns;
+  /** Topology: the database proxy is in the instances' path. */
+  databaseProxy: boolean;
   loadBalancerUrl: string;
   controlUrl: string;
   /** The fault proxy's own process (instances and servers are in the status). */
@@ -54,10 +64,20 @@ export interface LabStatus {
   database: ClusterStatus;
   databaseProxy: DatabaseProxyStatus;
   faultProxies: ProxyStatus[];
+  /** Each dependency of the registry: its tags, its fault-proxy listener and where that leads. */
+  dependencies: DependencyStatus[];
 }
 
-/** The dependencies shop instances reach through the fault proxy. */
-export const DEPENDENCIES = ['db-writer', 'db-reader'] as const;
+/** One dependency as `status` shows it. */
+export interface DependencyStatus {
+  name: string;
+  kind: LabDependency['kind'];
+  role: LabDependency['role'];
+  listen: Address;
+  upstream: Address;
+  /** The environment variable that tells an instance where it is. */
+  instanceEnv: string;
+}
 
 /**
  * The whole lab of Articles 1 and 3 on one machine: a PostgreSQL writer and reader, the
@@ -65,8 +85,9 @@ export const DEPENDENCIES = ['db-writer', 'db-reader'] as const;
  * instances across zones, and the load balancer. Every part binds 127.0.0.1; every child
  * process dies with the process that started the lab.
  *
- * Paths: naive instances go through the fault proxy straight to the cluster endpoints;
- * resilient ones through the fault proxy to the database proxy.
+ * Paths: instances reach every dependency of the registry (dependencies.ts) through the fault
+ * proxy; the database listeners lead to the database proxy, or (databaseProxy: false, Article 3's
+ * naive setup) straight to the cluster endpoints.
  */
 export class Lab {
   readonly cluster: PostgresCluster;
@@ -74,10 +95,13 @@ export class Lab {
   readonly faultProxy: FaultProxyProcess;
   readonly loadBalancer: LoadBalancer;
   readonly group: InstanceGroup;
-  readonly strategy: StrategyName;
+  readonly patterns: Patterns;
+  /** Topology: the database proxy is in the instances' path. */
+  readonly databaseProxyInPath: boolean;
   readonly dir: string;
   info: LabInfo | undefined;
   readonly #labDir: LabDir;
+  readonly #dependencies: DependencyStatus[];
 
   private constructor(parts: {
     cluster: PostgresCluster;
@@ -85,7 +109,9 @@ export class Lab {
     faultProxy: FaultProxyProcess;
     loadBalancer: LoadBalancer;
     group: InstanceGroup;
-    strategy: StrategyName;
+    patterns: Patterns;
+    databaseProxyInPath: boolean;
+    dependencies: DependencyStatus[];
     labDir: LabDir;
   }) {
     this.cluster = parts.cluster;
@@ -93,7 +119,9 @@ export class Lab {
     this.faultProxy = parts.faultProxy;
     this.loadBalancer = parts.loadBalancer;
     this.group = parts.group;
-    this.strategy = parts.strategy;
+    this.patterns = parts.patterns;
+    this.databaseProxyInPath = parts.databaseProxyInPath;
+    this.#dependencies = parts.dependencies;
     this.#labDir = parts.labDir;
     this.dir = parts.labDir.path;
   }
@@ -101,7 +129,8 @@ export class Lab {
   /** Starts every part, in order, and returns once the fleet answers through the load balancer. */
   static async start(options: LabOptions): Promise<Lab> {
     const progress = options.onProgress ?? (() => {});
-    const strategy = options.strategy ?? 'resilient';
+    const patterns = options.patterns ?? resolvePatterns('resilient');
+    const databaseProxyInPath = options.databaseProxy ?? true;
     // First, before anything starts: a second lab over this folder is refused here.
     const labDir = await LabDir.claim(resolve(options.dir));
     const cleanup: Array<() => Promise<void>> = [() => labDir.release(LAB_FILES)];
@@ -116,27 +145,34 @@ export class Lab {
       await createSchema(cluster.writerEndpoint, cluster.password);
 
       progress('starting the fault proxy');
-      const upstream = strategy === 'resilient'
-        ? { writer: databaseProxy.writerEndpoint, reader: databaseProxy.readerEndpoint }
-        : { writer: cluster.writerEndpoint, reader: cluster.readerEndpoint };
-      const faultProxy = await spawnFaultProxy([
-        { name: 'db-writer', upstream: upstream.writer },
-        { name: 'db-reader', upstream: upstream.reader },
-      ]);
+      const context: DependencyContext = {
+        cluster: { writerEndpoint: cluster.writerEndpoint, readerEndpoint: cluster.readerEndpoint, password: cluster.password },
+        databaseProxy: { writerEndpoint: databaseProxy.writerEndpoint, readerEndpoint: databaseProxy.readerEndpoint },
+        databaseProxyInPath,
+        database: SHOP_DATABASE,
+      };
+      const faultProxy = await spawnFaultProxy(DEPENDENCIES.map((d) => ({ name: d.name, upstream: d.upstream(context) })));
       cleanup.push(() => faultProxy.stop());
-      const listen = (name: string): Address => faultProxy.proxies.find((p) => p.name === name)!.listen;
-      // The password travels in the instances' environment, which only this user can read (/proc/<pid>/environ).
-      const url = (address: Address): string => `postgresql://postgres:${encodeURIComponent(cluster.password)}@${address.host}:${address.port}/${SHOP_DATABASE}`;
+      const dependencies: DependencyStatus[] = DEPENDENCIES.map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        role: d.role,
+        listen: faultProxy.proxies.find((p) => p.name === d.name)!.listen,
+        upstream: d.upstream(context),
+        instanceEnv: d.instanceEnv.name,
+      }));
+      const env: Record<string, string> = { SHOP_PATTERNS: JSON.stringify(patterns) };
+      for (const [index, d] of DEPENDENCIES.entries()) env[d.instanceEnv.name] = d.instanceEnv.value(dependencies[index]!.listen, context);
 
       const loadBalancer = new LoadBalancer({ healthCheck: options.healthCheck, retry: options.retry, ejection: options.ejection });
       await loadBalancer.listen();
       cleanup.push(() => loadBalancer.close());
       const instances = options.instances ?? 2;
-      progress(`launching ${instances} shop instances (${strategy})`);
+      progress(`launching ${instances} shop instances (patterns ${patternsName(patterns)}${databaseProxyInPath ? '' : ', no database proxy'})`);
       const group = new InstanceGroup({
         launcher: new ShopProcessLauncher(),
         loadBalancer,
-        env: { DB_WRITER_URL: url(listen('db-writer')), DB_READER_URL: url(listen('db-reader')), STRATEGY: strategy },
+        env,
         min: instances,
         desired: instances,
         max: instances * 2,
@@ -144,7 +180,7 @@ export class Lab {
       });
       cleanup.push(() => group.close());
       await group.start();
-      return new Lab({ cluster, databaseProxy, faultProxy, loadBalancer, group, strategy, labDir });
+      return new Lab({ cluster, databaseProxy, faultProxy, loadBalancer, group, patterns, databaseProxyInPath, dependencies, labDir });
     } catch (error) {
       for (const step of cleanup.reverse()) await step().catch(() => {});
       throw error;
@@ -156,7 +192,8 @@ export class Lab {
     const info: LabInfo = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      strategy: this.strategy,
+      patterns: this.patterns,
+      databaseProxy: this.databaseProxyInPath,
       loadBalancerUrl: this.loadBalancer.url,
       controlUrl,
       faultProxyPid: this.faultProxy.pid,
@@ -185,6 +222,7 @@ export class Lab {
       databaseProxy: this.databaseProxy.status(),
       // Partial status rather than none when the fault proxy does not answer.
       faultProxies: await this.faultProxy.client.listProxies().catch(() => []),
+      dependencies: this.#dependencies,
     };
   }
 

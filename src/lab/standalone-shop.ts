@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { StrategyName } from '../shop/database/shop-database.ts';
+import type { Patterns } from '../shop/patterns.ts';
 import { startShop, type ShopEvents, type ShopInstance } from '../shop/shop-instance.ts';
 import { PostgresServer } from './postgres/postgres-server.ts';
 
@@ -9,7 +9,8 @@ export const SHOP_DATABASE = 'chaos_shop';
 /** Options of a standalone shop. */
 export interface StandaloneShopOptions {
   port?: number;
-  strategy?: StrategyName;
+  /** What the shop does, resolved (resolvePatterns); default: the resilient preset. */
+  patterns?: Patterns;
   instanceId?: string;
   events?: ShopEvents;
 }
@@ -42,7 +43,7 @@ export async function startStandaloneShop(options: StandaloneShopOptions = {}): 
     await createDatabase(postgres, SHOP_DATABASE);
     const endpoint = postgres.connectionConfig(SHOP_DATABASE);
     const shop = await startShop(
-      { writer: endpoint, port: options.port, strategy: options.strategy, instanceId: options.instanceId ?? 'i-standalone' },
+      { writer: endpoint, port: options.port, patterns: options.patterns, instanceId: options.instanceId ?? 'i-standalone' },
       options.events,
     );
     return {

@@ -1,15 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import { Coalescer } from '../resilience/coalesce.ts';
 import secureJson from 'secure-json-parse';
 import type { ShopConfig } from './config.ts';
-import { isConnectionError } from './database/connection-errors.ts';
-import type { EndpointRole } from './database/queryable.ts';
-import type { ShopDatabase } from './database/shop-database.ts';
 import { errorBody, invalid, ShopError } from './errors.ts';
 import type { SchemaInitializer } from './initializer.ts';
 import type { ShopMetrics } from './metrics.ts';
+import { patternsName } from './patterns.ts';
+import { DatabaseFailure, type ShopPorts } from './ports.ts';
 import { parseId, parseIdempotencyKey, parseOrderRequest } from './validation.ts';
 
 declare module 'fastify' {
@@ -22,34 +18,19 @@ declare module 'fastify' {
 /** What the shop's HTTP app is built from. */
 export interface ShopAppDependencies {
   config: ShopConfig;
-  database: ShopDatabase;
+  /** The domain ports the routes talk to, already wrapped as the patterns say (composePorts). */
+  ports: ShopPorts;
   initializer: SchemaInitializer;
   metrics: ShopMetrics;
 }
-
-// Named statements are prepared once per connection and reused: no parse and plan per request.
-const LIST_PRODUCTS: QueryConfig = {
-  name: 'list-products',
-  text: 'SELECT id, name, price::float8 AS price, stock FROM products ORDER BY id',
-};
-const GET_PRODUCT = 'SELECT id, name, price::float8 AS price, stock FROM products WHERE id = $1';
-const GET_ORDER = `
-  SELECT o.id AS order_id, o.product_id, p.name AS product_name, o.quantity, o.total::float8 AS total, o.status,
-         to_char(o.created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS created_at
-  FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = $1`;
-const PLACE_ORDER = 'SELECT http_status, body, replayed FROM place_order($1, $2, $3, $4)';
-
-// Prefix of the keys the resilient strategy gives orders that came without one, so that its
-// own retries can never place an order twice.
-const INTERNAL_KEY_PREFIX = 'chaos-lab-retry:';
 
 const productSchema = {
   type: 'object',
   properties: { id: { type: 'integer' }, name: { type: 'string' }, price: { type: 'number' }, stock: { type: 'integer' } },
 } as const;
 
-/** Builds the Chaos Shop HTTP app (Article 1's API) over a database strategy. */
-export function buildShopApp({ config, database, initializer, metrics }: ShopAppDependencies): FastifyInstance {
+/** Builds the Chaos Shop HTTP app (Article 1's API) over the shop's ports. */
+export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDependencies): FastifyInstance {
   const app = Fastify({ bodyLimit: config.bodyLimitBytes, logger: false, return503OnClosing: true });
   app.decorateRequest('source', 'none');
   // Only JSON bodies: anything else is 415. Our own parser, for messages that say what is wrong.
@@ -62,13 +43,11 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
     }
   });
 
-  /** Runs a statement, turning failures into a JSON 5xx that carries the driver's message. */
-  async function query<R extends QueryResultRow>(
-    request: FastifyRequest,
-    role: EndpointRole,
-    statement: QueryConfig,
-    run: () => Promise<QueryResult<R>> = () => database.query<R>(role, statement),
-  ) {
+  /**
+   * Runs a port call that reaches the database: 503 until the schema is initialised; a database
+   * failure becomes a JSON 500 that carries the driver's message, counted by role and kind.
+   */
+  async function fromDatabase<T>(request: FastifyRequest, call: () => Promise<T>): Promise<T> {
     if (!initializer.ready) {
       const state = initializer.state;
       const lastError = 'lastError' in state ? state.lastError : undefined;
@@ -76,18 +55,15 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
     }
     request.source = 'database';
     try {
-      return await run();
+      return await call();
     } catch (error) {
-      const kind = isConnectionError(error) ? 'connection' : 'statement';
-      metrics.databaseErrors.inc({ role, kind });
-      throw new ShopError(500, 'DB_ERROR', (error as Error).message || 'database error');
+      if (!(error instanceof DatabaseFailure)) throw error;
+      metrics.databaseErrors.inc({ role: error.role, kind: error.kind });
+      throw new ShopError(500, 'DB_ERROR', error.message);
     }
   }
 
-  // Concurrent product listings share one query (never an older one than the request: see
-  // Coalescer). Under load this halves the shop's CPU per listing; at the articles' few
-  // requests per second every request still gets a query of its own.
-  const productList = new Coalescer<QueryResult<QueryResultRow>>(() => database.query('reader', LIST_PRODUCTS));
+  const patterns = patternsName(config.patterns);
 
   app.get('/', async () => ({
     service: 'chaos-shop',
@@ -95,7 +71,7 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
     availability_zone: config.availabilityZone,
     private_ip: config.privateIp,
     status: 'running',
-    strategy: config.strategy,
+    patterns,
   }));
 
   // Shallow: touches no dependency, so a database blip never takes instances out of rotation.
@@ -105,11 +81,12 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
     request.source = 'database';
     const started = performance.now();
     try {
-      await database.ping();
+      await ports.health.ping();
       return { status: 'healthy', database: 'connected', latency_ms: elapsedMs(started) };
     } catch (error) {
-      metrics.databaseErrors.inc({ role: 'writer', kind: isConnectionError(error) ? 'connection' : 'statement' });
-      return reply.code(500).send({ status: 'unhealthy', database: 'error', error: (error as Error).message });
+      if (!(error instanceof DatabaseFailure)) throw error;
+      metrics.databaseErrors.inc({ role: error.role, kind: error.kind });
+      return reply.code(500).send({ status: 'unhealthy', database: 'error', error: error.message });
     }
   });
 
@@ -133,41 +110,31 @@ export function buildShopApp({ config, database, initializer, metrics }: ShopApp
     },
     async (request) => {
       const started = performance.now();
-      const { rows } = await query(request, 'reader', LIST_PRODUCTS, () => productList.run());
+      const rows = await fromDatabase(request, () => ports.catalog.listProducts());
       return { products: rows, count: rows.length, db_latency_ms: elapsedMs(started), served_by: config.instanceId, source: 'database' };
     },
   );
 
   app.get<{ Params: { id: string } }>('/products/:id', async (request) => {
     const id = parseId(request.params.id, 'product');
-    const { rows } = await query(request, 'reader', { name: 'get-product', text: GET_PRODUCT, values: [id] });
-    if (rows.length === 0) throw new ShopError(404, 'PRODUCT_NOT_FOUND', 'product not found', { product_id: id });
-    return rows[0];
+    const product = await fromDatabase(request, () => ports.catalog.getProduct(id));
+    if (product === undefined) throw new ShopError(404, 'PRODUCT_NOT_FOUND', 'product not found', { product_id: id });
+    return product;
   });
 
   app.post('/orders', async (request, reply) => {
     const order = parseOrderRequest(request.body);
-    const clientKey = parseIdempotencyKey(request.headers['idempotency-key']);
-    const key = clientKey ?? (database.retriesStatements ? `${INTERNAL_KEY_PREFIX}${randomUUID()}` : null);
-    const { rows } = await query<{ http_status: number; body: string; replayed: boolean }>(request, 'writer', {
-      name: 'place-order',
-      text: PLACE_ORDER,
-      values: [order.productId, order.quantity, key, config.instanceId],
-    });
-    const result = rows[0];
-    if (!result) throw new ShopError(500, 'DB_ERROR', 'place_order returned no row');
-    if (result.replayed && clientKey !== undefined) reply.header('idempotent-replayed', 'true');
-    return reply.code(result.http_status).type('application/json; charset=utf-8').send(result.body);
+    const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
+    const result = await fromDatabase(request, () => ports.orders.placeOrder({ ...order, idempotencyKey }));
+    if (result.replayed && idempotencyKey !== undefined) reply.header('idempotent-replayed', 'true');
+    return reply.code(result.httpStatus).type('application/json; charset=utf-8').send(result.body);
   });
 
   app.get<{ Params: { id: string } }>('/orders/:id', async (request) => {
     const id = parseId(request.params.id, 'order');
-    const statement = { name: 'get-order', text: GET_ORDER, values: [id] };
-    let { rows } = await query(request, 'reader', statement);
-    // Read your writes: an order just placed may not have reached the reader yet.
-    if (rows.length === 0 && config.reader !== config.writer) ({ rows } = await query(request, 'writer', statement));
-    if (rows.length === 0) throw new ShopError(404, 'ORDER_NOT_FOUND', 'order not found', { order_id: id });
-    return rows[0];
+    const found = await fromDatabase(request, () => ports.orders.getOrder(id));
+    if (found === undefined) throw new ShopError(404, 'ORDER_NOT_FOUND', 'order not found', { order_id: id });
+    return found;
   });
 
   app.get('/metrics', async (_request, reply) => {

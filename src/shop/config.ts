@@ -1,6 +1,5 @@
-import { exponentialDelays } from '../resilience/backoff.ts';
 import type { DatabaseEndpoint } from './database/queryable.ts';
-import { STRATEGIES, type StrategyName } from './database/shop-database.ts';
+import { checkResolvedPatterns, resolvePatterns, type Patterns } from './patterns.ts';
 
 /** How schema initialisation behaves when the database is not there yet (Article 4). */
 export type InitMode = 'background' | 'once';
@@ -14,16 +13,12 @@ export interface ShopOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one. */
   port?: number;
-  strategy?: StrategyName;
+  /** What the instance does (resolvePatterns); default: the resilient preset. */
+  patterns?: Patterns;
   writer: DatabaseEndpoint;
   /** Reader endpoint; defaults to the writer (a single-server setup). */
   reader?: DatabaseEndpoint;
   connectTimeoutMs?: number;
-  /** Resilient strategy: a statement unanswered for this long fails and is retried (a naive instance waits forever). */
-  queryTimeoutMs?: number;
-  poolSize?: number;
-  retryDelaysMs?: readonly number[];
-  validateAfterIdleMs?: number;
   initMode?: InitMode;
   initInitialDelayMs?: number;
   initMaxDelayMs?: number;
@@ -33,24 +28,20 @@ export interface ShopOptions {
 /** A shop configuration with every default applied. */
 export type ShopConfig = Required<ShopOptions>;
 
-/** Defaults: Article 3's retry schedule, Article 4's initialisation backoff. */
+/** Defaults: the resilient patterns (Article 3's AFTER), Article 4's initialisation backoff. */
 export const SHOP_DEFAULTS = {
   instanceId: 'i-local',
   availabilityZone: 'local-a',
   privateIp: '127.0.0.1',
   host: '127.0.0.1',
   port: 0,
-  strategy: 'resilient',
+  patterns: resolvePatterns('resilient'),
   connectTimeoutMs: 5000,
-  queryTimeoutMs: 5000,
-  poolSize: 10,
-  retryDelaysMs: exponentialDelays(500, 2000, 3), // 0.5 s, 1 s, 2 s
-  validateAfterIdleMs: 1000,
   initMode: 'background',
   initInitialDelayMs: 2000,
   initMaxDelayMs: 30_000,
   bodyLimitBytes: 16 * 1024,
-} as const satisfies Omit<ShopConfig, 'writer' | 'reader' | 'retryDelaysMs'> & { retryDelaysMs: readonly number[] };
+} as const satisfies Omit<ShopConfig, 'writer' | 'reader'>;
 
 /** Applies defaults and checks values, naming the bad one. */
 export function resolveShopConfig(options: ShopOptions): ShopConfig {
@@ -59,16 +50,15 @@ export function resolveShopConfig(options: ShopOptions): ShopConfig {
     ...definedOnly(options),
     reader: options.reader ?? options.writer,
   } as ShopConfig;
-  if (!STRATEGIES.includes(config.strategy)) {
-    throw new Error(`strategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(config.strategy)}`);
-  }
+  // Resolved by the caller (the edge); checked here, never re-defaulted.
+  config.patterns = checkResolvedPatterns(config.patterns, 'patterns');
   if (config.initMode !== 'background' && config.initMode !== 'once') {
     throw new Error(`initMode must be background or once, got ${JSON.stringify(config.initMode)}`);
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new Error(`port must be an integer from 0 to 65535, got ${JSON.stringify(config.port)}`);
   }
-  for (const name of ['connectTimeoutMs', 'queryTimeoutMs', 'poolSize', 'initInitialDelayMs', 'initMaxDelayMs', 'bodyLimitBytes'] as const) {
+  for (const name of ['connectTimeoutMs', 'initInitialDelayMs', 'initMaxDelayMs', 'bodyLimitBytes'] as const) {
     if (!Number.isFinite(config[name]) || config[name] <= 0) throw new Error(`${name} must be a positive number, got ${config[name]}`);
   }
   return config;
@@ -102,9 +92,13 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
 
 /**
  * Reads a shop configuration from environment variables, as an instance process gets it:
- * INSTANCE_ID, AZ, PRIVATE_IP, PORT, STRATEGY, DB_WRITER_URL, DB_READER_URL, INIT_MODE.
+ * INSTANCE_ID, AZ, PRIVATE_IP, PORT, SHOP_PATTERNS (the resolved patterns as JSON, checked and
+ * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL, INIT_MODE.
  */
 export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
+  if (env['STRATEGY'] !== undefined) {
+    throw new Error(`STRATEGY is no longer read: set SHOP_PATTERNS to resolved patterns (JSON; see schema/patterns.schema.json), got STRATEGY=${JSON.stringify(env['STRATEGY'].slice(0, 40))}`);
+  }
   const writerUrl = env['DB_WRITER_URL'];
   if (!writerUrl) throw new Error('DB_WRITER_URL is required (postgresql://user:password@host:port/database)');
   const readerUrl = env['DB_READER_URL'];
@@ -113,9 +107,21 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
     availabilityZone: env['AZ'],
     privateIp: env['PRIVATE_IP'],
     port: env['PORT'] === undefined ? undefined : Number(env['PORT']),
-    strategy: env['STRATEGY'] as StrategyName | undefined,
+    patterns: patternsFromEnv(env['SHOP_PATTERNS']),
     initMode: env['INIT_MODE'] as InitMode | undefined,
     writer: parseDatabaseUrl(writerUrl),
     reader: readerUrl ? parseDatabaseUrl(readerUrl) : undefined,
   };
+}
+
+/** SHOP_PATTERNS: resolved patterns as JSON, as the lab hands them to an instance. */
+function patternsFromEnv(text: string | undefined): Patterns | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`SHOP_PATTERNS: must be the resolved patterns as JSON, got text that is not JSON (${(error as Error).message})`, { cause: error });
+  }
+  return checkResolvedPatterns(value, 'SHOP_PATTERNS');
 }

@@ -31,7 +31,7 @@ export class ShopMetrics {
     });
     this.databaseRetries = new Counter({
       name: 'chaos_shop_database_retries_total',
-      help: 'Statements retried after losing their connection (resilient strategy)',
+      help: 'Statements retried after losing their connection (the retry pattern)',
       labelNames: ['role'],
       registers: [this.registry],
     });

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildShopApp } from './app.ts';
+import { composeDatabase, composePorts } from './compose.ts';
 import { resolveShopConfig, type ShopConfig, type ShopOptions } from './config.ts';
-import { NaiveDatabase } from './database/naive-database.ts';
-import { ResilientDatabase } from './database/resilient-database.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
 import { SchemaInitializer } from './initializer.ts';
 import { ShopMetrics } from './metrics.ts';
@@ -27,19 +26,12 @@ export interface ShopEvents {
   onDatabaseRetry?: (role: string, error: unknown, attempt: number) => void;
 }
 
-/** Creates the database access of a strategy. */
+/** Creates the database access the instance's patterns describe. */
 export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, events: ShopEvents = {}): ShopDatabase {
-  if (config.strategy === 'naive') {
-    return new NaiveDatabase({ writer: config.writer, connectTimeoutMs: config.connectTimeoutMs });
-  }
-  return new ResilientDatabase({
+  return composeDatabase(config.patterns, {
     writer: config.writer,
     reader: config.reader,
     connectTimeoutMs: config.connectTimeoutMs,
-    queryTimeoutMs: config.queryTimeoutMs,
-    poolSize: config.poolSize,
-    retryDelaysMs: config.retryDelaysMs,
-    validateAfterIdleMs: config.validateAfterIdleMs,
     onRetry: (role, error, attempt) => {
       metrics.databaseRetries.inc({ role });
       events.onDatabaseRetry?.(role, error, attempt);
@@ -63,7 +55,8 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     maxDelayMs: config.initMaxDelayMs,
     onAttemptFailed: events.onInitRetry,
   });
-  const app = buildShopApp({ config, database, initializer, metrics });
+  const ports = composePorts(database, config.patterns, { instanceId: config.instanceId, readerIsWriter: config.reader === config.writer });
+  const app = buildShopApp({ config, ports, initializer, metrics });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {

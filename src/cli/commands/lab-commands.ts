@@ -1,7 +1,9 @@
 // Commands against a running lab: status, down, instance, failover, proxy, fault. Each prints
 // what the lab did (or its JSON with --json).
 import { parseArgs } from 'node:util';
+import { DEPENDENCY_NAMES } from '../../lab/dependencies.ts';
 import type { LabStatus } from '../../lab/lab.ts';
+import { patternsName } from '../../shop/patterns.ts';
 import { LabClient, labDir } from '../lab-client.ts';
 import { parseDuration, UsageError } from '../shared.ts';
 
@@ -19,7 +21,8 @@ export async function statusCommand(args: string[]): Promise<void> {
 }
 
 function describeStatus(s: LabStatus): string {
-  const lines = [`lab pid ${s.info.pid}, ${s.info.strategy} strategy, load balancer ${s.info.loadBalancerUrl}`, '', 'instances:'];
+  const topology = s.info.databaseProxy ? 'through the database proxy' : 'straight to the cluster endpoints';
+  const lines = [`lab pid ${s.info.pid}, patterns ${patternsName(s.info.patterns)}, database ${topology}, load balancer ${s.info.loadBalancerUrl}`, '', 'instances:'];
   for (const i of s.instances) {
     const target = s.targets.find((t) => t.id === i.id);
     lines.push(`  ${i.id}  zone ${i.zone}  ${i.state}${i.paused ? ' (paused)' : ''}  pid ${i.pid ?? '-'}  target ${target ? `${target.state}${target.inRotation ? ', in rotation' : ''}` : 'not registered'}`);
@@ -31,6 +34,8 @@ function describeStatus(s: LabStatus): string {
   }
   lines.push(`  writer endpoint -> ${s.database.endpoints.writer.target ?? 'none'}, reader endpoint -> ${s.database.endpoints.reader.target ?? 'none'}`);
   lines.push(`  database proxy: targets ${s.databaseProxy.registered ? 'registered' : 'DEREGISTERED'}`);
+  lines.push('', 'dependencies (through the fault proxy):');
+  for (const d of s.dependencies) lines.push(`  ${d.name}  ${d.kind} ${d.role}  127.0.0.1:${d.listen.port} -> ${d.upstream.host}:${d.upstream.port}  (${d.instanceEnv})`);
   lines.push('', 'faults:');
   const faults = s.faultProxies.flatMap((p) => p.faults);
   if (faults.length === 0) lines.push('  none');
@@ -87,7 +92,7 @@ export async function faultCommand(args: string[]): Promise<void> {
   });
   const [action, dependency, type] = positionals;
   if (!(action === 'list' || action === 'clear' || (action === 'add' && dependency && type))) {
-    throw new UsageError('usage: chaos-lab fault add <db-writer|db-reader> <fault> [--duration 30s] [--param name=value]… | fault list | fault clear');
+    throw new UsageError(`usage: chaos-lab fault add <${DEPENDENCY_NAMES.join('|')}> <fault> [--duration 30s] [--param name=value]… | fault list | fault clear`);
   }
   const toxicity = values.toxicity === undefined ? undefined : Number(values.toxicity);
   if (toxicity !== undefined && !(toxicity >= 0 && toxicity <= 1)) throw new UsageError(`--toxicity must be a number from 0 to 1, got ${JSON.stringify(values.toxicity)}`);

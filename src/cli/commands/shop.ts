@@ -1,17 +1,20 @@
 import { parseArgs } from 'node:util';
 import { startStandaloneShop } from '../../lab/standalone-shop.ts';
-import { parsePort, parseStrategy, untilStopped } from '../shared.ts';
+import { patternsName } from '../../shop/patterns.ts';
+import { parsePatternsOption, refuseStrategyOption } from '../patterns-option.ts';
+import { parsePort, untilStopped } from '../shared.ts';
 
 /** chaos-lab shop: one embedded PostgreSQL and one shop instance, until Ctrl-C. */
 export async function shopCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, strategy: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { port: { type: 'string' }, patterns: { type: 'string' }, strategy: { type: 'string' } }, strict: true });
+  refuseStrategyOption(values.strategy, 'shop');
   const port = parsePort(values.port);
-  const strategy = parseStrategy(values.strategy);
+  const patterns = await parsePatternsOption(values.patterns);
   const stop = untilStopped();
   console.log('starting PostgreSQL 18 (embedded) …');
   const lab = await startStandaloneShop({
     port,
-    strategy,
+    patterns,
     events: {
       onInitRetry: (error, next) =>
         console.log(`database not ready (${(error as Error).message})${next === undefined ? '' : `, retrying in ${next / 1000} s`}`),
@@ -21,7 +24,7 @@ export async function shopCommand(args: string[]): Promise<void> {
   try {
     console.log(`PostgreSQL ${lab.postgres.host}:${lab.postgres.port} (pid ${lab.postgres.pid}, data ${lab.postgres.dataDir})`);
     await Promise.race([lab.shop.whenInitialised(), stop.stopped]);
-    console.log(`Chaos Shop (${lab.shop.config.strategy} strategy, instance ${lab.shop.config.instanceId}) at ${lab.shop.url}`);
+    console.log(`Chaos Shop (patterns ${patternsName(lab.shop.config.patterns)}, instance ${lab.shop.config.instanceId}) at ${lab.shop.url}`);
     console.log(`  try: curl ${lab.shop.url}/products`);
     console.log('Ctrl-C to stop');
     const signal = await stop.stopped;

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
-import { describeStop, parseCount, parseStrategy, untilStopped } from '../shared.ts';
+import { parsePatternsOption, refuseStrategyOption } from '../patterns-option.ts';
+import { describeStop, parseCount, untilStopped } from '../shared.ts';
 
 /** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
 export async function upCommand(args: string[]): Promise<void> {
@@ -10,15 +11,20 @@ export async function upCommand(args: string[]): Promise<void> {
     args,
     options: {
       instances: { type: 'string' },
+      patterns: { type: 'string' },
+      // --db-proxy / --no-db-proxy: the lab's topology, not a shop pattern.
+      'db-proxy': { type: 'boolean' },
       strategy: { type: 'string' },
       dir: { type: 'string' },
       'lb-retry': { type: 'boolean', default: false },
       'lb-eject': { type: 'boolean', default: false },
     },
     strict: true,
+    allowNegative: true,
   });
+  refuseStrategyOption(values.strategy, 'up');
   const instances = parseCount(values.instances, '--instances', 8);
-  const strategy = parseStrategy(values.strategy);
+  const patterns = await parsePatternsOption(values.patterns);
   const dir = labDir(values.dir);
   const stop = untilStopped();
   const started = performance.now();
@@ -26,7 +32,8 @@ export async function upCommand(args: string[]): Promise<void> {
   const starting = Lab.start({
     dir,
     instances,
-    strategy,
+    patterns,
+    databaseProxy: values['db-proxy'] ?? true,
     retry: values['lb-retry'],
     ejection: values['lb-eject'] ? { consecutiveFailures: 1, durationMs: 30_000 } : undefined,
     onProgress: (step) => console.log(`[${elapsed()}] ${step} …`),
@@ -51,7 +58,7 @@ export async function upCommand(args: string[]): Promise<void> {
       console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products)`);
       for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
       console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
-      console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}`);
+      console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}${info.databaseProxy ? '' : '   (not in the instances\' path: --no-db-proxy)'}`);
       console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
       console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
       console.log('Ctrl-C (or chaos-lab down) stops everything.');

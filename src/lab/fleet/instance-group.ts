@@ -32,7 +32,7 @@ export interface InstanceGroupOptions {
   launcher: InstanceLauncher;
   /** Targets are registered here; its health decisions drive replacement. */
   loadBalancer?: LoadBalancer;
-  /** Environment for every instance (database URLs, STRATEGY, …). */
+  /** Environment for every instance (database URLs, SHOP_PATTERNS, …). */
   env: Record<string, string>;
   min?: number;
   desired?: number;

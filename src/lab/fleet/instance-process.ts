@@ -14,7 +14,7 @@ export interface InstanceExit {
 export interface LaunchSpec {
   instanceId: string;
   zone: string;
-  /** Environment for the shop process (database URLs, strategy, …). */
+  /** Environment for the shop process (the dependencies' URLs, SHOP_PATTERNS, …). */
   env: Record<string, string>;
 }
 

@@ -1,34 +1,34 @@
 import pg from 'pg';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import type { DatabaseEndpoint, EndpointRole } from './queryable.ts';
-import type { ShopDatabase } from './shop-database.ts';
+import type { DatabaseEndpoint } from './queryable.ts';
+import type { EndpointConnection } from './shop-database.ts';
 
-/** Options of the naive strategy. */
-export interface NaiveDatabaseOptions {
-  writer: DatabaseEndpoint;
+/** Options of a persistent connection. */
+export interface PersistentConnectionOptions {
+  endpoint: DatabaseEndpoint;
   connectTimeoutMs: number;
+  /** A statement unanswered for this long fails; null: it waits forever (Article 3's naive shop). */
+  queryTimeoutMs: number | null;
 }
 
 /**
- * Article 3's BEFORE: one persistent connection to the writer endpoint, created on first use,
- * never checked and never replaced. Reads go to the writer too. Once the server restarts or
- * fails over, the connection is dead and every request fails until the instance restarts:
- * that is the behaviour the experiment exists to show.
+ * The `persistent` connection pattern, Article 3's BEFORE: one connection to the endpoint,
+ * created on first use, never checked and never replaced. Once the server restarts or fails
+ * over, the connection is dead and every statement fails until the instance restarts: that is
+ * the behaviour the experiment exists to show.
  */
-export class NaiveDatabase implements ShopDatabase {
-  readonly strategy = 'naive' as const;
-  readonly retriesStatements = false;
-  readonly #options: NaiveDatabaseOptions;
+export class PersistentConnection implements EndpointConnection {
+  readonly #options: PersistentConnectionOptions;
   #connection: Promise<pg.Client> | undefined;
   #closed = false;
   // Statements wait their turn on the one connection (pg deprecates queueing on a busy client).
   #turn: Promise<unknown> = Promise.resolve();
 
-  constructor(options: NaiveDatabaseOptions) {
+  constructor(options: PersistentConnectionOptions) {
     this.#options = options;
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(_role: EndpointRole, query: QueryConfig): Promise<QueryResult<R>> {
+  query<R extends QueryResultRow = QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
     return this.#inTurn(async () => (await this.#client()).query<R>(query));
   }
 
@@ -57,9 +57,14 @@ export class NaiveDatabase implements ShopDatabase {
   #client(): Promise<pg.Client> {
     if (this.#closed) return Promise.reject(new Error('database connection is closed'));
     if (this.#connection) return this.#connection;
-    const { writer, connectTimeoutMs } = this.#options;
-    const client = new pg.Client({ ...writer, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
-    // Without a listener a dropped connection would crash the process; the naive strategy
+    const { endpoint, connectTimeoutMs, queryTimeoutMs } = this.#options;
+    const client = new pg.Client({
+      ...endpoint,
+      connectionTimeoutMillis: connectTimeoutMs,
+      ...(queryTimeoutMs === null ? {} : { query_timeout: queryTimeoutMs }),
+      keepAlive: true,
+    });
+    // Without a listener a dropped connection would crash the process; the persistent pattern
     // notices nothing, and later queries fail with "not queryable".
     client.on('error', () => {});
     const connecting = client.connect().then(

@@ -1,0 +1,67 @@
+// The lab's dependencies: everything a shop instance reaches over the network, one entry each.
+// The fault proxy gets a listener per entry, chaos targets of type lab:dependency are these
+// entries (tags Kind and Role), the control API accepts faults on these names, `status` lists
+// them, and an instance is told where each is through its environment variable. Adding a
+// dependency (the services store, reviews, promo) is one entry here.
+import type { Address } from './fault-proxy/connection.ts';
+
+/** What a dependency's upstream and instance address are computed from: the lab's parts and topology. */
+export interface DependencyContext {
+  /** The cluster's endpoints (Aurora's writer and reader endpoints) and its password. */
+  cluster: { writerEndpoint: Address; readerEndpoint: Address; password: string };
+  /** The database proxy's endpoints (RDS Proxy). */
+  databaseProxy: { writerEndpoint: Address; readerEndpoint: Address };
+  /** Lab topology: the database proxy is in the instances' path (else they reach the cluster endpoints straight). */
+  databaseProxyInPath: boolean;
+  /** The database the shop's tables live in. */
+  database: string;
+}
+
+/** One dependency of the shop. */
+export interface LabDependency {
+  /** Its name: the fault proxy's listener, the chaos target's resource id, `fault add <name>`. */
+  name: string;
+  /** What it is (target tag Kind). */
+  kind: 'database';
+  /** What it does for the shop (target tag Role). */
+  role: 'writer' | 'reader';
+  /** Where its fault-proxy listener relays to, in this lab's topology. */
+  upstream(context: DependencyContext): Address;
+  /** The environment variable that tells an instance where it is, and its value given the listener's address. */
+  instanceEnv: { name: string; value(listen: Address, context: DependencyContext): string };
+}
+
+// The password travels in the instances' environment, which only this user can read (/proc/<pid>/environ).
+const databaseUrl = (listen: Address, context: DependencyContext): string =>
+  `postgresql://postgres:${encodeURIComponent(context.cluster.password)}@${listen.host}:${listen.port}/${context.database}`;
+
+/** Every dependency of the lab, in the order listeners are made and listed. */
+export const DEPENDENCIES: readonly LabDependency[] = [
+  {
+    name: 'db-writer',
+    kind: 'database',
+    role: 'writer',
+    upstream: (c) => (c.databaseProxyInPath ? c.databaseProxy.writerEndpoint : c.cluster.writerEndpoint),
+    instanceEnv: { name: 'DB_WRITER_URL', value: databaseUrl },
+  },
+  {
+    name: 'db-reader',
+    kind: 'database',
+    role: 'reader',
+    upstream: (c) => (c.databaseProxyInPath ? c.databaseProxy.readerEndpoint : c.cluster.readerEndpoint),
+    instanceEnv: { name: 'DB_READER_URL', value: databaseUrl },
+  },
+];
+
+/** The dependencies' names, for validation and help texts. */
+export const DEPENDENCY_NAMES: readonly string[] = DEPENDENCIES.map((d) => d.name);
+
+/** The dependency called `name`, or undefined. */
+export function dependencyNamed(name: string): LabDependency | undefined {
+  return DEPENDENCIES.find((d) => d.name === name);
+}
+
+/** A dependency as a chaos target (resourceType lab:dependency): its name, and tags Kind and Role. */
+export function dependencyTarget(dependency: LabDependency): { id: string; tags: Record<string, string> } {
+  return { id: dependency.name, tags: { Kind: dependency.kind, Role: dependency.role } };
+}

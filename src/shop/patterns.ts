@@ -1,0 +1,311 @@
+// What one shop instance does, as one typed value: a field per resilience pattern (Article 3's
+// connection, timeout, retry and read/write split; Article 4's circuit breaker; room for the
+// next issues). Given as a preset name or a preset plus overrides, checked once at the edge
+// against the published schema (schema/patterns.schema.json), resolved to defaults once, and
+// handed on as the resolved value: an instance process checks it (SHOP_PATTERNS) and never
+// re-defaults it.
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+/** The named sets of patterns: the articles' BEFORE and AFTER. */
+export type PresetName = 'naive' | 'resilient' | 'resilient-breaker';
+
+/** The presets, for validation and help texts. */
+export const PRESET_NAMES: readonly PresetName[] = ['naive', 'resilient', 'resilient-breaker'];
+
+/** The preset an object without `preset` starts from: the shop's default. */
+export const DEFAULT_PRESET: PresetName = 'resilient';
+
+/** How the shop holds its database connections. */
+export type ConnectionPattern =
+  | { kind: 'persistent' }
+  | { kind: 'pool'; /** Connections per endpoint. */ size: number; /** Checked with SELECT 1 after this long idle. */ validateAfterIdleMs: number };
+
+/** A circuit breaker's settings (Article 4). */
+export interface CircuitBreakerSettings {
+  /** Consecutive failures that open the circuit. */
+  failureThreshold: number;
+  /** How long the circuit stays open before one trial call. */
+  recoveryTimeoutMs: number;
+}
+
+/** Where a shared breaker keeps its state: the lab's services store. */
+export interface StoreEndpoint {
+  host: string;
+  port: number;
+}
+
+/** The circuit breaker around the database ports: off, in the instance's memory, or shared through a store. */
+export type CircuitBreakerPattern =
+  | { mode: 'off' }
+  | ({ mode: 'local' } & CircuitBreakerSettings)
+  | ({ mode: 'shared'; store: StoreEndpoint } & CircuitBreakerSettings);
+
+/** What one shop instance does: one field per pattern, every default applied. */
+export interface Patterns {
+  connection: ConnectionPattern;
+  /** Statement timeout (null: none, the naive shop waits forever). */
+  queryTimeoutMs: number | null;
+  /** Waits before each retry of a statement that lost its connection ([] = no retries). */
+  retry: { delaysMs: number[] };
+  /** Reads on the reader endpoint, writes on the writer; false: everything on the writer. */
+  readWriteSplit: boolean;
+  circuitBreaker: CircuitBreakerPattern;
+  // Reserved for the next issues (in the schema, documented, refused if set now): readCache,
+  // writeBuffer (Article 4), dependencyTimeouts, workerPools (Article 7).
+}
+
+/** Overrides of a preset, each pattern deep-merged over the preset's. */
+export interface PatternsOverrides {
+  preset?: PresetName;
+  connection?: { kind?: ConnectionPattern['kind']; size?: number; validateAfterIdleMs?: number };
+  queryTimeoutMs?: number | null;
+  retry?: { delaysMs?: number[] };
+  readWriteSplit?: boolean;
+  circuitBreaker?: { mode?: CircuitBreakerPattern['mode']; failureThreshold?: number; recoveryTimeoutMs?: number; store?: StoreEndpoint };
+}
+
+/** What a template, a `--patterns` flag or a library caller gives: a preset name, or a preset and overrides. */
+export type PatternsInput = PresetName | PatternsOverrides;
+
+/** The patterns reserved for the next issues, and what each will be. */
+export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {
+  readCache: "Article 4's read cache",
+  writeBuffer: "Article 4's write buffer queue",
+  dependencyTimeouts: "Article 7's per-dependency timeouts",
+  workerPools: "Article 7's isolated worker pools",
+};
+
+/** Article 4's defaults: three consecutive failures open the circuit; it tries again after 30 s. */
+export const CIRCUIT_BREAKER_DEFAULTS: CircuitBreakerSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
+
+/** Article 3's BEFORE: one persistent connection to the writer, no timeout, no retry. */
+const NAIVE: Patterns = {
+  connection: { kind: 'persistent' },
+  queryTimeoutMs: null,
+  retry: { delaysMs: [] },
+  readWriteSplit: false,
+  circuitBreaker: { mode: 'off' },
+};
+
+/** Article 3's AFTER: a checked pool, a 5 s statement timeout, retries after 0.5 s, 1 s and 2 s, reads on the reader. */
+const RESILIENT: Patterns = {
+  connection: { kind: 'pool', size: 10, validateAfterIdleMs: 1000 },
+  queryTimeoutMs: 5000,
+  retry: { delaysMs: [500, 1000, 2000] },
+  readWriteSplit: true,
+  circuitBreaker: { mode: 'off' },
+};
+
+/** The presets: full values for the articles' shops, overrides for the ones built on them. */
+export const PATTERN_PRESETS: Readonly<Record<PresetName, PatternsInput>> = {
+  naive: NAIVE,
+  resilient: RESILIENT,
+  // Article 4's starting point: Article 3's resilient shop, plus a breaker in each instance's memory.
+  'resilient-breaker': { preset: 'resilient', circuitBreaker: { mode: 'local' } },
+};
+
+// Where a pattern's kind (or mode) changes, it starts from that kind's defaults, not from the
+// settings of the kind it replaces (a pool's size means nothing to a persistent connection).
+const CONNECTION_DEFAULTS: Record<ConnectionPattern['kind'], ConnectionPattern> = {
+  persistent: { kind: 'persistent' },
+  pool: { kind: 'pool', size: 10, validateAfterIdleMs: 1000 },
+};
+const BREAKER_DEFAULTS: Record<CircuitBreakerPattern['mode'], Partial<CircuitBreakerPattern>> = {
+  off: { mode: 'off' },
+  local: { mode: 'local', ...CIRCUIT_BREAKER_DEFAULTS },
+  shared: { mode: 'shared', ...CIRCUIT_BREAKER_DEFAULTS },
+};
+
+/** Patterns that cannot be given, and why (each names the field, the value and the reason). */
+export class PatternsError extends Error {
+  readonly code = 'INVALID_PATTERNS';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'PatternsError';
+    this.problems = problems;
+  }
+}
+
+/** The published schema (schema/patterns.schema.json): a template's schema and the journal's refer to it. */
+export const PATTERNS_SCHEMA = JSON.parse(readFileSync(new URL('../../schema/patterns.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const PATTERNS_SCHEMA_ID = PATTERNS_SCHEMA['$id'] as string;
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+ajv.addSchema(PATTERNS_SCHEMA);
+const validateInput = ajv.getSchema(`${PATTERNS_SCHEMA_ID}#/definitions/input`) as ValidateFunction<PatternsInput>;
+const validateResolved = ajv.getSchema(`${PATTERNS_SCHEMA_ID}#/definitions/resolved`) as ValidateFunction<Patterns>;
+
+/** True when `value` has the shape of a patterns input (the schema's part only; resolvePatterns says what is wrong). */
+export function isPatternsInput(value: unknown): value is PatternsInput {
+  return validateInput(value);
+}
+
+/**
+ * Checks `input` against the published schema, applies its preset and overrides, and checks the
+ * result: the one place patterns get their defaults. `where` prefixes every message (the field
+ * the input came from: `modes.naive.lab.patterns`, `--patterns`, …). Throws PatternsError.
+ */
+export function resolvePatterns(input: unknown, where = 'patterns'): Patterns {
+  if (!validateInput(input)) throw new PatternsError(describeErrors(validateInput.errors, input, where));
+  return checkResolvedPatterns(expand(input), where);
+}
+
+/**
+ * Checks an already resolved value (an instance's SHOP_PATTERNS, a library caller's) without
+ * applying any default: every field must be there. Throws PatternsError.
+ */
+export function checkResolvedPatterns(value: unknown, where = 'patterns'): Patterns {
+  if (!validateResolved(value)) throw new PatternsError(describeErrors(validateResolved.errors, value, where));
+  refuseUnwired(value, where);
+  return deepFreeze(structuredClone(value));
+}
+
+// The circuit breaker lands with issue 9's breaker (src/resilience/circuit-breaker/), which the
+// shop's ports are then wrapped with (composePorts in compose.ts). Until then a breaker asked for
+// would silently not be there and a table would lie, so it is refused here, in this one place.
+function refuseUnwired(patterns: Patterns, where: string): void {
+  const { mode } = patterns.circuitBreaker;
+  if (mode !== 'off') {
+    throw new PatternsError([
+      `${where}.circuitBreaker.mode: the circuit breaker pattern lands with the breaker (issue 9) and cannot be used yet; use off, got ${JSON.stringify(mode)}`,
+    ]);
+  }
+}
+
+/**
+ * Combines two inputs, as a template's `lab.patterns` and a mode's: a preset name, or an object
+ * with a preset, replaces what was there; an object without one is deep-merged over it.
+ */
+export function mergePatternsInputs(base: PatternsInput | undefined, over: PatternsInput | undefined): PatternsInput | undefined {
+  if (over === undefined) return base;
+  if (base === undefined || typeof over === 'string' || over.preset !== undefined) return over;
+  const from: PatternsOverrides = typeof base === 'string' ? { preset: base } : base;
+  const merged: PatternsOverrides = { ...from, ...over };
+  // No defaults here: a kind that changes starts empty, and resolvePatterns fills it from that kind's defaults.
+  if (from.connection && over.connection) merged.connection = mergeKinded(from.connection, over.connection, 'kind', {});
+  if (from.retry && over.retry) merged.retry = { ...from.retry, ...over.retry };
+  if (from.circuitBreaker && over.circuitBreaker) merged.circuitBreaker = mergeKinded(from.circuitBreaker, over.circuitBreaker, 'mode', {});
+  return merged;
+}
+
+/** The preset `patterns` equals ("naive", "resilient", …), or "custom": what `GET /` shows. */
+export function patternsName(patterns: Patterns): string {
+  return PRESET_NAMES.find((name) => isDeepStrictEqual(expand(name), patterns)) ?? 'custom';
+}
+
+/** A preset's or an input's patterns with every default applied, unchecked (the schema has passed). */
+function expand(input: PatternsInput): Patterns {
+  if (typeof input === 'string') return presetPatterns(input);
+  const base = presetPatterns(input.preset ?? DEFAULT_PRESET);
+  return {
+    connection: input.connection ? (mergeKinded(base.connection, input.connection, 'kind', CONNECTION_DEFAULTS) as ConnectionPattern) : base.connection,
+    queryTimeoutMs: input.queryTimeoutMs !== undefined ? input.queryTimeoutMs : base.queryTimeoutMs,
+    retry: { delaysMs: [...(input.retry?.delaysMs ?? base.retry.delaysMs)] },
+    readWriteSplit: input.readWriteSplit ?? base.readWriteSplit,
+    circuitBreaker: input.circuitBreaker ? (mergeKinded(base.circuitBreaker, input.circuitBreaker, 'mode', BREAKER_DEFAULTS) as CircuitBreakerPattern) : base.circuitBreaker,
+  };
+}
+
+/** A preset's patterns: the articles' full values as they are, the others expanded over theirs. */
+function presetPatterns(name: PresetName): Patterns {
+  if (name === 'naive') return NAIVE;
+  if (name === 'resilient') return RESILIENT;
+  return expand(PATTERN_PRESETS[name]);
+}
+
+/** Merges one pattern: a changed kind starts from that kind's defaults. */
+function mergeKinded<T extends object>(base: T, over: object, key: string, defaults: Record<string, object>): T {
+  const baseKind = (base as Record<string, unknown>)[key];
+  const kind = (over as Record<string, unknown>)[key] ?? baseKind;
+  const start = kind === baseKind ? base : (defaults[kind as string] ?? { [key]: kind });
+  return { ...start, ...over } as T;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const PREVIEW_LENGTH = 60;
+
+/** A bad value for a message: a primitive by a bounded preview, a container by its kind. */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : `an array of ${value.length}`;
+  if (value !== null && typeof value === 'object') return Object.keys(value).length === 0 ? '{}' : 'an object';
+  const text = typeof value === 'string' ? JSON.stringify(value.slice(0, PREVIEW_LENGTH)) : String(value);
+  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 3)}...` : text;
+}
+
+function partsOf(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.slice(1).split('/').map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function valueAt(data: unknown, parts: string[]): unknown {
+  let value = data;
+  for (const part of parts) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+function fieldOf(where: string, parts: string[]): string {
+  return parts.reduce((field, part) => (/^\d+$/.test(part) ? `${field}[${part}]` : `${field}.${part}`), where);
+}
+
+/** Each schema error as "field: what it must be, got value". */
+function describeErrors(errors: ErrorObject[] | null | undefined, data: unknown, where: string): string[] {
+  const messages = (errors ?? [])
+    // "must match the else schema" repeats the errors found inside the branch.
+    .filter((error) => error.keyword !== 'if')
+    .map((error) => describeError(error, data, where));
+  return [...new Set(messages)];
+}
+
+/** One schema error as a message naming the field and the value. Shared by a template's validation. */
+export function describeError(error: ErrorObject, data: unknown, where: string): string {
+  const parts = partsOf(error.instancePath);
+  const field = fieldOf(where, parts);
+  const value = valueAt(data, parts);
+  const got = `got ${show(value)}`;
+  const params = error.params as Record<string, unknown>;
+  const parent = parts.at(-1);
+  switch (error.keyword) {
+    case 'type':
+      if (parts.length === 0) return `${field}: must be a preset (${PRESET_NAMES.join(', ')}) or an object of patterns, ${got}`;
+      return `${field}: must be ${params['type'] === 'object' ? 'an object' : `a ${String(params['type'])}`}, ${got}`;
+    case 'enum':
+      return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;
+    case 'required': {
+      const missing = String(params['missingProperty']);
+      if (parent === 'circuitBreaker' && missing === 'store') {
+        return `${field}.store: a shared circuit breaker keeps its state in the lab's services store and needs its endpoint ({ host, port }), got nothing`;
+      }
+      return `${field}.${missing}: is required`;
+    }
+    case 'additionalProperties': {
+      const name = String(params['additionalProperty']);
+      if (parts.length === 0) return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker)`;
+      if (parent === 'connection' || parent === 'circuitBreaker') {
+        const key = parent === 'connection' ? 'kind' : 'mode';
+        const kind = (value as Record<string, unknown> | undefined)?.[key];
+        if (kind !== undefined) return `${field}.${name}: does not apply when ${field}.${key} is ${JSON.stringify(kind)}`;
+      }
+      return `${field}: unknown field ${JSON.stringify(name)}`;
+    }
+    case 'not':
+      if (parent !== undefined && parent in RESERVED_PATTERNS) {
+        return `${field}: is reserved for ${RESERVED_PATTERNS[parent]} (a later issue) and cannot be set yet, ${got}`;
+      }
+      return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
+    default:
+      return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
+  }
+}

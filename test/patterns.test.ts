@@ -1,0 +1,266 @@
+// Article 3's connection patterns (the naive and resilient presets) and Article 4's initialisation lesson, against a real
+// PostgreSQL server that is restarted, stopped and started late under the shop.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../src/lab/net/free-port.ts';
+import { PostgresServer } from '../src/lab/postgres/postgres-server.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
+import { startShop } from '../src/shop/shop-instance.ts';
+import { within } from './helpers/deadline.ts';
+import { call, startTestShop, usePostgres, withClient } from './helpers/lab.ts';
+import { descendants, killAll, waitUntilGone } from './helpers/processes.ts';
+
+const postgres = usePostgres();
+
+/** Polls `probe` until it returns true or `timeoutMs` passes; returns the time it took. */
+async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (await probe()) return Date.now() - started;
+    await delay(50);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+describe('naive patterns (Article 3 BEFORE)', () => {
+  it('breaks when the database restarts and stays broken, while /health still answers', async () => {
+    const server = postgres();
+    const shop = await startTestShop(server, { patterns: resolvePatterns('naive') });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      await server.restart('fast');
+      // The database is back and accepts new connections, but the instance's one connection is dead.
+      await withClient(shop.config.writer, (c) => c.query('SELECT 1'));
+      for (let i = 0; i < 5; i++) {
+        const products = await call(shop.url, 'GET', '/products');
+        assert.equal(products.status, 500);
+        assert.equal(products.body['code'], 'DB_ERROR');
+        await delay(200);
+      }
+      const order = await call(shop.url, 'POST', '/orders', { product_id: 1, quantity: 1 });
+      assert.equal(order.status, 500);
+      const deep = await call(shop.url, 'GET', '/health/deep');
+      assert.equal(deep.status, 500);
+      assert.equal(deep.body['status'], 'unhealthy');
+      assert.equal(deep.body['database'], 'error');
+      assert.equal(typeof deep.body['error'], 'string');
+      assert.equal((await call(shop.url, 'GET', '/health')).status, 200, 'the shallow check never touches the database');
+    } finally {
+      await shop.close();
+    }
+  });
+});
+
+describe('resilient patterns (Article 3 AFTER)', () => {
+  it('recovers by itself after the database restarts', async () => {
+    const server = postgres();
+    const shop = await startTestShop(server, { patterns: resolvePatterns('resilient') });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      await server.restart('fast');
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      assert.equal((await call(shop.url, 'POST', '/orders', { product_id: 1, quantity: 1 })).status, 201);
+      assert.equal((await call(shop.url, 'GET', '/health/deep')).status, 200);
+    } finally {
+      await shop.close();
+    }
+  });
+
+  it('rides through a short outage within its retry budget (0.5 s + 1 s + 2 s), placing each order once', async () => {
+    const server = postgres();
+    const shop = await startTestShop(server, { patterns: resolvePatterns('resilient') });
+    try {
+      assert.equal((await call(shop.url, 'GET', '/products')).status, 200);
+      // fast, not immediate: no crash recovery at the next start, so the timing below holds on a busy machine.
+      await server.stop('fast');
+      const started = Date.now();
+      const read = call(shop.url, 'GET', '/products');
+      const write = call(shop.url, 'POST', '/orders', { product_id: 2, quantity: 3 });
+      await delay(1000);
+      await server.start();
+      const [readResult, writeResult] = await Promise.all([read, write]);
+      assert.equal(readResult.status, 200);
+      assert.equal(writeResult.status, 201);
+      assert.ok(Date.now() - started < 3500 + 1000, 'answered within the retry budget');
+      const orders = await withClient(shop.config.writer, async (c) => (await c.query('SELECT count(*)::int AS n FROM orders WHERE product_id = 2')).rows[0].n);
+      assert.equal(orders, 1);
+      const metrics = await (await fetch(`${shop.url}/metrics`)).text();
+      assert.match(metrics, /chaos_shop_database_retries_total\{[^}]*role="writer"[^}]*\} [1-9]/);
+    } finally {
+      await shop.close();
+    }
+  });
+
+  it('gives up after three retries when the database stays away, with a JSON 500', async () => {
+    const server = postgres();
+    const shop = await startTestShop(server, { patterns: resolvePatterns({ preset: 'resilient', retry: { delaysMs: [50, 100, 200] } }) });
+    try {
+      await server.stop('fast');
+      const started = Date.now();
+      const products = await call(shop.url, 'GET', '/products');
+      assert.equal(products.status, 500);
+      assert.equal(products.body['code'], 'DB_ERROR');
+      assert.ok(Date.now() - started >= 350, 'waited through the three backoffs');
+      const metrics = await (await fetch(`${shop.url}/metrics`)).text();
+      assert.match(metrics, /chaos_shop_database_retries_total\{[^}]*role="reader"[^}]*\} 3/);
+    } finally {
+      await shop.close();
+      await server.start();
+    }
+  });
+});
+
+describe('initialisation (Article 4)', () => {
+  for (const preset of ['naive', 'resilient'] as const) {
+    it(`serves /health at once and picks up a database that comes up late, without a restart (${preset})`, async () => {
+      const port = await freePort();
+      const late = await PostgresServer.create({ port });
+      const shop = await startShop({
+        patterns: resolvePatterns(preset),
+        writer: late.connectionConfig(),
+        initInitialDelayMs: 100,
+        initMaxDelayMs: 400,
+      });
+      try {
+        assert.equal((await call(shop.url, 'GET', '/health')).status, 200);
+        const early = await call(shop.url, 'GET', '/products');
+        assert.equal(early.status, 503);
+        assert.equal(early.body['code'], 'DB_NOT_READY');
+        await delay(500);
+        await late.start();
+        await waitFor(async () => (await call(shop.url, 'GET', '/products')).status === 200, 5000);
+        assert.ok(shop.initializer.state.attempts > 1, 'initialisation was retried');
+      } finally {
+        await shop.close();
+        await late.destroy();
+      }
+    });
+  }
+
+  it('with initMode once, a database that comes up late is never initialised (the trap)', async () => {
+    const port = await freePort();
+    const late = await PostgresServer.create({ port });
+    const shop = await startShop({ writer: late.connectionConfig(), initMode: 'once' });
+    try {
+      await shop.whenInitialised();
+      assert.equal(shop.initializer.state.status, 'failed');
+      await late.start();
+      const products = await call(shop.url, 'GET', '/products');
+      assert.equal(products.status, 503);
+      assert.equal(products.body['code'], 'DB_NOT_READY');
+    } finally {
+      await shop.close();
+      await late.destroy();
+    }
+  });
+});
+
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const SHOP_MAIN = fileURLToPath(new URL('../src/shop/main.ts', import.meta.url));
+const execute = promisify(execFile);
+
+/** Runs a command to its end (bounded), with its exit code and output. */
+async function exec(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execute(process.execPath, args, { timeout: 20_000, env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'chaos-lab-patterns-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('chaos-lab shop refuses a bad --patterns (JSON text, a file, an unknown preset) with exit 2, naming the field and the value', async () => {
+    const json = await exec([CLI, 'shop', '--patterns', '{"circuitBreaker":{"mode":"local","failureThreshold":-1}}']);
+    assert.equal(json.code, 2, json.stderr);
+    assert.match(json.stderr, /--patterns: patterns\.circuitBreaker\.failureThreshold: must be >= 1, got -1/);
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'preset: resilient\nretry: { delaysMs: [500, -1] }\n');
+    const fromFile = await exec([CLI, 'shop', '--patterns', file]);
+    assert.equal(fromFile.code, 2, fromFile.stderr);
+    assert.ok(fromFile.stderr.includes(`--patterns ${file}: patterns.retry.delaysMs[1]: must be >= 0, got -1`), fromFile.stderr);
+    const unknown = await exec([CLI, 'shop', '--patterns', 'paranoid']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker\), JSON text .*, got "paranoid"/);
+    const reserved = await exec([CLI, 'up', '--patterns', '{"writeBuffer":{}}', '--dir', join(dir, 'lab')]);
+    assert.equal(reserved.code, 2);
+    assert.match(reserved.stderr, /patterns\.writeBuffer: is reserved for Article 4's write buffer queue/);
+  });
+
+  it('--strategy is a usage error that says to use --patterns', async () => {
+    for (const command of ['shop', 'up']) {
+      const { code, stderr } = await exec([CLI, command, '--strategy', 'naive', '--dir', join(dir, 'lab')].slice(0, command === 'shop' ? 4 : 6));
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /--strategy is gone: use --patterns naive\|resilient/);
+    }
+  });
+
+  it('chaos-lab shop runs the patterns of a --patterns file, and GET / names them', async () => {
+    const file = join(dir, 'tuned.json');
+    await writeFile(file, JSON.stringify({ preset: 'naive', queryTimeoutMs: 2000 }));
+    const child = spawn(process.execPath, [CLI, 'shop', '--patterns', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pids = [child.pid!];
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      const url = await within(60_000, 'the shop starting', (async () => {
+        for await (const line of lines) {
+          const match = /^Chaos Shop \(patterns (\S+), instance \S+\) at (\S+)$/.exec(line);
+          if (match) {
+            assert.equal(match[1], 'custom');
+            return match[2]!;
+          }
+        }
+        throw new Error('the shop exited before it was ready');
+      })());
+      pids.push(...descendants(child.pid!));
+      const root = await call(url, 'GET', '/');
+      assert.equal(root.body['patterns'], 'custom');
+      assert.equal((await call(url, 'GET', '/products')).status, 200);
+      child.kill('SIGTERM');
+      const [code] = (await within(20_000, 'the shop stopping', once(child, 'exit'))) as [number | null];
+      assert.equal(code, 0);
+      assert.deepEqual(await waitUntilGone(pids, 10_000), [], 'the shop and its PostgreSQL are gone');
+    } finally {
+      killAll([...pids, ...descendants(child.pid!)]);
+    }
+  });
+
+  it('an instance process refuses a malformed SHOP_PATTERNS with exit 2, naming the field, and never re-defaults it', async () => {
+    const env = { PATH: process.env['PATH'] ?? '', DB_WRITER_URL: 'postgresql://postgres:x@127.0.0.1:1/chaos_shop' };
+    const resilient = resolvePatterns('resilient');
+    const cases: Array<[string, string, RegExp]> = [
+      ['a pool of zero', JSON.stringify({ ...resilient, connection: { kind: 'pool', size: 0, validateAfterIdleMs: 1000 } }), /SHOP_PATTERNS\.connection\.size: must be >= 1, got 0/],
+      ['not JSON', '{connection: pool}', /SHOP_PATTERNS: must be the resolved patterns as JSON/],
+      // A preset name is an input, not a resolved value: the edge resolves it, the instance does not.
+      ['a preset name', JSON.stringify('resilient'), /SHOP_PATTERNS: must be /],
+      ['a field left to default', JSON.stringify({ ...resilient, retry: undefined }), /SHOP_PATTERNS\.retry: is required/],
+      ['a breaker before it lands', JSON.stringify({ ...resilient, circuitBreaker: { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 30000 } }), /SHOP_PATTERNS\.circuitBreaker\.mode: the circuit breaker pattern lands with the breaker/],
+    ];
+    for (const [what, value, expected] of cases) {
+      const { code, stderr } = await exec([SHOP_MAIN], { ...env, SHOP_PATTERNS: value });
+      assert.equal(code, 2, `${what}: ${stderr}`);
+      assert.match(stderr, expected, what);
+    }
+    const old = await exec([SHOP_MAIN], { ...env, STRATEGY: 'naive' });
+    assert.equal(old.code, 2);
+    assert.match(old.stderr, /STRATEGY is no longer read: set SHOP_PATTERNS/);
+  });
+});
