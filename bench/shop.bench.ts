@@ -1,7 +1,8 @@
 // Throughput benchmark of the Chaos Shop on one embedded PostgreSQL server.
 //
-// What it measures: for each set of patterns (a preset), requests per second and latency (p50, p99)
-// of two scenarios, each preceded by a ~1 s warm-up that is not counted:
+// What it measures: for each variant (a preset, a breaker variant, or a bare Node HTTP server),
+// requests per second and latency (p50, p99) of two scenarios, each preceded by a ~1 s warm-up
+// that is not counted:
 //   products  GET /products (one prepared SELECT of the ten products)
 //   orders    POST /orders {"product_id": N, "quantity": 1}, N round-robin over the ten
 //             products (one call to the plpgsql function place_order per request); stock is
@@ -20,38 +21,70 @@
 // The 'cpu shop' column is this whole process (the shop plus this script's bookkeeping, which
 // is idle during a run).
 //
-// Run:  npm run bench -- [--duration 10] [--patterns resilient|naive|both] [--connections 16]
-//   or  node_modules/.bin/node bench/shop.bench.ts --patterns both
+// Variants (--patterns, one or a comma-separated list, run side by side in one run):
+//   naive, resilient, resilient-breaker   the presets
+//   resilient-shared-breaker              resilient plus a shared breaker on the services store
+//                                         (a third PostgreSQL server, reached straight)
+//   bare                                  a bare node:http server in this process answering the
+//                                         same bodies (captured from a shop run earlier in the
+//                                         run, else built from the seed): the ceiling of the
+//                                         machine's HTTP path, no database, no framework
+//   both = resilient,naive; breaker = resilient,resilient-breaker,resilient-shared-breaker,bare
+// With the breaker variants the table adds each variant's throughput as a share of the first
+// variant's (the issue asks the breaker to keep >= 90% of the resilient shop's). --rounds N
+// repeats the whole list N times (A, B, C, A, B, C: the alternation that makes a comparison on
+// a noisy VM mean something) and reports each variant's median round.
+//
+// Run:  npm run bench -- [--duration 10] [--patterns resilient|naive|both|breaker|a,b,…] [--connections 16] [--rounds 1]
+//   or  node_modules/.bin/node bench/shop.bench.ts --patterns breaker --rounds 3
 // Ctrl-C stops the load, the shop and PostgreSQL.
 //
 // Reading the numbers: on a small shared VM, runs of the same code differ by 20-30 % from one
 // minute to the next (same code, same CPU split, different speed). Compare changes by
 // alternating runs (A, B, A, B), never one run against one older run.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
-import { resolvePatterns, type PresetName } from '../src/shop/patterns.ts';
+import { resolvePatterns, type Patterns, type PresetName } from '../src/shop/patterns.ts';
+import { SEED_PRODUCTS } from '../src/shop/schema.ts';
 import { machineBusyPercent, measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
 import { LoadGenerator } from './load-generator-client.ts';
 import type { LoadSummary, Scenario } from './load-generator.ts';
+
+/** What is measured: a shop with a preset or a breaker variant, or the bare HTTP server. */
+type Variant = PresetName | 'resilient-shared-breaker' | 'bare';
+const VARIANTS: readonly Variant[] = ['naive', 'resilient', 'resilient-breaker', 'resilient-shared-breaker', 'bare'];
+const VARIANT_GROUPS: Readonly<Record<string, readonly Variant[]>> = {
+  both: ['resilient', 'naive'],
+  breaker: ['resilient', 'resilient-breaker', 'resilient-shared-breaker', 'bare'],
+};
+
+/** The patterns of a shop variant (every variant but bare). */
+function variantPatterns(variant: Exclude<Variant, 'bare'>): Patterns {
+  if (variant === 'resilient-shared-breaker') return resolvePatterns({ preset: 'resilient', circuitBreaker: { mode: 'shared' } });
+  return resolvePatterns(variant);
+}
 
 interface BenchOptions {
   durationS: number;
   warmupS: number;
   connections: number;
-  presets: PresetName[];
+  rounds: number;
+  variants: Variant[];
 }
 
 interface Row {
   scenario: Scenario;
-  preset: PresetName;
+  preset: Variant;
   load: LoadSummary;
   cpu: CpuSplit | undefined;
 }
 
 const SCENARIOS: readonly Scenario[] = ['products', 'orders'];
-const USAGE = 'usage: node bench/shop.bench.ts [--duration S] [--warmup S] [--connections N] [--patterns resilient|naive|both]';
+const USAGE = `usage: node bench/shop.bench.ts [--duration S] [--warmup S] [--connections N] [--rounds N] [--patterns ${[...VARIANTS, ...Object.keys(VARIANT_GROUPS)].join('|')}|a,b,…]`;
 const HUGE_STOCK = 100_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +97,7 @@ const OPTIONS = {
   warmup: { type: 'string', default: '1' },
   connections: { type: 'string', default: '16' },
   patterns: { type: 'string', default: 'resilient' },
+  rounds: { type: 'string', default: '1' },
 } as const;
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -73,15 +107,19 @@ function parseOptions(argv: string[]): BenchOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const preset = values.patterns;
-  if (preset !== 'naive' && preset !== 'resilient' && preset !== 'both') {
-    throw new UsageError(`--patterns must be naive, resilient or both, got ${JSON.stringify(preset)}`);
+  const variants: Variant[] = [];
+  for (const name of values.patterns.split(',').map((part) => part.trim())) {
+    const group = VARIANT_GROUPS[name];
+    if (group) variants.push(...group);
+    else if ((VARIANTS as readonly string[]).includes(name)) variants.push(name as Variant);
+    else throw new UsageError(`--patterns must be ${[...VARIANTS, ...Object.keys(VARIANT_GROUPS)].join(', ')} or a comma-separated list of them, got ${JSON.stringify(name)}`);
   }
   return {
     durationS: positiveInteger('--duration', values.duration),
     warmupS: positiveInteger('--warmup', values.warmup),
     connections: positiveInteger('--connections', values.connections),
-    presets: preset === 'both' ? ['resilient', 'naive'] : [preset],
+    rounds: positiveInteger('--rounds', values.rounds),
+    variants: [...new Set(variants)],
   };
 }
 
@@ -96,21 +134,89 @@ function positiveInteger(name: string, raw: string): number {
 // ---------------------------------------------------------------------------------------------
 // Shop and database
 
-/** Starts PostgreSQL and a shop and waits for the schema; close() may be called more than once. */
-async function startShop(preset: PresetName): Promise<StandaloneShop> {
-  const started = await startStandaloneShop({ patterns: resolvePatterns(preset), instanceId: `i-bench-${preset}` });
-  let closing: Promise<void> | undefined;
-  const standalone: StandaloneShop = { postgres: started.postgres, shop: started.shop, close: () => (closing ??= started.close()) };
-  await standalone.shop.whenInitialised();
-  const state = standalone.shop.initializer.state;
-  if (state.status !== 'ready') {
-    await standalone.close();
-    throw new Error(`shop schema did not initialise: ${JSON.stringify(state)}`);
-  }
-  return standalone;
+/** What a run loads: its URL, the processes whose CPU counts as the database's, and how to stop it. */
+interface Target {
+  url: string;
+  /** Database processes (none for the bare server). */
+  databasePids(): number[];
+  /** Sets every product's stock so that the order scenario never runs out (direct SQL, not the API). */
+  raiseStock(): Promise<void>;
+  describe(): string;
+  /** May be called more than once. */
+  close(): Promise<void>;
 }
 
-/** Sets every product's stock so that the order scenario never runs out (direct SQL, not the API). */
+/** Starts PostgreSQL and a shop and waits for the schema. */
+async function startShop(variant: Exclude<Variant, 'bare'>): Promise<Target> {
+  const started = await startStandaloneShop({ patterns: variantPatterns(variant), instanceId: `i-bench-${variant}` });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= started.close());
+  await started.shop.whenInitialised();
+  const state = started.shop.initializer.state;
+  if (state.status !== 'ready') {
+    await close();
+    throw new Error(`shop schema did not initialise: ${JSON.stringify(state)}`);
+  }
+  const { postgres, servicesStore } = started;
+  return {
+    url: started.shop.url,
+    databasePids: () => [...withChildren(postgres.pid), ...(servicesStore ? withChildren(servicesStore.server.pid) : [])],
+    raiseStock: () => raiseStock(started),
+    describe: () =>
+      `PostgreSQL pid ${postgres.pid} on port ${postgres.port} (data ${postgres.dataDir})${servicesStore ? `, services store pid ${servicesStore.server.pid}` : ''}, shop at ${started.shop.url}`,
+    close,
+  };
+}
+
+/** The bodies the bare server answers: captured from a shop earlier in the run, else built from the seed. */
+const capturedBodies: Partial<Record<Scenario, string>> = {};
+
+function bareBody(scenario: Scenario): string {
+  const captured = capturedBodies[scenario];
+  if (captured) return captured;
+  const products = SEED_PRODUCTS.map((p) => ({ ...p, stock: HUGE_STOCK }));
+  if (scenario === 'products') return JSON.stringify({ products, count: products.length, db_latency_ms: 0.5, served_by: 'i-bench-bare', source: 'database' });
+  const p = products[0]!;
+  return JSON.stringify({ order_id: 1, product_id: p.id, product_name: p.name, quantity: 1, total: p.price, status: 'confirmed', created_at: '2026-01-01 00:00:00.000000' });
+}
+
+/**
+ * A bare node:http server answering GET /products 200 and POST /orders 201 (after reading the
+ * body) with the shop's bodies: what this machine's HTTP path costs with no framework, no
+ * validation and no database, the ceiling the shop's numbers are read against.
+ */
+async function startBare(): Promise<Target> {
+  const products = Buffer.from(bareBody('products'));
+  const order = Buffer.from(bareBody('orders'));
+  const server: Server = createServer((request, response) => {
+    const send = (status: number, body: Buffer): void => {
+      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+      response.end(body);
+    };
+    if (request.method === 'GET' && request.url === '/products') return send(200, products);
+    if (request.method === 'POST' && request.url === '/orders') {
+      request.resume();
+      request.on('end', () => send(201, order));
+      return;
+    }
+    send(404, Buffer.from('{"error":"not found","code":"ROUTE_NOT_FOUND"}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    databasePids: () => [],
+    raiseStock: async () => {},
+    describe: () => `bare node:http server at ${url}`,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })),
+  };
+}
+
 async function raiseStock(standalone: StandaloneShop): Promise<void> {
   const client = new pg.Client({ connectionString: standalone.postgres.connectionString(SHOP_DATABASE) });
   await client.connect();
@@ -126,17 +232,18 @@ async function raiseStock(standalone: StandaloneShop): Promise<void> {
 
 async function runScenario(
   generator: LoadGenerator,
-  standalone: StandaloneShop,
-  preset: PresetName,
+  target: Target,
+  preset: Variant,
   scenario: Scenario,
   options: BenchOptions,
 ): Promise<Row> {
-  if (scenario === 'orders') await raiseStock(standalone);
-  const spec = { url: standalone.shop.url, scenario, connections: options.connections };
+  if (scenario === 'orders') await target.raiseStock();
+  if (preset !== 'bare' && !capturedBodies[scenario]) capturedBodies[scenario] = await sampleBody(target.url, scenario);
+  const spec = { url: target.url, scenario, connections: options.connections };
   await generator.run({ ...spec, durationS: options.warmupS });
   const groups = [
     { name: 'shop', pids: () => [process.pid] },
-    { name: 'postgres', pids: () => withChildren(standalone.postgres.pid) },
+    { name: 'postgres', pids: () => target.databasePids() },
     { name: 'loadgen', pids: () => (generator.pid === undefined ? [] : [generator.pid]) },
   ];
   const stopCpu = measureCpu(groups);
@@ -146,27 +253,48 @@ async function runScenario(
   return row;
 }
 
-/** Runs both scenarios on a fresh shop; `track` gets the shop (even while starting) for Ctrl-C. */
-async function benchPatterns(
+/** One response of the shop, as the bare server will answer it. */
+async function sampleBody(url: string, scenario: Scenario): Promise<string> {
+  const response =
+    scenario === 'products'
+      ? await fetch(`${url}/products`)
+      : await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"product_id": 1, "quantity": 1}' });
+  return response.text();
+}
+
+/** Runs both scenarios on a fresh shop (or bare server); `track` gets it (even while starting) for Ctrl-C. */
+async function benchVariant(
   generator: LoadGenerator,
-  preset: PresetName,
+  variant: Variant,
   options: BenchOptions,
-  track: (shop: Promise<StandaloneShop> | undefined) => void,
+  track: (target: Promise<Target> | undefined) => void,
 ): Promise<Row[]> {
-  console.error(`patterns ${preset}: starting PostgreSQL and the shop…`);
-  const starting = startShop(preset);
+  console.error(`${variant}: starting${variant === 'bare' ? ' the bare server' : ' PostgreSQL and the shop'}…`);
+  const starting = variant === 'bare' ? startBare() : startShop(variant);
   track(starting);
-  const standalone = await starting;
-  const { postgres } = standalone;
-  console.error(`  PostgreSQL pid ${postgres.pid} on port ${postgres.port} (data ${postgres.dataDir}), shop at ${standalone.shop.url}`);
+  const target = await starting;
+  console.error(`  ${target.describe()}`);
   try {
     const rows: Row[] = [];
-    for (const scenario of SCENARIOS) rows.push(await runScenario(generator, standalone, preset, scenario, options));
+    for (const scenario of SCENARIOS) rows.push(await runScenario(generator, target, variant, scenario, options));
     return rows;
   } finally {
     track(undefined);
-    await standalone.close();
+    await target.close();
   }
+}
+
+/** Each variant's and scenario's median round (by req/s), in the order the variants were given. */
+function medianRows(rows: readonly Row[], variants: readonly Variant[]): Row[] {
+  const out: Row[] = [];
+  for (const scenario of SCENARIOS) {
+    for (const variant of variants) {
+      const runs = rows.filter((row) => row.scenario === scenario && row.preset === variant).sort((a, b) => requestsPerSecond(a.load) - requestsPerSecond(b.load));
+      const median = runs[Math.floor((runs.length - 1) / 2)];
+      if (median) out.push(median);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,30 +321,50 @@ function percent(cpu: CpuSplit | undefined, name: string): string {
   return value === undefined ? '-' : `${Math.round(value)}%`;
 }
 
-function printTable(rows: readonly Row[]): void {
-  const header = ['scenario', 'patterns', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu other', 'cpu machine'];
-  const lines = rows.map(({ scenario, preset, load, cpu }) => [
-    scenario === 'products' ? 'GET /products' : 'POST /orders',
-    preset,
-    Math.round(requestsPerSecond(load)).toLocaleString('en-US'),
-    load.p50Ms.toFixed(2),
-    load.p99Ms.toFixed(2),
-    statusSummary(load),
-    String(load.non2xx),
-    `${load.errors}/${load.timeouts}`,
-    percent(cpu, 'shop'),
-    percent(cpu, 'postgres'),
-    percent(cpu, 'loadgen'),
-    percent(cpu, 'other'),
-    percent(cpu, 'machine'),
+/**
+ * The shop's CPU time per request: what the patterns cost the shop, and far steadier than req/s
+ * when other work shares the machine (a slower request rate leaves the per-request cost as is).
+ */
+function shopMicrosPerRequest(row: Row): string {
+  const busy = row.cpu?.['shop'];
+  if (busy === undefined || row.load.completed === 0) return '-';
+  return ((busy / 100) * 1e6 / requestsPerSecond(row.load)).toFixed(0);
+}
+
+function printTable(rows: readonly Row[], relative: boolean): void {
+  // The first variant of each scenario is the baseline the others are a share of.
+  const baseline = new Map<Scenario, number>();
+  for (const row of rows) if (!baseline.has(row.scenario)) baseline.set(row.scenario, requestsPerSecond(row.load));
+  const share = (row: Row): string => `${Math.round((requestsPerSecond(row.load) / baseline.get(row.scenario)!) * 100)}%`;
+  const header = ['scenario', 'patterns', 'req/s', ...(relative ? ['vs first'] : []), 'shop µs/req', 'p50 ms', 'p99 ms', 'statuses', 'non-2xx', 'errors/timeouts', 'cpu shop', 'cpu pg', 'cpu loadgen', 'cpu other', 'cpu machine'];
+  const lines = rows.map((row) => [
+    row.scenario === 'products' ? 'GET /products' : 'POST /orders',
+    row.preset,
+    Math.round(requestsPerSecond(row.load)).toLocaleString('en-US'),
+    ...(relative ? [share(row)] : []),
+    shopMicrosPerRequest(row),
+    row.load.p50Ms.toFixed(2),
+    row.load.p99Ms.toFixed(2),
+    statusSummary(row.load),
+    String(row.load.non2xx),
+    `${row.load.errors}/${row.load.timeouts}`,
+    percent(row.cpu, 'shop'),
+    percent(row.cpu, 'postgres'),
+    percent(row.cpu, 'loadgen'),
+    percent(row.cpu, 'other'),
+    percent(row.cpu, 'machine'),
   ]);
+  const statuses = header.indexOf('statuses');
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
-  const format = (cells: string[]): string => cells.map((cell, i) => (i < 2 || i === 5 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const format = (cells: string[]): string => cells.map((cell, i) => (i < 2 || i === statuses ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   console.log(format(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const line of lines) console.log(format(line));
   console.log('cpu columns: percent of one core over the measured run (100% = one core fully busy);');
   console.log("'other' = machine busy time not used by the shop, postgres or the load generator (other processes, kernel).");
+  console.log("'cpu pg' includes the services store's server for the shared breaker.");
+  if (relative) console.log("'vs first' = req/s as a share of the first variant's on the same scenario.");
+  console.log("'shop µs/req' = the shop process's CPU time per request (cpu shop / req/s): the patterns' cost, steadier than req/s on a shared machine.");
   const disturbed = rows.filter(({ cpu }) => (cpu?.other ?? 0) > 15);
   for (const { scenario, preset, cpu } of disturbed) {
     console.log(`WARNING: ${scenario}/${preset} shared the machine with other work (${percent(cpu, 'other')} of a core): its numbers are low.`);
@@ -225,7 +373,7 @@ function printTable(rows: readonly Row[]): void {
 
 async function printMachine(options: BenchOptions): Promise<void> {
   console.log(`node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${process.platform}/${process.arch}`);
-  console.log(`${options.connections} keep-alive connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per run`);
+  console.log(`${options.connections} keep-alive connections, ${options.warmupS} s warm-up + ${options.durationS} s measured per run, ${options.rounds} round(s) of ${options.variants.join(', ')}`);
   // Numbers from a machine that is already busy are not comparable: say so up front.
   const busy = await machineBusyPercent();
   if (busy !== undefined) {
@@ -243,7 +391,7 @@ let stopping = false;
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   await printMachine(options);
-  let current: Promise<StandaloneShop> | undefined;
+  let current: Promise<Target> | undefined;
   let generator: LoadGenerator | undefined;
 
   // Ctrl-C: stop the load, then the shop and its PostgreSQL (once it has finished starting, so
@@ -266,11 +414,15 @@ async function main(): Promise<void> {
   try {
     generator = await LoadGenerator.start();
     const rows: Row[] = [];
-    for (const preset of options.presets) {
-      rows.push(...(await benchPatterns(generator, preset, options, (shop) => (current = shop))));
+    for (let round = 1; round <= options.rounds; round++) {
+      if (options.rounds > 1) console.error(`round ${round} of ${options.rounds}`);
+      for (const variant of options.variants) {
+        rows.push(...(await benchVariant(generator, variant, options, (target) => (current = target))));
+      }
     }
     console.log('');
-    printTable(rows);
+    if (options.rounds > 1) console.log(`median of ${options.rounds} rounds per variant and scenario:`);
+    printTable(medianRows(rows, options.variants), options.variants.length > 1);
   } finally {
     generator?.stop();
   }

@@ -27,7 +27,8 @@ describe('lab control API, faults', () => {
       { name: 'db-writer', upstream: { host: '127.0.0.1', port } },
       { name: 'db-reader', upstream: { host: '127.0.0.1', port } },
     ]);
-    api = buildControlApi({ faultProxy } as unknown as Lab, TOKEN, () => {});
+    // The lab's dependencies as Lab.dependencies lists them: a lab without a shared breaker has no services store.
+    api = buildControlApi({ faultProxy, dependencies: [{ name: 'db-writer' }, { name: 'db-reader' }] } as unknown as Lab, TOKEN, () => {});
   });
   after(async () => {
     await api?.close();

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { resolveExperiment } from '../src/chaos/builtin.ts';
 import type { Journal } from '../src/chaos/journal.ts';
-import { planRun } from '../src/chaos/plan.ts';
+import { planRun, type PlannedShopLab } from '../src/chaos/plan.ts';
 import { PROFILES } from '../src/chaos/profiles.ts';
 import { formatComparison, formatResults } from '../src/chaos/report.ts';
 import { runExperiment } from '../src/chaos/runner.ts';
@@ -35,7 +35,7 @@ async function run(name: string, mode: string): Promise<Journal> {
   // fleet the journal records: the actions' effects name only the instances an action touched
   // (none for db-failover), and an empty list would pass without checking anything.
   const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
-  assert.ok(pids.length >= journal.plan.lab.instances, `the journal records the instances the run launched: ${JSON.stringify(journal.fleet.instances)}`);
+  assert.ok(pids.length >= (journal.plan.lab as PlannedShopLab).instances, `the journal records the instances the run launched: ${JSON.stringify(journal.fleet.instances)}`);
   assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance the run launched is gone');
   return journal;
 }
@@ -97,8 +97,8 @@ describe('db-failover (Article 3), quick profile', () => {
   it('naive: errors from the failover on, never a recovery, and the app stays broken', async () => {
     const journal = await run('db-failover', 'naive');
     // The journal records what the mode did: the naive patterns, straight to the cluster endpoints.
-    assert.equal(journal.plan.lab.patterns.connection.kind, 'persistent');
-    assert.equal(journal.plan.lab.databaseProxy, false);
+    assert.equal((journal.plan.lab as PlannedShopLab).patterns.connection.kind, 'persistent');
+    assert.equal((journal.plan.lab as PlannedShopLab).databaseProxy, false);
     journals.push(journal);
     assert.equal(journal.status, 'completed', formatResults(journal));
     const failover = journal.actions.find((a) => a.actionId === 'lab:db:failover')!;
@@ -121,8 +121,8 @@ describe('db-failover (Article 3), quick profile', () => {
 
   it('resilient: a short blip at most, zero write failures, healthy after', async () => {
     const journal = await run('db-failover', 'resilient');
-    assert.equal(journal.plan.lab.patterns.connection.kind, 'pool');
-    assert.equal(journal.plan.lab.databaseProxy, true);
+    assert.equal((journal.plan.lab as PlannedShopLab).patterns.connection.kind, 'pool');
+    assert.equal((journal.plan.lab as PlannedShopLab).databaseProxy, true);
     journals.push(journal);
     assert.equal(journal.status, 'completed', formatResults(journal));
     const t = journal.traffic!;

@@ -200,6 +200,9 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
     const unknown = await exec([CLI, 'shop', '--patterns', 'paranoid']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker\), JSON text .*, got "paranoid"/);
+    const recovery = await exec([CLI, 'shop', '--patterns', 'resilient-breaker'], { ...process.env, CB_RECOVERY_TIMEOUT: '-5' });
+    assert.equal(recovery.code, 2, recovery.stderr);
+    assert.match(recovery.stderr, /CB_RECOVERY_TIMEOUT: must be a number of seconds above 0 and at most 3600 \(e\.g\. 30\), got "-5"/);
     const reserved = await exec([CLI, 'up', '--patterns', '{"writeBuffer":{}}', '--dir', join(dir, 'lab')]);
     assert.equal(reserved.code, 2);
     assert.match(reserved.stderr, /patterns\.writeBuffer: is reserved for Article 4's write buffer queue/);
@@ -252,10 +255,15 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
       // A preset name is an input, not a resolved value: the edge resolves it, the instance does not.
       ['a preset name', JSON.stringify('resilient'), /SHOP_PATTERNS: must be /],
       ['a field left to default', JSON.stringify({ ...resilient, retry: undefined }), /SHOP_PATTERNS\.retry: is required/],
-      ['a breaker before it lands', JSON.stringify({ ...resilient, circuitBreaker: { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 30000 } }), /SHOP_PATTERNS\.circuitBreaker\.mode: the circuit breaker pattern lands with the breaker/],
+      // A shared breaker with nowhere to keep its state would silently be a local one.
+      ['a shared breaker without SERVICES_STORE_URL', JSON.stringify({ ...resilient, circuitBreaker: { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs: 30000 } }), /patterns\.circuitBreaker\.mode: shared keeps the breaker's state in the lab's services store, and this shop was given none/],
+      ['a store address in SHOP_PATTERNS', JSON.stringify({ ...resilient, circuitBreaker: { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs: 30000, store: { host: '127.0.0.1', port: 1 } } }), /SHOP_PATTERNS\.circuitBreaker\.store: is not a pattern/],
     ];
+    const breaker = JSON.stringify(resolvePatterns('resilient-breaker'));
+    cases.push(['a bad CB_RECOVERY_TIMEOUT', breaker, /CB_RECOVERY_TIMEOUT: must be a number of seconds above 0 and at most 3600 \(e\.g\. 30\), got "30s"/]);
     for (const [what, value, expected] of cases) {
-      const { code, stderr } = await exec([SHOP_MAIN], { ...env, SHOP_PATTERNS: value });
+      const extra = what === 'a bad CB_RECOVERY_TIMEOUT' ? { CB_RECOVERY_TIMEOUT: '30s' } : {};
+      const { code, stderr } = await exec([SHOP_MAIN], { ...env, SHOP_PATTERNS: value, ...extra });
       assert.equal(code, 2, `${what}: ${stderr}`);
       assert.match(stderr, expected, what);
     }

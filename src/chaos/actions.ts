@@ -1,12 +1,14 @@
 // The action catalogue: what an experiment can do to the lab. Each action reports what it
 // actually did (which instance, which server, how many connections were cut), so the journal
 // proves the fault landed; actions with a duration are undone when it ends or the run stops.
-import { DEPENDENCIES, dependencyTarget } from '../lab/dependencies.ts';
+import { dependencyNamed, dependencyTarget } from '../lab/dependencies.ts';
 import type { Lab } from '../lab/lab.ts';
 import { FAULT_TYPES } from '../lab/fault-proxy/faults/index.ts';
 import { FaultProxyApiError } from '../lab/fault-proxy/client.ts';
 import type { AddFaultResult } from '../lab/fault-proxy/fault-proxy.ts';
 import type { InstanceStatus } from '../lab/fleet/instance-group.ts';
+import { BREAKER_LAB_ACTIONS, BREAKER_LAB_ROLLBACKS } from './breaker-lab-actions.ts';
+import type { LabKind } from './lab-kind.ts';
 import type { Selectable } from './target-selection.ts';
 
 /** The kinds of resource a target can select. */
@@ -15,9 +17,9 @@ export type ResourceType = 'lab:instance' | 'lab:dependency' | 'lab:db-cluster' 
 /** A JSON-able report of what an action did. */
 export type Effect = Record<string, unknown>;
 
-/** What an action needs when it runs. */
-export interface ActionContext {
-  lab: Lab;
+/** What an action needs when it runs; `lab` is the lab of the action's kind (the shop's Lab by default). */
+export interface ActionContext<L = Lab> {
+  lab: L;
   /** Resolved resource ids, by the action's target key (e.g. Instances). */
   targets: Record<string, string[]>;
   parameters: Record<string, unknown>;
@@ -32,15 +34,25 @@ export interface ActionOutcome {
 }
 
 /** One entry of the catalogue. */
-export interface ActionDefinition {
+export interface ActionDefinition<L = Lab> {
   id: string;
   description: string;
+  /** The lab it acts on (any: every lab); a template of another lab kind cannot use it. */
+  labKind: LabKind | 'any';
   /** The key under `targets` and the resource type it must name; absent: the action takes no target. */
   target?: { key: string; resourceType: ResourceType };
   duration: 'required' | 'optional' | 'none';
   /** Problems with the parameters, each naming the field (relative to `at`) and the bad value. */
   checkParameters: (parameters: Record<string, unknown>, at: string) => string[];
-  run: (context: ActionContext) => Promise<ActionOutcome>;
+  // A method, so that a catalogue can hold actions on different labs (the runner hands each the lab of its kind).
+  run(context: ActionContext<L>): Promise<ActionOutcome>;
+}
+
+/** A rollback: puts the lab of its kind back, at the end of every run. */
+export interface RollbackDefinition<L = Lab> {
+  description: string;
+  labKind: LabKind;
+  run(lab: L): Promise<Effect>;
 }
 
 /** An action that failed part way: what it had done before it failed goes into the journal. */
@@ -75,6 +87,7 @@ function instanceAction(id: string, description: string, apply: (lab: Lab, insta
   return {
     id,
     description,
+    labKind: 'shop',
     target: { key: 'Instances', resourceType: 'lab:instance' },
     duration: 'none',
     checkParameters: noParameters,
@@ -118,10 +131,11 @@ function checkDisruption(parameters: Record<string, unknown>, at: string): strin
 /** How much longer than its duration a fault's lease runs: if the runner dies, the fault still ends. */
 const LEASE_MARGIN_MS = 5000;
 
-const CATALOGUE: ActionDefinition[] = [
+const SHOP_ACTIONS: ActionDefinition[] = [
     {
       id: 'lab:wait',
       description: 'waits for its duration (to place later actions in time)',
+      labKind: 'any',
       duration: 'required',
       checkParameters: noParameters,
       run: async () => ({ effect: {} }),
@@ -132,6 +146,7 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:instance:pause',
       description: 'pauses instances (SIGSTOP: a hung host); resumed when the duration ends',
+      labKind: 'shop',
       target: { key: 'Instances', resourceType: 'lab:instance' },
       duration: 'optional',
       checkParameters: noParameters,
@@ -155,6 +170,7 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:db:failover',
       description: 'fails the database cluster over: the reader is promoted, the old writer rebuilt as the reader',
+      labKind: 'shop',
       duration: 'none',
       checkParameters: noParameters,
       run: async ({ lab }) => {
@@ -176,6 +192,7 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:db-proxy:deregister',
       description: "deregisters the database proxy's targets (a complete database outage); registered again when the duration ends",
+      labKind: 'shop',
       duration: 'optional',
       checkParameters: noParameters,
       run: async ({ lab }) => ({ effect: { ...lab.databaseProxy.deregister() }, undo: async () => ({ ...lab.databaseProxy.register() }) }),
@@ -183,6 +200,7 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:db-proxy:register',
       description: "registers the database proxy's targets again",
+      labKind: 'shop',
       duration: 'none',
       checkParameters: noParameters,
       run: async ({ lab }) => ({ effect: { ...lab.databaseProxy.register() } }),
@@ -190,6 +208,7 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:network:disrupt',
       description: 'disrupts the network to dependencies (refuse, blackhole, reset, latency, …) for the duration',
+      labKind: 'shop',
       target: { key: 'Dependencies', resourceType: 'lab:dependency' },
       duration: 'required',
       checkParameters: checkDisruption,
@@ -242,21 +261,26 @@ const CATALOGUE: ActionDefinition[] = [
     {
       id: 'lab:network:clear',
       description: 'removes every network fault',
+      labKind: 'shop',
       duration: 'none',
       checkParameters: noParameters,
       run: async ({ lab }) => ({ effect: { cleared: (await lab.faultProxy.client.clearFaults()).length } }),
     },
 ];
 
-/** Every action an experiment can take, by id. */
-export const ACTIONS: ReadonlyMap<string, ActionDefinition> = new Map(CATALOGUE.map((action) => [action.id, action]));
+/** Every action an experiment can take, by id (each names the lab kind it acts on). */
+export const ACTIONS: ReadonlyMap<string, ActionDefinition<unknown>> = new Map<string, ActionDefinition<unknown>>(
+  [...SHOP_ACTIONS, ...BREAKER_LAB_ACTIONS].map((action) => [action.id, action]),
+);
 
 /** Rollbacks: actions that put the lab back, run at the end of every run (also a stopped or failed one). */
-export const ROLLBACKS: ReadonlyMap<string, { description: string; run: (lab: Lab) => Promise<Effect> }> = new Map([
-  ['lab:instance:resume-all', { description: 'resumes every paused instance', run: async (lab: Lab) => ({ resumed: resumePaused(lab, lab.group.instances().map((i) => i.id)) }) }],
-  ['lab:db-proxy:register', { description: "registers the database proxy's targets", run: async (lab: Lab) => ({ ...lab.databaseProxy.register() }) }],
-  ['lab:network:clear', { description: 'removes every network fault', run: async (lab: Lab) => ({ cleared: (await lab.faultProxy.client.clearFaults()).length }) }],
-]);
+const SHOP_ROLLBACKS: Array<[string, RollbackDefinition]> = [
+  ['lab:instance:resume-all', { description: 'resumes every paused instance', labKind: 'shop', run: async (lab: Lab) => ({ resumed: resumePaused(lab, lab.group.instances().map((i) => i.id)) }) }],
+  ['lab:db-proxy:register', { description: "registers the database proxy's targets", labKind: 'shop', run: async (lab: Lab) => ({ ...lab.databaseProxy.register() }) }],
+  ['lab:network:clear', { description: 'removes every network fault', labKind: 'shop', run: async (lab: Lab) => ({ cleared: (await lab.faultProxy.client.clearFaults()).length }) }],
+];
+
+export const ROLLBACKS: ReadonlyMap<string, RollbackDefinition<unknown>> = new Map<string, RollbackDefinition<unknown>>([...SHOP_ROLLBACKS, ...BREAKER_LAB_ROLLBACKS]);
 
 function resumePaused(lab: Lab, ids: readonly string[]): string[] {
   const resumed: string[] = [];
@@ -287,7 +311,8 @@ export function resourcesOf(lab: Lab, type: ResourceType): Selectable[] {
         .map(({ instance, stableKey }) => ({ id: instance.id, tags: { ...instance.tags }, stableKey }));
     }
     case 'lab:dependency':
-      return DEPENDENCIES.map(dependencyTarget);
+      // The dependencies this lab has: the services store only where it runs.
+      return lab.dependencies.map((d) => dependencyTarget(dependencyNamed(d.name)!));
     case 'lab:db-cluster':
       return [{ id: 'cluster', tags: { Engine: 'postgresql' } }];
     case 'lab:db-proxy':

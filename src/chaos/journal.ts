@@ -88,6 +88,49 @@ export interface ProbeRecord {
   lines: string[];
 }
 
+/** Latencies in milliseconds: how many, the median, the 99th percentile and the slowest. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** The circuit-breaker lab's observations (lab.kind breaker-lab), computed once from the lab's records at the end of the run. */
+export interface BreakerLabRecord {
+  /** Where the breaker lived: local (each environment's module memory) or shared (the services store). */
+  mode: 'local' | 'shared';
+  /** From the first backend behaviour that was not the run's healthy one to the healthy one restored (recoveredAt null: never). */
+  outage: { startedAt: string; recoveredAt: string | null; ms: number | null } | null;
+  /** Every call the gateway answered during the run, by how it was answered, and by error code. */
+  calls: { total: number; answered: number; failedFast: number; failedSlow: number; throttled: number; other: number; byCode: Record<string, number> };
+  /** At the gateway, from receipt to answer: the fast refusals, the slow failures, and every call received during the outage. */
+  latencyMs: { failedFast: LatencySummary | null; failedSlow: LatencySummary | null; outage: LatencySummary | null };
+  /** Calls that reached the backend: in all, during the outage (the load the breaker did not shed), and per behaviour window. */
+  backend: {
+    calls: number;
+    duringOutage: number;
+    windows: Array<{ index: number; behaviour: { failureRate: number; latencyMs: number; hang: boolean }; startedAt: string; endedAt: string | null; calls: number; outcomes: Record<string, number> }>;
+  };
+  breaker: {
+    /** Transition counts by "FROM->TO" (shared: the store's history; local: what every environment reported). */
+    transitions: Record<string, number>;
+    /** CLOSED->OPEN transitions. */
+    trips: number;
+    /** Distinct breakers that tripped (shared: at most 1; local: environments). */
+    breakersTripped: number;
+    halfOpenWindows: number;
+    trialsPerHalfOpenWindow: { min: number; max: number; total: number } | null;
+    /** From the backend's recovery to the first transition to CLOSED after it. */
+    closedAfterRecoveryMs: number | null;
+    /** Calls refused with CIRCUIT_OPEN after the backend had recovered. */
+    failedFastAfterRecovery: number;
+  };
+  environments: { started: number; coldStarts: number; peak: number; recycles: Record<string, number> };
+  /** The status of one call to the function after the run. */
+  callAfterRun: number;
+}
+
 export interface Journal {
   chaosLab: { version: string; journalVersion: 1 };
   experiment: string;
@@ -135,5 +178,7 @@ export interface Journal {
   };
   audit: AuditResult | null;
   auditError?: string;
+  /** The circuit-breaker lab's observations (breaker-lab runs only). */
+  breakerLab?: BreakerLabRecord;
   postProbe: { deepHealth: { status: number; body: unknown }; productsStatus: number } | null;
 }

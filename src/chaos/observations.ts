@@ -20,7 +20,7 @@ export interface Timeline {
   failures: number[];
 }
 
-/** Checks the steady-state hypothesis through the load balancer. */
+/** Checks the steady-state hypothesis through the load balancer (or the lab's front door). */
 export async function checkHypothesis(url: string, hypothesis: NonNullable<RunPlan['hypothesis']>): Promise<HypothesisResult> {
   const probes = [];
   for (const probe of hypothesis.probes) {
@@ -34,7 +34,7 @@ export async function checkHypothesis(url: string, hypothesis: NonNullable<RunPl
   return { title: hypothesis.title, met: probes.every((p) => p.ok), probes };
 }
 
-async function get(url: string): Promise<{ status: number; body: unknown }> {
+export async function get(url: string): Promise<{ status: number; body: unknown }> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
     const text = await response.text();
@@ -84,13 +84,19 @@ export async function observeAfter(plan: RunPlan, lab: Lab, journal: Journal, ti
     }
   }
 
-  // Recovered: nothing failed in the last tenth of the running phase (as it actually ran, also
-  // when stopped early), and the shop answers now.
+  recordImpact(plan, journal, timeline, deep.status === 200 && products.status === 200);
+}
+
+/**
+ * What customers saw, into journal.impact. Recovered: nothing failed in the last tenth of the
+ * running phase (as it actually ran, also when stopped early), and the service answers now
+ * (`healthyAfter`).
+ */
+export function recordImpact(plan: RunPlan, journal: Journal, timeline: Timeline, healthyAfter: boolean): void {
   const sorted = [...timeline.failures].sort((a, b) => a - b);
   const firstFault = journal.actions.find((a) => a.actionId !== 'lab:wait' && a.startedAt);
   const faultAt = firstFault?.startedAt ? Date.parse(firstFault.startedAt) : timeline.runningAt;
   const tailMs = Math.max(1000, plan.durationMs / 10);
-  const healthyAfter = deep.status === 200 && products.status === 200;
   const lastFailure = sorted.at(-1);
   const recovered = healthyAfter && (lastFailure === undefined || lastFailure < timeline.endedAt - tailMs);
   journal.impact = {

@@ -2,12 +2,19 @@
 import type { EjectionSettings, HealthCheckSettings } from '../lab/fleet/target-health.ts';
 import { ALB_HEALTH_CHECK_DEFAULTS } from '../lab/fleet/target-health.ts';
 import { DEFAULT_PRESET, mergePatternsInputs, resolvePatterns, type Patterns } from '../shop/patterns.ts';
+import { planBreakerLab, type PlannedBreakerLab } from './breaker-lab-plan.ts';
 import { parseDurationMs } from './duration.ts';
 import type { Profile } from './profiles.ts';
 import type { ExperimentTemplate, HypothesisProbeSpec, LabSettings, StopConditionSpec } from './template.ts';
 
-/** The lab a run starts. */
-export interface PlannedLab {
+/** The lab a run starts: the shop's (Articles 1 and 3) or the circuit-breaker lab (seed 003). */
+export type PlannedLab = PlannedShopLab | PlannedBreakerLab;
+
+export type { PlannedBreakerLab } from './breaker-lab-plan.ts';
+
+/** The shop's lab: instances behind a load balancer, a PostgreSQL cluster, the database proxy. */
+export interface PlannedShopLab {
+  kind: 'shop';
   instances: number;
   /** What every shop instance does, resolved once here. */
   patterns: Patterns;
@@ -71,46 +78,13 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
   const modeSpec = template.modes[mode];
   if (!modeSpec) throw new Error(`${experiment} has no mode ${JSON.stringify(mode)} (it has ${Object.keys(template.modes).join(', ')})`);
   const scale = (text: string): number => Math.max(1, Math.round(parseDurationMs(text) * profile.timeScale));
-  const lab = mergeLab(template.lab, modeSpec.lab);
-  const modePatterns = modeSpec.lab?.patterns;
-  const patterns = resolvePatterns(
-    mergePatternsInputs(template.lab?.patterns, modePatterns) ?? DEFAULT_PRESET,
-    modePatterns !== undefined ? `modes.${mode}.lab.patterns` : 'lab.patterns',
-  );
-  const hc = lab.loadBalancer?.healthCheck ?? {};
-  const intervalMs = hc.interval ? scale(hc.interval) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.intervalMs * profile.timeScale);
-  const scaledTimeout = hc.timeout ? scale(hc.timeout) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.timeoutMs * profile.timeScale);
-  const ejection = lab.loadBalancer?.ejection;
-  return {
+  const kind = template.lab?.kind ?? 'shop';
+  const common = {
     experiment,
     mode,
     modeDescription: modeSpec.description,
     profile,
     durationMs: scale(template.duration),
-    lab: {
-      instances: lab.instances ?? 2,
-      patterns,
-      databaseProxy: lab.databaseProxy ?? true,
-      retry: lab.loadBalancer?.retry ?? false,
-      ejection: ejection ? { consecutiveFailures: ejection.consecutiveFailures, durationMs: scale(ejection.duration) } : undefined,
-      healthCheck: {
-        intervalMs,
-        // A check must end before the next one starts.
-        timeoutMs: Math.min(Math.max(scaledTimeout, MIN_HEALTH_CHECK_TIMEOUT_MS), Math.max(1, intervalMs - 1)),
-        healthyThreshold: hc.healthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.healthyThreshold,
-        unhealthyThreshold: hc.unhealthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.unhealthyThreshold,
-      },
-      healthCheckGracePeriodMs: lab.healthCheckGracePeriod ? scale(lab.healthCheckGracePeriod) : Math.round(300_000 * profile.timeScale),
-    },
-    traffic: template.traffic
-      ? {
-          readsPerSecond: (template.traffic.readsPerSecond ?? 3) / profile.timeScale,
-          writesPerSecond: (template.traffic.writesPerSecond ?? 1) / profile.timeScale,
-          productId: template.traffic.productId ?? 1,
-          quantity: template.traffic.quantity ?? 1,
-          timeoutMs: parseDurationMs(template.traffic.timeout ?? '5s'),
-        }
-      : undefined,
     probe: template.probe
       ? { everyMs: scale(template.probe.every ?? '2s'), path: template.probe.path ?? '/products', timeoutMs: parseDurationMs(template.probe.timeout ?? '5s') }
       : undefined,
@@ -130,5 +104,47 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
     })),
     hypothesis: template.steadyStateHypothesis,
     rollbacks: template.rollbacks ?? [],
+  };
+  const traffic = (defaultWritesPerSecond: number): RunPlan['traffic'] =>
+    template.traffic
+      ? {
+          readsPerSecond: (template.traffic.readsPerSecond ?? 3) / profile.timeScale,
+          writesPerSecond: (template.traffic.writesPerSecond ?? defaultWritesPerSecond) / profile.timeScale,
+          productId: template.traffic.productId ?? 1,
+          quantity: template.traffic.quantity ?? 1,
+          timeoutMs: parseDurationMs(template.traffic.timeout ?? '5s'),
+        }
+      : undefined;
+  // The breaker lab's function takes reads only: no writes unless a template asks (validation refuses it).
+  if (kind === 'breaker-lab') return { ...common, lab: planBreakerLab(template.lab?.breakerLab, modeSpec.lab?.breakerLab, profile), traffic: traffic(0) };
+  const lab = mergeLab(template.lab, modeSpec.lab);
+  const modePatterns = modeSpec.lab?.patterns;
+  const patterns = resolvePatterns(
+    mergePatternsInputs(template.lab?.patterns, modePatterns) ?? DEFAULT_PRESET,
+    modePatterns !== undefined ? `modes.${mode}.lab.patterns` : 'lab.patterns',
+  );
+  const hc = lab.loadBalancer?.healthCheck ?? {};
+  const intervalMs = hc.interval ? scale(hc.interval) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.intervalMs * profile.timeScale);
+  const scaledTimeout = hc.timeout ? scale(hc.timeout) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.timeoutMs * profile.timeScale);
+  const ejection = lab.loadBalancer?.ejection;
+  return {
+    ...common,
+    lab: {
+      kind: 'shop',
+      instances: lab.instances ?? 2,
+      patterns,
+      databaseProxy: lab.databaseProxy ?? true,
+      retry: lab.loadBalancer?.retry ?? false,
+      ejection: ejection ? { consecutiveFailures: ejection.consecutiveFailures, durationMs: scale(ejection.duration) } : undefined,
+      healthCheck: {
+        intervalMs,
+        // A check must end before the next one starts.
+        timeoutMs: Math.min(Math.max(scaledTimeout, MIN_HEALTH_CHECK_TIMEOUT_MS), Math.max(1, intervalMs - 1)),
+        healthyThreshold: hc.healthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.healthyThreshold,
+        unhealthyThreshold: hc.unhealthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.unhealthyThreshold,
+      },
+      healthCheckGracePeriodMs: lab.healthCheckGracePeriod ? scale(lab.healthCheckGracePeriod) : Math.round(300_000 * profile.timeScale),
+    },
+    traffic: traffic(1),
   };
 }

@@ -2,7 +2,7 @@
 // AFTER table. Pure functions over journals.
 import type { TrafficTotals } from '../traffic/traffic-generator.ts';
 import { formatMs } from './duration.ts';
-import type { Journal } from './journal.ts';
+import type { BreakerLabRecord, Journal, LatencySummary } from './journal.ts';
 
 const clock = (at: number | string): string => new Date(at).toISOString().slice(11, 19);
 
@@ -44,7 +44,7 @@ function appState(journal: Journal): string {
 }
 
 function recovery(journal: Journal): string {
-  if (!journal.postProbe) return 'unknown';
+  if (!journal.postProbe && !journal.breakerLab) return 'unknown';
   if (!journal.impact.recovered) return 'never recovered';
   if (journal.impact.failedRequests === 0) return 'nothing to recover from';
   return `~${formatMs(journal.impact.recoveryMs ?? 0)}`;
@@ -86,6 +86,7 @@ export function formatResults(journal: Journal): string {
     lines.push(`health/deep now: ${JSON.stringify(journal.postProbe.deepHealth.body)}`);
     lines.push(`products now: http=${journal.postProbe.productsStatus}`);
   }
+  if (journal.breakerLab) lines.push(...breakerLabLines(journal.breakerLab));
   if (journal.audit) {
     const a = journal.audit;
     lines.push(
@@ -98,16 +99,75 @@ export function formatResults(journal: Journal): string {
   return lines.join('\n');
 }
 
-/** The label of a mode's column: the articles' BEFORE and AFTER for naive and resilient. */
+const latency = (summary: LatencySummary | null): string => (summary ? `p50 ${formatMs(summary.p50)}, p99 ${formatMs(summary.p99)}` : '-');
+
+/** Circuit closed after recovery, as a cell: local breakers that were recycled never report a close. */
+function closedAfterRecovery(b: BreakerLabRecord): string {
+  if (!b.outage?.recoveredAt) return 'backend never recovered';
+  if (b.breaker.closedAfterRecoveryMs !== null) return formatMs(b.breaker.closedAfterRecoveryMs);
+  return b.breaker.trips === 0 ? 'never opened' : 'no close seen (tripped breakers recycled)';
+}
+
+function trialsCell(b: BreakerLabRecord): string {
+  const t = b.breaker.trialsPerHalfOpenWindow;
+  if (!t) return 'no half-open window';
+  return `${t.min === t.max ? t.min : `${t.min}-${t.max}`} (${b.breaker.halfOpenWindows} window${b.breaker.halfOpenWindows === 1 ? '' : 's'})`;
+}
+
+/** The circuit-breaker lab's lines in RESULTS. */
+function breakerLabLines(b: BreakerLabRecord): string[] {
+  const c = b.calls;
+  return [
+    `Calls: ${c.total}: ${c.answered} answered / ${c.failedFast} failed fast (503 CIRCUIT_OPEN) / ${c.failedSlow} failed slow (502/504) / ${c.throttled} throttled (429)${c.other ? ` / ${c.other} other` : ''}`,
+    `Latency: failed fast ${latency(b.latencyMs.failedFast)}; failed slow ${latency(b.latencyMs.failedSlow)}; callers during the outage ${latency(b.latencyMs.outage)}`,
+    `Backend: ${b.backend.calls} calls, ${b.backend.duringOutage} during the ${b.outage?.ms != null ? formatMs(b.outage.ms) : ''} outage`.replace('  ', ' '),
+    `Breaker (${b.mode}): ${b.breaker.trips} trip(s) in ${b.breaker.breakersTripped} breaker(s); trial calls per half-open window ${trialsCell(b)}; closed after recovery: ${closedAfterRecovery(b)}; ${b.breaker.failedFastAfterRecovery} failed fast after recovery`,
+    `Environments: ${b.environments.started} started (${b.environments.coldStarts} cold starts, at most ${b.environments.peak} at once)`,
+    `function now: http=${b.callAfterRun || 'timeout'}`,
+  ];
+}
+
+/** The label of a mode's column: the BEFORE and AFTER of the articles (naive, resilient) and of the circuit-breaker lab (local, shared). */
 function columnTitle(mode: string): string {
   if (mode === 'naive') return 'BEFORE (naive)';
   if (mode === 'resilient') return 'AFTER (resilient)';
+  if (mode === 'local') return 'BEFORE (local)';
+  if (mode === 'shared') return 'AFTER (shared)';
   return mode;
+}
+
+/** The circuit-breaker lab's rows: what the breaker sheds and what callers wait for. No orders, so no order audit. */
+function breakerLabRows(): Array<[string, (j: Journal) => string]> {
+  const b = (cell: (record: BreakerLabRecord) => string) => (j: Journal): string => (j.breakerLab ? cell(j.breakerLab) : '-');
+  return [
+    ['Calls', b((r) => String(r.calls.total))],
+    ['Answered (200)', b((r) => String(r.calls.answered))],
+    ['Failed fast (503 CIRCUIT_OPEN)', b((r) => `${r.calls.failedFast}${r.latencyMs.failedFast ? `, p99 ${formatMs(r.latencyMs.failedFast.p99)}` : ''}`)],
+    ['Failed slow (502/504)', b((r) => `${r.calls.failedSlow}${r.latencyMs.failedSlow ? `, ${latency(r.latencyMs.failedSlow)}` : ''}`)],
+    ['Throttled (429)', b((r) => String(r.calls.throttled))],
+    ['Backend calls during the outage', b((r) => `${r.backend.duringOutage}${r.outage?.ms != null ? ` in ${formatMs(r.outage.ms)}` : ''}`)],
+    ['Caller latency during the outage', b((r) => latency(r.latencyMs.outage))],
+    ['Trips (CLOSED->OPEN)', b((r) => `${r.breaker.trips}${r.breaker.breakersTripped > 1 ? ` in ${r.breaker.breakersTripped} breakers` : ''}`)],
+    ['Trial calls per half-open window', b(trialsCell)],
+    ['Circuit closed after recovery', b(closedAfterRecovery)],
+    ['Environments started (cold starts)', b((r) => `${r.environments.started} (${r.environments.coldStarts})`)],
+    ['Recovery', recovery],
+    ['Orders lost (acknowledged, missing)', () => 'n/a: no orders in this lab'],
+    ['Function after the run', b((r) => (r.callAfterRun === 200 ? 'answers (200)' : `http=${r.callAfterRun || 'timeout'}`))],
+    ['Verdict', verdict],
+  ];
 }
 
 /** The BEFORE vs AFTER table of one experiment, from its runs' journals (one column per mode). */
 export function formatComparison(journals: readonly Journal[]): string {
   if (journals.length === 0) return '';
+  const any = (test: (j: Journal) => boolean): boolean => journals.some(test);
+  const rows: Array<[string, (j: Journal) => string]> = any((j) => j.breakerLab !== undefined) ? breakerLabRows() : shopRows(journals);
+  return renderTable(journals, rows);
+}
+
+/** The shop's rows (Articles 1 and 3): probes, reads and writes, recovery, the order audit. */
+function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => string]> {
   const rows: Array<[string, (j: Journal) => string]> = [];
   const any = (test: (j: Journal) => boolean): boolean => journals.some(test);
   if (any((j) => j.probe !== null)) {
@@ -129,7 +189,10 @@ export function formatComparison(journals: readonly Journal[]): string {
   rows.push(['Stock conserved', (j) => (j.audit ? (j.audit.stockConserved ? 'yes' : 'NO') : '-')]);
   rows.push(['App state after', appState]);
   rows.push(['Verdict', verdict]);
+  return rows;
+}
 
+function renderTable(journals: readonly Journal[], rows: Array<[string, (j: Journal) => string]>): string {
   const header = ['', ...journals.map((j) => columnTitle(j.mode))];
   const body = rows.map(([label, cell]) => [label, ...journals.map(cell)]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));

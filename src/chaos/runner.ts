@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderLedger } from '../audit/ledger.ts';
-import { auditBaseline, type AuditBaseline } from '../audit/order-audit.ts';
-import { Lab } from '../lab/lab.ts';
 import { processGuard } from '../lab/process/process-guard.ts';
 import { runProbe } from '../traffic/probe.ts';
 import { runTraffic } from '../traffic/traffic-generator.ts';
-import { ACTIONS, PartialActionError, ROLLBACKS, resourcesOf } from './actions.ts';
+import { ACTIONS, PartialActionError, ROLLBACKS } from './actions.ts';
 import type { ActionRecord, Journal, RunState } from './journal.ts';
-import { audit, checkHypothesis, observeAfter, probeRecord, trafficRecord, withWriter, type Timeline } from './observations.ts';
+import { labDriverFor, type LabSession } from './lab-driver.ts';
+import { checkHypothesis, probeRecord, trafficRecord, type Timeline } from './observations.ts';
 import { notify, type RunObserver } from './observer.ts';
 import type { RunPlan } from './plan.ts';
 import { newSeed } from './random.ts';
@@ -100,36 +99,24 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let dir: string | undefined;
-  let lab: Lab | undefined;
+  let lab: LabSession | undefined;
   let end: RunEnd | undefined;
   const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [] };
-  let baseline: AuditBaseline | undefined;
   const ledger = new OrderLedger();
   try {
     setState('initiating');
     dir = await mkdtemp(join(tmpdir(), 'chaos-lab-run-'));
     // A run killed outright (SIGKILL) cannot run its finally: the reaper removes the folder instead.
     processGuard.guardPath(dir);
-    lab = await Lab.start({
-      dir,
-      instances: plan.lab.instances,
-      patterns: plan.lab.patterns,
-      databaseProxy: plan.lab.databaseProxy,
-      healthCheck: plan.lab.healthCheck,
-      retry: plan.lab.retry,
-      ejection: plan.lab.ejection,
-      healthCheckGracePeriodMs: plan.lab.healthCheckGracePeriodMs,
-      onProgress: (line) => notify(observer.progress, line),
-    });
+    lab = await labDriverFor(plan).start(plan, dir, (line) => notify(observer.progress, line));
     throwIfStopped(stop.signal);
-    notify(observer.progress, `waiting for ${plan.lab.instances} healthy targets`);
-    await waitForHealthyTargets(lab, plan.lab.instances, stop.signal);
+    await lab.ready(stop.signal);
     journal.targets = resolveTargets(options.template, lab, seed);
     if (plan.hypothesis) {
-      journal.steadyState.before = await checkHypothesis(lab.loadBalancer.url, plan.hypothesis);
+      journal.steadyState.before = await checkHypothesis(lab.url, plan.hypothesis);
       if (!journal.steadyState.before.met) throw new RunEnd('hypothesis-before', 'the steady state did not hold before the run: nothing was injected');
     }
-    baseline = await withWriter(lab, (db) => auditBaseline(db));
+    await lab.beforeRunning();
     throwIfStopped(stop.signal);
 
     setState('running');
@@ -157,13 +144,12 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   if (lab) {
     try {
       // As Chaos Toolkit does: the state after the run is observed before the rollbacks tidy up.
-      await observeAfter(plan, lab, journal, timeline, observer).catch((error: Error) => {
+      await lab.observeAfter(plan, journal, timeline, observer).catch((error: Error) => {
         end ??= new RunEnd('error', `observing after the run: ${error.message}`);
       });
       if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
       await runRollbacks(plan, lab, journal);
-      await audit(lab, journal, baseline, ledger, observer);
-      journal.fleet.instances = lab.group.instances();
+      await lab.afterRollbacks(journal, ledger, observer);
     } catch (error) {
       end ??= new RunEnd('error', (error as Error).message);
       journal.stopReason ??= { kind: end.kind, detail: end.message };
@@ -192,7 +178,7 @@ function throwIfStopped(signal: AbortSignal): void {
 /** The running phase: traffic, probe and actions side by side, under the stop conditions. */
 async function runMethod(
   plan: RunPlan,
-  lab: Lab,
+  lab: LabSession,
   journal: Journal,
   stop: AbortController,
   observer: RunObserver,
@@ -200,7 +186,7 @@ async function runMethod(
   timeline: Timeline,
 ): Promise<RunEnd | undefined> {
   const outcomes = new OutcomeWindow(Math.max(10_000, ...plan.stopConditions.map((c) => c.windowMs)));
-  const watch = new StopConditionWatch(plan.stopConditions, lab, outcomes);
+  const watch = new StopConditionWatch(plan.stopConditions, lab.loadBalancer, outcomes);
   journal.stopConditions = watch.records;
   watch.start((record) => {
     notify(observer.stopCondition, record);
@@ -215,7 +201,8 @@ async function runMethod(
   try {
     const traffic = plan.traffic
       ? runTraffic({
-          url: lab.loadBalancer.url,
+          url: lab.url,
+          readPath: lab.readPath,
           durationMs: plan.durationMs,
           ...plan.traffic,
           ledger,
@@ -230,7 +217,7 @@ async function runMethod(
       : Promise.resolve(undefined);
     const probe = plan.probe
       ? runProbe({
-          url: lab.loadBalancer.url,
+          url: lab.url,
           path: plan.probe.path,
           everyMs: plan.probe.everyMs,
           timeoutMs: plan.probe.timeoutMs,
@@ -268,7 +255,7 @@ async function runMethod(
 /** Runs the actions as a graph (startAfter); each reports what it did, and is undone when its duration ends. */
 async function runActions(
   plan: RunPlan,
-  lab: Lab,
+  lab: LabSession,
   journal: Journal,
   runningAt: number,
   cancel: AbortSignal,
@@ -299,7 +286,7 @@ async function runActions(
       record.offsetMs = Date.now() - runningAt;
       notify(observer.action, record);
       try {
-        const outcome = await definition.run({ lab, targets: record.targets, parameters: action.parameters, durationMs: action.durationMs });
+        const outcome = await definition.run({ lab: lab.actionLab, targets: record.targets, parameters: action.parameters, durationMs: action.durationMs });
         record.effect = outcome.effect;
         if (action.durationMs !== undefined) {
           const until = Date.now() + action.durationMs;
@@ -329,12 +316,12 @@ async function runActions(
 }
 
 /** Resolves every target once, at the start, with the recorded seed (FIS: empty targets fail the run). */
-function resolveTargets(template: ExperimentTemplate, lab: Lab, seed: number): Record<string, string[]> {
+function resolveTargets(template: ExperimentTemplate, lab: LabSession, seed: number): Record<string, string[]> {
   const resolved: Record<string, string[]> = {};
   for (const [name, target] of Object.entries(template.targets ?? {})) {
     let ids: string[];
     try {
-      ids = selectTargets(target, resourcesOf(lab, target.resourceType), seed);
+      ids = selectTargets(target, lab.resourcesOf(target.resourceType), seed);
     } catch (error) {
       throw new RunEnd('error', `target ${name}: ${(error as Error).message}`);
     }
@@ -344,21 +331,10 @@ function resolveTargets(template: ExperimentTemplate, lab: Lab, seed: number): R
   return resolved;
 }
 
-/** Waits until the load balancer has `count` healthy targets (the articles' "wait for two healthy hosts"). */
-async function waitForHealthyTargets(lab: Lab, count: number, signal: AbortSignal): Promise<void> {
-  const hc = lab.loadBalancer.healthCheck;
-  const deadline = Date.now() + 30_000 + (hc.healthyThreshold + 1) * hc.intervalMs;
-  while (lab.loadBalancer.targets().filter((t) => t.state === 'healthy').length < count) {
-    throwIfStopped(signal);
-    if (Date.now() > deadline) throw new RunEnd('error', `the load balancer did not see ${count} healthy targets in time`);
-    await sleep(50);
-  }
-}
-
-async function runRollbacks(plan: RunPlan, lab: Lab, journal: Journal): Promise<void> {
+async function runRollbacks(plan: RunPlan, lab: LabSession, journal: Journal): Promise<void> {
   for (const rollback of plan.rollbacks) {
     try {
-      const effect = await ROLLBACKS.get(rollback.actionId)!.run(lab);
+      const effect = await ROLLBACKS.get(rollback.actionId)!.run(lab.actionLab);
       journal.rollbacks.push({ name: rollback.name, actionId: rollback.actionId, state: 'completed', effect });
     } catch (error) {
       journal.rollbacks.push({ name: rollback.name, actionId: rollback.actionId, state: 'failed', error: (error as Error).message });

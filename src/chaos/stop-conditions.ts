@@ -50,7 +50,7 @@ function breached(operator: PlannedStopCondition['operator'], value: number, thr
 export class StopConditionWatch {
   readonly records: StopConditionRecord[];
   readonly #conditions: readonly PlannedStopCondition[];
-  readonly #lab: Lab;
+  readonly #lab: Pick<Lab, 'loadBalancer'> | undefined;
   readonly #outcomes: OutcomeWindow;
   readonly #breachSince = new Map<number, number>();
   readonly #samples: Sample[] = [];
@@ -58,7 +58,7 @@ export class StopConditionWatch {
   #fired = false;
   #stopped = false;
 
-  constructor(conditions: readonly PlannedStopCondition[], lab: Lab, outcomes: OutcomeWindow) {
+  constructor(conditions: readonly PlannedStopCondition[], lab: Pick<Lab, 'loadBalancer'> | undefined, outcomes: OutcomeWindow) {
     this.#conditions = conditions;
     this.#lab = lab;
     this.#outcomes = outcomes;
@@ -107,9 +107,9 @@ export class StopConditionWatch {
   #value(condition: PlannedStopCondition, now: number): number {
     switch (condition.metric) {
       case 'lb.healthyHosts':
-        return this.#lab.loadBalancer.targets().filter((t) => t.inRotation).length;
+        return this.#lab?.loadBalancer.targets().filter((t) => t.inRotation).length ?? 0;
       case 'lb.unhealthyHosts':
-        return this.#lab.loadBalancer.targets().filter((t) => !t.inRotation).length;
+        return this.#lab?.loadBalancer.targets().filter((t) => !t.inRotation).length ?? 0;
       case 'lb.http5xxRate': {
         // From the last sample at or before the window's start (or the oldest), so a window
         // shorter than the sampling period still sees the requests between two samples.
@@ -126,7 +126,7 @@ export class StopConditionWatch {
   /** The load balancer's request counter, sampled for its 5xx rate. */
   async #sampleRequests(now: number): Promise<void> {
     if (!this.#conditions.some((c) => c.metric === 'lb.http5xxRate')) return;
-    const metric = this.#lab.loadBalancer.registry.getSingleMetric('chaos_lb_requests_total');
+    const metric = this.#lab?.loadBalancer.registry.getSingleMetric('chaos_lb_requests_total');
     if (!metric) return;
     const { values } = await metric.get();
     let total = 0;

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { planRun } from './plan.ts';
+import { planRun, type PlannedBreakerLab, type PlannedShopLab } from './plan.ts';
 import { PROFILES } from './profiles.ts';
 import { loadTemplate, MAX_TEMPLATE_BYTES, parseTemplate, TemplateError, validateTemplate } from './template.ts';
 
@@ -52,7 +52,7 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ['an unknown pattern', (t) => (t.modes.resilient.lab.patterns = { bulkhead: true }), 'modes.resilient.lab.patterns: unknown field "bulkhead"'],
   ['a reserved pattern', (t) => (t.modes.resilient.lab.patterns = { readCache: { ttl: 5 } }), "modes.resilient.lab.patterns.readCache: is reserved for Article 4's read cache (a later issue) and cannot be set yet"],
   ['a pool size on a persistent connection', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', connection: { size: 5 } } } }), 'modes.naive.lab.patterns.connection.size: does not apply when modes.naive.lab.patterns.connection.kind is "persistent"'],
-  ['a shared breaker without a store', (t) => (t.modes.resilient.lab.patterns = { circuitBreaker: { mode: 'shared' } }), "modes.resilient.lab.patterns.circuitBreaker.store: a shared circuit breaker keeps its state in the lab's services store"],
+  ['a store address in the patterns', (t) => (t.modes.resilient.lab.patterns = { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }), 'modes.resilient.lab.patterns.circuitBreaker: unknown field "store"'],
   ['a databaseProxy that is not a boolean', (t) => (t.lab = { databaseProxy: 'yes' }), 'lab.databaseProxy: must be boolean, got "yes"'],
   ['unknown action', (t) => (t.actions.stop.actionId = 'lab:instance:reboot'), 'actions.stop.actionId: must be one of lab:wait, lab:instance:stop'],
   ['bad selection mode', (t) => (t.targets.shops.selectionMode = 'COUNT(0)'), 'targets.shops.selectionMode: must be ALL, COUNT(n) with n >= 1, or PERCENT(n) with 0 < n <= 100, got "COUNT(0)"'],
@@ -111,8 +111,89 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
     `actions.cut.duration: lab:network:disrupt lasts at most 895s (the fault proxy's 15-minute lease, less a 5 s margin), got "15m"`,
   ],
   ['a pause longer than the fault lease', (t) => (t.actions.hang = { actionId: 'lab:instance:pause', targets: { Instances: 'shops' }, duration: '20m' }), 'actions.hang.duration: lab:instance:pause lasts at most 895s'],
-  ['unknown rollback', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:db:failover' }]), 'rollbacks[0].actionId: must be one of lab:instance:resume-all, lab:db-proxy:register, lab:network:clear, got "lab:db:failover"'],
+  ['unknown rollback', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:db:failover' }]), 'rollbacks[0].actionId: must be one of lab:instance:resume-all, lab:db-proxy:register, lab:network:clear, lab:backend:restore, got "lab:db:failover"'],
 ];
+
+const validBreakerLab = (): Record<string, unknown> => ({
+  title: 'Fail the backend',
+  description: 'a breaker-lab test template',
+  duration: '60s',
+  lab: { kind: 'breaker-lab', breakerLab: { clientTimeout: '1s', breaker: { recoveryTimeout: '10s', trialLease: '3s' }, backendLatency: '400ms', refreshInterval: '4s' } },
+  modes: { local: { lab: { breakerLab: { mode: 'local' } } }, shared: { lab: { breakerLab: { mode: 'shared' } } } },
+  traffic: { readsPerSecond: 8, writesPerSecond: 0 },
+  actions: {
+    wait: { actionId: 'lab:wait', duration: '10s' },
+    fail: { actionId: 'lab:backend:behaviour', parameters: { failureRate: 1 }, duration: '20s', startAfter: ['wait'] },
+  },
+  rollbacks: [{ name: 'healthy', actionId: 'lab:backend:restore' }],
+});
+
+/** [what is wrong, how to break a valid breaker-lab template, the message expected]. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table breaks templates freely
+const INVALID_BREAKER_LAB: Array<[string, (t: Record<string, any>) => void, string]> = [
+  ['an unknown lab kind', (t) => (t.lab.kind = 'lambda'), 'lab.kind: must be one of shop, breaker-lab, got "lambda"'],
+  ['a mode without a breaker mode', (t) => delete t.modes.shared.lab, "modes.shared.lab.breakerLab.mode: is required (local: the breaker in each environment's module memory; shared: in the services store)"],
+  ['an unknown breaker mode', (t) => (t.modes.shared.lab.breakerLab.mode = 'global'), 'modes.shared.lab.breakerLab.mode: must be one of local, shared, got "global"'],
+  ['a mode that changes the lab kind', (t) => (t.modes.local.lab.kind = 'shop'), 'modes.local.lab.kind: the lab kind is the template\'s (lab.kind), a mode cannot change it, got "shop"'],
+  ['a shop field in a breaker lab', (t) => (t.lab.instances = 2), "lab.instances: applies to the shop lab, and this template's lab.kind is breaker-lab"],
+  ['breaker settings in a shop template', (t) => (t.lab.kind = 'shop'), "lab.breakerLab: applies to lab.kind breaker-lab, and this template's lab.kind is shop"],
+  ['a zero failure threshold', (t) => (t.lab.breakerLab.breaker.failureThreshold = 0), 'lab.breakerLab.breaker.failureThreshold: must be >= 1, got 0'],
+  ['a zero recovery timeout', (t) => (t.lab.breakerLab.breaker.recoveryTimeout = '0s'), 'lab.breakerLab.breaker.recoveryTimeout: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "0s"'],
+  ['concurrency over the limit', (t) => (t.modes.local.lab.breakerLab.concurrency = 64), 'modes.local.lab.breakerLab.concurrency: must be <= 16, got 64'],
+  ['an unknown breaker-lab field', (t) => (t.lab.breakerLab.coldStart = '1s'), 'lab.breakerLab: unknown field "coldStart"'],
+  ['a function timeout inside the client timeout', (t) => (t.lab.breakerLab.functionTimeout = '500ms'), 'modes.local.lab.breakerLab.functionTimeout: must be longer than clientTimeout ("1s"), got "500ms"'],
+  ['a trial lease inside the client timeout', (t) => (t.modes.shared.lab.breakerLab.breaker = { trialLease: '1s' }), 'modes.shared.lab.breakerLab.breaker.trialLease: must be longer than clientTimeout ("1s"), got "1s"'],
+  ['a failure rate over 1', (t) => (t.actions.fail.parameters.failureRate = 1.5), 'actions.fail.parameters.failureRate: must be a number from 0 to 1, got 1.5'],
+  ['a hang that is not a boolean', (t) => (t.actions.fail.parameters = { hang: 'yes' }), 'actions.fail.parameters.hang: must be true or false, got "yes"'],
+  ['a negative backend latency', (t) => (t.actions.fail.parameters = { latencyMs: -5 }), 'actions.fail.parameters.latencyMs: must be a number of milliseconds from 0 to 600000, got -5'],
+  ['an unknown behaviour parameter', (t) => (t.actions.fail.parameters = { errorRate: 1 }), 'actions.fail.parameters.errorRate: unknown parameter (expected failureRate, latencyMs, hang), got 1'],
+  ['a shop action in a breaker lab', (t) => (t.actions.failover = { actionId: 'lab:db:failover' }), "actions.failover.actionId: lab:db:failover acts on the shop lab, and this template's lab.kind is breaker-lab"],
+  ['a shop rollback in a breaker lab', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:network:clear' }]), "rollbacks[0].actionId: lab:network:clear acts on the shop lab, and this template's lab.kind is breaker-lab"],
+  ['writes in a breaker lab', (t) => (t.traffic.writesPerSecond = 1), "traffic.writesPerSecond: the breaker lab's function takes reads only, got 1"],
+  ['targets in a breaker lab', (t) => (t.targets = { db: { resourceType: 'lab:db-cluster', selectionMode: 'ALL' } }), 'targets: the breaker lab has no targets to select'],
+  ['a load-balancer stop condition in a breaker lab', (t) => (t.stopConditions = [{ name: 's', metric: 'lb.healthyHosts', operator: '<', threshold: 1 }]), 'stopConditions[0].metric: the breaker lab has no load balancer (only traffic.failureRate), got "lb.healthyHosts"'],
+];
+
+describe('template validation: the circuit-breaker lab (lab.kind breaker-lab)', () => {
+  it('accepts the valid breaker-lab template, and a backend action in a shop template is refused', () => {
+    assert.equal(validateTemplate(validBreakerLab()).lab?.kind, 'breaker-lab');
+    const shop = valid();
+    (shop['actions'] as Record<string, unknown>)['fail'] = { actionId: 'lab:backend:behaviour', parameters: { failureRate: 1 }, duration: '5s' };
+    assert.throws(() => validateTemplate(shop), (error: TemplateError) => error.problems.includes("actions.fail.actionId: lab:backend:behaviour acts on the breaker-lab lab, and this template's lab.kind is shop"));
+  });
+
+  it('scales the breaker lab timeline with the profile, and leaves its timeouts alone', () => {
+    const template = validateTemplate(validBreakerLab());
+    const quick = planRun('t', template, 'shared', PROFILES.quick).lab as PlannedBreakerLab;
+    const article = planRun('t', template, 'shared', PROFILES.article).lab as PlannedBreakerLab;
+    assert.equal(quick.mode, 'shared');
+    assert.equal(article.breaker.recoveryTimeoutMs, 10_000);
+    assert.equal(quick.breaker.recoveryTimeoutMs, 500, 'the recovery timeout is part of the timeline: scaled');
+    assert.equal(quick.refreshIntervalMs, 200);
+    assert.equal(quick.backendLatencyMs, 20, 'rate × latency, the environments kept busy, is the same under every profile');
+    assert.equal(quick.clientTimeoutMs, 1000, 'a client timeout is not scaled');
+    assert.equal(quick.breaker.trialLeaseMs, 3000, 'nor is the trial lease');
+    assert.equal(quick.functionTimeoutMs, article.functionTimeoutMs);
+    assert.equal(quick.breaker.failureThreshold, 3);
+    const plan = planRun('t', template, 'local', PROFILES.quick);
+    assert.equal(plan.traffic?.writesPerSecond, 0, 'reads only');
+  });
+
+  for (const [what, breakIt, message] of INVALID_BREAKER_LAB) {
+    it(`rejects ${what}`, () => {
+      const template = validBreakerLab();
+      breakIt(template);
+      assert.throws(
+        () => validateTemplate(template),
+        (error: unknown) => {
+          assert.ok(error instanceof TemplateError);
+          assert.ok(error.problems.some((p) => p.includes(message)), `expected a problem like\n  ${message}\ngot\n  ${error.problems.join('\n  ')}`);
+          return true;
+        },
+      );
+    });
+  }
+});
 
 describe('template validation', () => {
   it('accepts the valid base template', () => {
@@ -127,10 +208,10 @@ describe('template validation', () => {
       tuned: { lab: { patterns: { connection: { size: 4 }, retry: { delaysMs: [100] } } } },
     };
     const checked = validateTemplate(template);
-    const naive = planRun('t', checked, 'naive', PROFILES.quick).lab;
+    const naive = planRun('t', checked, 'naive', PROFILES.quick).lab as PlannedShopLab;
     assert.deepEqual(naive.patterns, { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' } });
     assert.equal(naive.databaseProxy, false);
-    const tuned = planRun('t', checked, 'tuned', PROFILES.quick).lab;
+    const tuned = planRun('t', checked, 'tuned', PROFILES.quick).lab as PlannedShopLab;
     assert.deepEqual(tuned.patterns, {
       connection: { kind: 'pool', size: 4, validateAfterIdleMs: 1000 },
       queryTimeoutMs: 5000,
@@ -179,7 +260,7 @@ describe('template validation', () => {
   });
 
   it('accepts the built-in templates', () => {
-    for (const name of ['instance-stop', 'db-failover']) {
+    for (const name of ['instance-stop', 'db-failover', 'breaker-lab']) {
       const text = readFileSync(new URL(`../../experiments/${name}.yaml`, import.meta.url), 'utf8');
       assert.ok(parseTemplate(text, `${name}.yaml`).actions);
     }
@@ -254,7 +335,7 @@ describe('template validation', () => {
     (template.actions as Record<string, unknown>)['odd'] = { actionId: 'lab:instance:reboot' };
     assert.throws(() => validateTemplate(template), (error: TemplateError) => {
       assert.deepEqual(error.problems.toSorted(), [
-        'actions.odd.actionId: must be one of lab:wait, lab:instance:stop, lab:instance:kill, lab:instance:terminate, lab:instance:pause, lab:db:failover, lab:db-proxy:deregister, lab:db-proxy:register, lab:network:disrupt, lab:network:clear, got "lab:instance:reboot"',
+        'actions.odd.actionId: must be one of lab:wait, lab:instance:stop, lab:instance:kill, lab:instance:terminate, lab:instance:pause, lab:db:failover, lab:db-proxy:deregister, lab:db-proxy:register, lab:network:disrupt, lab:network:clear, lab:backend:behaviour, got "lab:instance:reboot"',
         'actions.stop.startAfter: no action named "ghost"',
         'actions.stop.targets.Instances: no target named "nope"',
         'duration: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "soon"',

@@ -1,7 +1,7 @@
 // --patterns: a preset name, JSON text, or a .json/.yaml file, resolved once here (the edge).
 import { parseStrictJson, StrictJsonError } from '../chaos/strict-json.ts';
 import { parseTemplateText, readTemplateText, TemplateTextError } from '../chaos/template-text.ts';
-import { PatternsError, PRESET_NAMES, resolvePatterns, type Patterns } from '../shop/patterns.ts';
+import { applyRecoveryTimeoutEnv, PatternsError, PRESET_NAMES, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { UsageError } from './shared.ts';
 
 const FORMS = `a preset (${PRESET_NAMES.join(', ')}), JSON text like '{"preset":"resilient","retry":{"delaysMs":[100]}}', or a .json/.yaml file`;
@@ -37,6 +37,22 @@ export async function parsePatternsOption(raw: string | undefined): Promise<Patt
     return resolvePatterns(input, 'patterns');
   } catch (error) {
     if (error instanceof PatternsError) throw new UsageError(`${source}: ${error.problems.join('; ')}`);
+    throw error;
+  }
+}
+
+/**
+ * The patterns a command runs with: --patterns (or the resilient preset), with CB_RECOVERY_TIMEOUT
+ * applied as Article 4's app reads it. Here, at the edge, so that what is printed and recorded
+ * (lab.json) is what the instances run; an instance never sees the variable.
+ */
+export function patternsWithEnv(patterns: Patterns | undefined, env: Record<string, string | undefined>): Patterns | undefined {
+  const raw = env['CB_RECOVERY_TIMEOUT'];
+  if (raw === undefined || raw.trim() === '') return patterns;
+  try {
+    return applyRecoveryTimeoutEnv(patterns ?? resolvePatterns('resilient'), env);
+  } catch (error) {
+    if (error instanceof PatternsError) throw new UsageError(error.problems.join('; '));
     throw error;
   }
 }

@@ -3,7 +3,6 @@ import { ClusterError } from './cluster/postgres-cluster.ts';
 import { FaultProxyApiError } from './fault-proxy/client.ts';
 import type { FaultSpec } from './fault-proxy/fault-proxy.ts';
 import { InstanceGroupError } from './fleet/instance-group.ts';
-import { DEPENDENCY_NAMES, dependencyNamed } from './dependencies.ts';
 import type { Lab } from './lab.ts';
 import { requireBearerToken } from './net/bearer-auth.ts';
 
@@ -71,8 +70,10 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
       return reply.code(400).send({ error: `a fault has no field ${JSON.stringify(unknown)} (it takes ${FAULT_FIELDS.join(', ')})`, code: 'INVALID_FIELD' });
     }
     const { dependency, ...spec } = body;
-    if (typeof dependency !== 'string' || dependencyNamed(dependency) === undefined) {
-      return reply.code(400).send({ error: `dependency must be one of ${DEPENDENCY_NAMES.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });
+    // The dependencies this lab has: the services store only when it runs one (a shared breaker).
+    const names = lab.dependencies.map((d) => d.name);
+    if (typeof dependency !== 'string' || !names.includes(dependency)) {
+      return reply.code(400).send({ error: `dependency must be one of ${names.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });
     }
     // Leased to the lab's own process: the fault outlives the command that asked for it, not the lab.
     return reply.code(201).send(await lab.faultProxy.client.addFault(dependency, spec));

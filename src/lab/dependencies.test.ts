@@ -2,22 +2,32 @@
 // topology), its target tags and the variable that tells an instance where it is.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEPENDENCIES, DEPENDENCY_NAMES, dependencyNamed, dependencyTarget, type DependencyContext } from './dependencies.ts';
+import { DEPENDENCIES, DEPENDENCY_NAMES, dependencyNamed, dependencyTarget, presentDependencies, type DependencyContext } from './dependencies.ts';
 
-const context = (databaseProxyInPath: boolean): DependencyContext => ({
+const context = (databaseProxyInPath: boolean, withStore = false): DependencyContext => ({
   cluster: { writerEndpoint: { host: '127.0.0.1', port: 1001 }, readerEndpoint: { host: '127.0.0.1', port: 1002 }, password: 'p@ss word' },
   databaseProxy: { writerEndpoint: { host: '127.0.0.1', port: 2001 }, readerEndpoint: { host: '127.0.0.1', port: 2002 } },
   databaseProxyInPath,
   database: 'chaos_shop',
+  ...(withStore ? { servicesStore: { endpoint: { host: '127.0.0.1', port: 4001 }, password: 's/cret', database: 'services' } } : {}),
 });
 
 describe('the dependency registry', () => {
-  it('lists the writer and the reader, as chaos targets with tags Kind and Role', () => {
-    assert.deepEqual(DEPENDENCY_NAMES, ['db-writer', 'db-reader']);
+  it('lists the writer, the reader and the services store, as chaos targets with tags Kind and Role', () => {
+    assert.deepEqual(DEPENDENCY_NAMES, ['db-writer', 'db-reader', 'services-store']);
     assert.deepEqual(DEPENDENCIES.map(dependencyTarget), [
       { id: 'db-writer', tags: { Kind: 'database', Role: 'writer' } },
       { id: 'db-reader', tags: { Kind: 'database', Role: 'reader' } },
+      { id: 'services-store', tags: { Kind: 'key-value-store', Role: 'breaker-state' } },
     ]);
+  });
+
+  it('has the services store only in a lab that runs one (a shared breaker needs it)', () => {
+    assert.deepEqual(presentDependencies(context(true)).map((d) => d.name), ['db-writer', 'db-reader']);
+    assert.deepEqual(presentDependencies(context(true, true)).map((d) => d.name), ['db-writer', 'db-reader', 'services-store']);
+    const store = dependencyNamed('services-store')!;
+    assert.deepEqual(store.upstream(context(false, true)), { host: '127.0.0.1', port: 4001 });
+    assert.throws(() => store.upstream(context(false)), /runs no services store/);
   });
 
   it('leads to the database proxy when it is in the path, else straight to the cluster endpoints', () => {
@@ -33,10 +43,12 @@ describe('the dependency registry', () => {
   it('tells an instance where each is through its own variable, the password encoded', () => {
     const listen = { host: '127.0.0.1', port: 3001 };
     assert.deepEqual(
-      DEPENDENCIES.map((d) => [d.instanceEnv.name, d.instanceEnv.value(listen, context(true))]),
+      DEPENDENCIES.map((d) => [d.instanceEnv.name, d.instanceEnv.value(listen, context(true, true))]),
       [
         ['DB_WRITER_URL', 'postgresql://postgres:p%40ss%20word@127.0.0.1:3001/chaos_shop'],
         ['DB_READER_URL', 'postgresql://postgres:p%40ss%20word@127.0.0.1:3001/chaos_shop'],
+        // Through its fault-proxy listener, never the store's own port: the path an experiment cuts.
+        ['SERVICES_STORE_URL', 'postgresql://postgres:s%2Fcret@127.0.0.1:3001/services'],
       ],
     );
   });

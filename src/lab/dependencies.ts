@@ -15,6 +15,11 @@ export interface DependencyContext {
   databaseProxyInPath: boolean;
   /** The database the shop's tables live in. */
   database: string;
+  /**
+   * The services store (a PostgreSQL server of its own, standing for DynamoDB), when this lab
+   * runs one: only a shared circuit breaker needs it, so a lab without one does not start it.
+   */
+  servicesStore?: { endpoint: Address; password: string; database: string };
 }
 
 /** One dependency of the shop. */
@@ -22,9 +27,11 @@ export interface LabDependency {
   /** Its name: the fault proxy's listener, the chaos target's resource id, `fault add <name>`. */
   name: string;
   /** What it is (target tag Kind). */
-  kind: 'database';
+  kind: 'database' | 'key-value-store';
   /** What it does for the shop (target tag Role). */
-  role: 'writer' | 'reader';
+  role: 'writer' | 'reader' | 'breaker-state';
+  /** Whether this lab has it (default: always). A dependency absent gets no listener, no variable, no status line. */
+  present?(context: DependencyContext): boolean;
   /** Where its fault-proxy listener relays to, in this lab's topology. */
   upstream(context: DependencyContext): Address;
   /** The environment variable that tells an instance where it is, and its value given the listener's address. */
@@ -51,7 +58,33 @@ export const DEPENDENCIES: readonly LabDependency[] = [
     upstream: (c) => (c.databaseProxyInPath ? c.databaseProxy.readerEndpoint : c.cluster.readerEndpoint),
     instanceEnv: { name: 'DB_READER_URL', value: databaseUrl },
   },
+  {
+    // Where a shared circuit breaker keeps its state. Its own listener, so that an experiment can
+    // cut the store without touching the database (the breaker then falls back to local state).
+    name: 'services-store',
+    kind: 'key-value-store',
+    role: 'breaker-state',
+    present: (c) => c.servicesStore !== undefined,
+    upstream: (c) => servicesStoreOf(c).endpoint,
+    instanceEnv: {
+      name: 'SERVICES_STORE_URL',
+      value: (listen, c) => {
+        const store = servicesStoreOf(c);
+        return `postgresql://postgres:${encodeURIComponent(store.password)}@${listen.host}:${listen.port}/${store.database}`;
+      },
+    },
+  },
 ];
+
+function servicesStoreOf(context: DependencyContext): NonNullable<DependencyContext['servicesStore']> {
+  if (!context.servicesStore) throw new Error('this lab runs no services store');
+  return context.servicesStore;
+}
+
+/** The dependencies this lab has, in registry order (the services store only when it runs one). */
+export function presentDependencies(context: DependencyContext): LabDependency[] {
+  return DEPENDENCIES.filter((d) => d.present?.(context) ?? true);
+}
 
 /** The dependencies' names, for validation and help texts. */
 export const DEPENDENCY_NAMES: readonly string[] = DEPENDENCIES.map((d) => d.name);

@@ -5,7 +5,7 @@ import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.t
 import { initSchema } from '../shop/schema.ts';
 import { PostgresCluster, type ClusterStatus } from './cluster/postgres-cluster.ts';
 import { DatabaseProxy, type DatabaseProxyStatus } from './db-proxy/database-proxy.ts';
-import { DEPENDENCIES, type DependencyContext, type LabDependency } from './dependencies.ts';
+import { presentDependencies, type DependencyContext, type LabDependency } from './dependencies.ts';
 import type { Address } from './fault-proxy/connection.ts';
 import type { ProxyStatus } from './fault-proxy/fault-proxy.ts';
 import { spawnFaultProxy, type FaultProxyProcess } from './fault-proxy/spawn.ts';
@@ -14,6 +14,7 @@ import { ShopProcessLauncher } from './fleet/instance-process.ts';
 import { LoadBalancer, type TargetStateChange, type TargetStatus } from './fleet/load-balancer.ts';
 import type { EjectionSettings, HealthCheckSettings } from './fleet/target-health.ts';
 import { LabDir } from './lab-dir.ts';
+import { ServicesStore, SERVICES_DATABASE } from './services-store/index.ts';
 import { SHOP_DATABASE } from './standalone-shop.ts';
 
 /** Options of a lab. */
@@ -29,6 +30,11 @@ export interface LabOptions {
    * false, they reach the cluster endpoints straight (Article 3's naive shop).
    */
   databaseProxy?: boolean;
+  /**
+   * Run the services store (the shared breakers' state; it stands for DynamoDB) even when no
+   * instance's patterns need it. It always runs when the patterns use a shared breaker.
+   */
+  servicesStore?: boolean;
   healthCheck?: Partial<HealthCheckSettings>;
   /** Load balancer: retry failed idempotent requests on another target. */
   retry?: boolean;
@@ -51,7 +57,7 @@ export interface LabInfo {
   controlUrl: string;
   /** The fault proxy's own process (instances and servers are in the status). */
   faultProxyPid: number;
-  endpoints: { writer: Address; reader: Address; proxyWriter: Address; proxyReader: Address };
+  endpoints: { writer: Address; reader: Address; proxyWriter: Address; proxyReader: Address; servicesStore?: Address };
 }
 
 /** Everything about a running lab. */
@@ -86,13 +92,15 @@ export interface DependencyStatus {
  * process dies with the process that started the lab.
  *
  * Paths: instances reach every dependency of the registry (dependencies.ts) through the fault
- * proxy; the database listeners lead to the database proxy, or (databaseProxy: false, Article 3's
+ * proxy (the services store, a third PostgreSQL server, only runs when a shared breaker needs it); the database listeners lead to the database proxy, or (databaseProxy: false, Article 3's
  * naive setup) straight to the cluster endpoints.
  */
 export class Lab {
   readonly cluster: PostgresCluster;
   readonly databaseProxy: DatabaseProxy;
   readonly faultProxy: FaultProxyProcess;
+  /** The services store, when this lab runs one (a shared breaker's state lives there). */
+  readonly servicesStore: ServicesStore | undefined;
   readonly loadBalancer: LoadBalancer;
   readonly group: InstanceGroup;
   readonly patterns: Patterns;
@@ -107,6 +115,7 @@ export class Lab {
     cluster: PostgresCluster;
     databaseProxy: DatabaseProxy;
     faultProxy: FaultProxyProcess;
+    servicesStore: ServicesStore | undefined;
     loadBalancer: LoadBalancer;
     group: InstanceGroup;
     patterns: Patterns;
@@ -117,6 +126,7 @@ export class Lab {
     this.cluster = parts.cluster;
     this.databaseProxy = parts.databaseProxy;
     this.faultProxy = parts.faultProxy;
+    this.servicesStore = parts.servicesStore;
     this.loadBalancer = parts.loadBalancer;
     this.group = parts.group;
     this.patterns = parts.patterns;
@@ -124,6 +134,14 @@ export class Lab {
     this.#dependencies = parts.dependencies;
     this.#labDir = parts.labDir;
     this.dir = parts.labDir.path;
+  }
+
+  /**
+   * The dependencies this lab has (the registry's, less the services store when it does not run
+   * one): what a fault or a lab:dependency target can name here.
+   */
+  get dependencies(): readonly DependencyStatus[] {
+    return this.#dependencies;
   }
 
   /** Starts every part, in order, and returns once the fleet answers through the load balancer. */
@@ -143,6 +161,15 @@ export class Lab {
       cleanup.push(() => databaseProxy.close());
       progress('creating the schema');
       await createSchema(cluster.writerEndpoint, cluster.password);
+      // Only when needed: it is a third PostgreSQL server (~0.9 s to start here), and a lab
+      // without a shared breaker has nothing to keep in it.
+      let servicesStore: ServicesStore | undefined;
+      if (options.servicesStore || patterns.circuitBreaker.mode === 'shared') {
+        progress('starting the services store');
+        const store = await ServicesStore.start();
+        cleanup.push(() => store.close());
+        servicesStore = store;
+      }
 
       progress('starting the fault proxy');
       const context: DependencyContext = {
@@ -150,10 +177,12 @@ export class Lab {
         databaseProxy: { writerEndpoint: databaseProxy.writerEndpoint, readerEndpoint: databaseProxy.readerEndpoint },
         databaseProxyInPath,
         database: SHOP_DATABASE,
+        servicesStore: servicesStore && { endpoint: servicesStore.endpoint, password: servicesStore.server.password, database: SERVICES_DATABASE },
       };
-      const faultProxy = await spawnFaultProxy(DEPENDENCIES.map((d) => ({ name: d.name, upstream: d.upstream(context) })));
+      const present = presentDependencies(context);
+      const faultProxy = await spawnFaultProxy(present.map((d) => ({ name: d.name, upstream: d.upstream(context) })));
       cleanup.push(() => faultProxy.stop());
-      const dependencies: DependencyStatus[] = DEPENDENCIES.map((d) => ({
+      const dependencies: DependencyStatus[] = present.map((d) => ({
         name: d.name,
         kind: d.kind,
         role: d.role,
@@ -162,7 +191,7 @@ export class Lab {
         instanceEnv: d.instanceEnv.name,
       }));
       const env: Record<string, string> = { SHOP_PATTERNS: JSON.stringify(patterns) };
-      for (const [index, d] of DEPENDENCIES.entries()) env[d.instanceEnv.name] = d.instanceEnv.value(dependencies[index]!.listen, context);
+      for (const [index, d] of present.entries()) env[d.instanceEnv.name] = d.instanceEnv.value(dependencies[index]!.listen, context);
 
       const loadBalancer = new LoadBalancer({ healthCheck: options.healthCheck, retry: options.retry, ejection: options.ejection });
       await loadBalancer.listen();
@@ -180,7 +209,7 @@ export class Lab {
       });
       cleanup.push(() => group.close());
       await group.start();
-      return new Lab({ cluster, databaseProxy, faultProxy, loadBalancer, group, patterns, databaseProxyInPath, dependencies, labDir });
+      return new Lab({ cluster, databaseProxy, faultProxy, servicesStore, loadBalancer, group, patterns, databaseProxyInPath, dependencies, labDir });
     } catch (error) {
       for (const step of cleanup.reverse()) await step().catch(() => {});
       throw error;
@@ -202,6 +231,7 @@ export class Lab {
         reader: this.cluster.readerEndpoint,
         proxyWriter: this.databaseProxy.writerEndpoint,
         proxyReader: this.databaseProxy.readerEndpoint,
+        ...(this.servicesStore ? { servicesStore: this.servicesStore.endpoint } : {}),
       },
     };
     await this.#labDir.writePrivate('token', token);
@@ -233,6 +263,7 @@ export class Lab {
       () => this.group.close(),
       () => this.loadBalancer.close(),
       () => this.faultProxy.stop(),
+      async () => this.servicesStore?.close(),
       () => this.databaseProxy.close(),
       () => this.cluster.close(),
       () => this.#labDir.release(LAB_FILES),

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Patterns } from '../shop/patterns.ts';
 import { startShop, type ShopEvents, type ShopInstance } from '../shop/shop-instance.ts';
 import { PostgresServer } from './postgres/postgres-server.ts';
+import { ServicesStore } from './services-store/index.ts';
 
 /** The database the shop's tables live in. */
 export const SHOP_DATABASE = 'chaos_shop';
@@ -18,8 +19,10 @@ export interface StandaloneShopOptions {
 /** A shop instance with its own PostgreSQL server. */
 export interface StandaloneShop {
   readonly postgres: PostgresServer;
+  /** The services store, when the patterns use a shared breaker (its state lives there). */
+  readonly servicesStore: ServicesStore | undefined;
   readonly shop: ShopInstance;
-  /** Stops the shop, then the server, and removes its data. */
+  /** Stops the shop, then the servers, and removes their data. */
   close(): Promise<void>;
 }
 
@@ -36,26 +39,53 @@ export async function createDatabase(server: PostgresServer, database: string): 
   }
 }
 
-/** Starts an embedded PostgreSQL server and one shop instance on it: `chaos-lab shop`. */
+/**
+ * Starts an embedded PostgreSQL server and one shop instance on it: `chaos-lab shop`. With a
+ * shared breaker it also starts the services store, reached straight (there is no fault proxy
+ * here: `chaos-lab up` is where the store can be cut on its own).
+ */
 export async function startStandaloneShop(options: StandaloneShopOptions = {}): Promise<StandaloneShop> {
-  const postgres = await PostgresServer.start();
+  const shared = options.patterns?.circuitBreaker.mode === 'shared';
+  const [postgres, servicesStore] = await startBoth(PostgresServer.start(), shared ? ServicesStore.start() : Promise.resolve(undefined));
+  const destroy = async (): Promise<void> => {
+    await Promise.allSettled([postgres.destroy(), servicesStore?.close()]);
+  };
   try {
     await createDatabase(postgres, SHOP_DATABASE);
     const endpoint = postgres.connectionConfig(SHOP_DATABASE);
     const shop = await startShop(
-      { writer: endpoint, port: options.port, patterns: options.patterns, instanceId: options.instanceId ?? 'i-standalone' },
+      {
+        writer: endpoint,
+        port: options.port,
+        patterns: options.patterns,
+        instanceId: options.instanceId ?? 'i-standalone',
+        servicesStore: servicesStore?.connectionConfig(),
+      },
       options.events,
     );
     return {
       postgres,
+      servicesStore,
       shop,
       async close() {
         await shop.close();
-        await postgres.destroy();
+        await destroy();
       },
     };
   } catch (error) {
-    await postgres.destroy();
+    await destroy();
     throw error;
   }
+}
+
+/** Both servers, started side by side; when one fails, the other is stopped before the error is thrown. */
+async function startBoth(
+  database: Promise<PostgresServer>,
+  store: Promise<ServicesStore | undefined>,
+): Promise<[PostgresServer, ServicesStore | undefined]> {
+  const [a, b] = await Promise.allSettled([database, store]);
+  if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
+  if (a.status === 'fulfilled') await a.value.destroy();
+  if (b.status === 'fulfilled') await b.value?.close();
+  throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
 }

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
+import { CircuitOpenError } from '../resilience/circuit-breaker/index.ts';
 import type { ShopConfig } from './config.ts';
 import { errorBody, invalid, ShopError } from './errors.ts';
 import type { SchemaInitializer } from './initializer.ts';
@@ -10,7 +11,7 @@ import { parseId, parseIdempotencyKey, parseOrderRequest } from './validation.ts
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** What served the answer, for metrics: 'database' or 'none'. */
+    /** What served the answer, for metrics: 'database' or 'none' (a circuit open and no fallback). */
     source: string;
   }
 }
@@ -45,7 +46,9 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
 
   /**
    * Runs a port call that reaches the database: 503 until the schema is initialised; a database
-   * failure becomes a JSON 500 that carries the driver's message, counted by role and kind.
+   * failure becomes a JSON 500 that carries the driver's message, counted by role and kind; a
+   * call the circuit breaker refused becomes 503 CIRCUIT_OPEN at once (no fallback exists yet:
+   * the read cache and the write buffer come with Article 4's next issue).
    */
   async function fromDatabase<T>(request: FastifyRequest, call: () => Promise<T>): Promise<T> {
     if (!initializer.ready) {
@@ -57,6 +60,10 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
     try {
       return await call();
     } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        request.source = 'none';
+        throw new ShopError(503, 'CIRCUIT_OPEN', CIRCUIT_OPEN_MESSAGE[error.state]);
+      }
       if (!(error instanceof DatabaseFailure)) throw error;
       metrics.databaseErrors.inc({ role: error.role, kind: error.kind });
       throw new ShopError(500, 'DB_ERROR', error.message);
@@ -163,6 +170,11 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
 
   return app;
 }
+
+const CIRCUIT_OPEN_MESSAGE = {
+  OPEN: 'database unavailable: the circuit breaker is open after consecutive database failures; the database was not called, try again later',
+  HALF_OPEN: "database unavailable: the circuit breaker is testing the database with one trial call; the database was not called, try again later",
+} as const;
 
 /** Parses a JSON body, refusing empty bodies and prototype-poisoning keys (__proto__, constructor.prototype). */
 function parseJsonBody(text: string): unknown {

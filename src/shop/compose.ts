@@ -2,6 +2,14 @@
 // the port patterns wrap the ports the routes talk to. The one place that reads `Patterns`
 // (besides GET /, which names them), so a route never branches on what the shop is.
 import { retry } from '../resilience/backoff.ts';
+import {
+  DEFAULT_BREAKER_SETTINGS,
+  localCircuitBreaker,
+  sharedCircuitBreaker,
+  type BreakerStore,
+  type CircuitBreaker,
+} from '../resilience/circuit-breaker/index.ts';
+import { catalogWithBreaker, isDatabaseUnavailable, ordersWithBreaker } from './circuit-breaker-ports.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import { ConnectionPool } from './database/connection-pool.ts';
 import { PersistentConnection } from './database/persistent-connection.ts';
@@ -67,17 +75,62 @@ export function withStatementRetry(
   };
 }
 
+/** The shared breaker's key in the services store: every instance of a lab guards the same database. */
+export const SHOP_BREAKER_NAME = 'shop-database';
+
+/** What the circuit breaker pattern needs besides its settings. */
+export interface BreakerTarget {
+  /** The shared breaker's store (the services store); required when the mode is shared. */
+  store?: BreakerStore;
+  /** How long opening a database connection may take: part of how long a trial call may last. */
+  connectTimeoutMs: number;
+}
+
 /**
- * The ports the routes talk to, over `database`, wrapped as the patterns say. The seam for the
- * port patterns: the circuit breaker wraps these ports here (around the database calls, with a
- * DatabaseFailure of kind connection counting as a failure, never a business answer); later a
- * read cache wraps the catalog and a write buffer the orders. Until the breaker lands,
- * resolvePatterns refuses every circuitBreaker mode but off, so there is nothing to wrap yet.
+ * The breaker the patterns ask for around the database ports, or undefined when it is off. A
+ * failure is the database not answering (isDatabaseUnavailable), never a business answer.
  */
-export function composePorts(database: ShopDatabase, patterns: Patterns, options: { instanceId: string; readerIsWriter: boolean }): ShopPorts {
-  return databasePorts(database, {
+export function composeCircuitBreaker(patterns: Patterns, target: BreakerTarget): CircuitBreaker | undefined {
+  const pattern = patterns.circuitBreaker;
+  if (pattern.mode === 'off') return undefined;
+  const settings = { failureThreshold: pattern.failureThreshold, recoveryTimeoutMs: pattern.recoveryTimeoutMs, trialLeaseMs: trialLeaseMs(patterns, target.connectTimeoutMs) };
+  if (pattern.mode === 'local') return localCircuitBreaker(settings, { isFailure: isDatabaseUnavailable, name: SHOP_BREAKER_NAME });
+  if (!target.store) throw new Error('patterns.circuitBreaker.mode: shared needs the services store (SERVICES_STORE_URL), got none');
+  return sharedCircuitBreaker({ name: SHOP_BREAKER_NAME, settings, store: target.store, isFailure: isDatabaseUnavailable });
+}
+
+/**
+ * How long the HALF_OPEN trial holds its lease: at least the longest a port call can take when
+ * every attempt runs into its timeouts (connect, statement) and the retry waits, so a slow but
+ * live trial is never presumed lost and doubled by a second one. With no statement timeout (the
+ * naive connection waits forever) a hang has no bound: the default lease keeps the breaker moving.
+ */
+export function trialLeaseMs(patterns: Patterns, connectTimeoutMs: number): number {
+  if (patterns.queryTimeoutMs === null) return DEFAULT_BREAKER_SETTINGS.trialLeaseMs;
+  const { delaysMs } = patterns.retry;
+  const worstCallMs = (delaysMs.length + 1) * (connectTimeoutMs + patterns.queryTimeoutMs) + delaysMs.reduce((sum, delay) => sum + delay, 0);
+  return Math.max(DEFAULT_BREAKER_SETTINGS.trialLeaseMs, worstCallMs);
+}
+
+/**
+ * The ports the routes talk to, over `database`, wrapped as the patterns say: the circuit
+ * breaker (composeCircuitBreaker) around the catalog and the orders; later a read cache around
+ * the catalog and a write buffer around the orders. The health port is never wrapped:
+ * /health/deep reports the database as it is this moment, not the breaker's opinion of it (a
+ * probe answered 503 CIRCUIT_OPEN would hide that the database is back), and its pings are not
+ * customer calls, so they neither trip the breaker nor take its one trial call.
+ */
+export function composePorts(
+  database: ShopDatabase,
+  patterns: Patterns,
+  options: { instanceId: string; readerIsWriter: boolean; breaker?: CircuitBreaker },
+): ShopPorts {
+  const ports = databasePorts(database, {
     instanceId: options.instanceId,
     retriesStatements: patterns.retry.delaysMs.length > 0,
     readYourWrites: patterns.readWriteSplit && !options.readerIsWriter,
   });
+  const { breaker } = options;
+  if (!breaker) return ports;
+  return { catalog: catalogWithBreaker(ports.catalog, breaker), orders: ordersWithBreaker(ports.orders, breaker), health: ports.health };
 }

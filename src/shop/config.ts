@@ -1,5 +1,5 @@
 import type { DatabaseEndpoint } from './database/queryable.ts';
-import { checkResolvedPatterns, resolvePatterns, type Patterns } from './patterns.ts';
+import { applyRecoveryTimeoutEnv, checkResolvedPatterns, PatternsError, resolvePatterns, type Patterns } from './patterns.ts';
 
 /** How schema initialisation behaves when the database is not there yet (Article 4). */
 export type InitMode = 'background' | 'once';
@@ -18,6 +18,11 @@ export interface ShopOptions {
   writer: DatabaseEndpoint;
   /** Reader endpoint; defaults to the writer (a single-server setup). */
   reader?: DatabaseEndpoint;
+  /**
+   * The lab's services store (SERVICES_STORE_URL): where a shared circuit breaker keeps its
+   * state. Required when patterns.circuitBreaker.mode is shared, unused otherwise.
+   */
+  servicesStore?: DatabaseEndpoint;
   connectTimeoutMs?: number;
   initMode?: InitMode;
   initInitialDelayMs?: number;
@@ -25,8 +30,8 @@ export interface ShopOptions {
   bodyLimitBytes?: number;
 }
 
-/** A shop configuration with every default applied. */
-export type ShopConfig = Required<ShopOptions>;
+/** A shop configuration with every default applied (servicesStore stays optional: only a shared breaker needs it). */
+export type ShopConfig = Required<Omit<ShopOptions, 'servicesStore'>> & Pick<ShopOptions, 'servicesStore'>;
 
 /** Defaults: the resilient patterns (Article 3's AFTER), Article 4's initialisation backoff. */
 export const SHOP_DEFAULTS = {
@@ -41,7 +46,7 @@ export const SHOP_DEFAULTS = {
   initInitialDelayMs: 2000,
   initMaxDelayMs: 30_000,
   bodyLimitBytes: 16 * 1024,
-} as const satisfies Omit<ShopConfig, 'writer' | 'reader'>;
+} as const satisfies Omit<ShopConfig, 'writer' | 'reader' | 'servicesStore'>;
 
 /** Applies defaults and checks values, naming the bad one. */
 export function resolveShopConfig(options: ShopOptions): ShopConfig {
@@ -52,6 +57,12 @@ export function resolveShopConfig(options: ShopOptions): ShopConfig {
   } as ShopConfig;
   // Resolved by the caller (the edge); checked here, never re-defaulted.
   config.patterns = checkResolvedPatterns(config.patterns, 'patterns');
+  // A shared breaker with nowhere to keep its state would silently be a local one: refused.
+  if (config.patterns.circuitBreaker.mode === 'shared' && config.servicesStore === undefined) {
+    throw new PatternsError([
+      "patterns.circuitBreaker.mode: shared keeps the breaker's state in the lab's services store, and this shop was given none (servicesStore, or SERVICES_STORE_URL for an instance process); use local, got \"shared\"",
+    ]);
+  }
   if (config.initMode !== 'background' && config.initMode !== 'once') {
     throw new Error(`initMode must be background or once, got ${JSON.stringify(config.initMode)}`);
   }
@@ -93,7 +104,10 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
 /**
  * Reads a shop configuration from environment variables, as an instance process gets it:
  * INSTANCE_ID, AZ, PRIVATE_IP, PORT, SHOP_PATTERNS (the resolved patterns as JSON, checked and
- * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL, INIT_MODE.
+ * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL, INIT_MODE,
+ * SERVICES_STORE_URL (the services store, for a shared breaker) and CB_RECOVERY_TIMEOUT (seconds,
+ * as Article 4's app reads it: it replaces the resolved patterns' circuitBreaker.recoveryTimeoutMs,
+ * explicitly, here; see applyRecoveryTimeoutEnv).
  */
 export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
   if (env['STRATEGY'] !== undefined) {
@@ -102,15 +116,18 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
   const writerUrl = env['DB_WRITER_URL'];
   if (!writerUrl) throw new Error('DB_WRITER_URL is required (postgresql://user:password@host:port/database)');
   const readerUrl = env['DB_READER_URL'];
+  const storeUrl = env['SERVICES_STORE_URL'];
+  const patterns = patternsFromEnv(env['SHOP_PATTERNS']);
   return {
     instanceId: env['INSTANCE_ID'],
     availabilityZone: env['AZ'],
     privateIp: env['PRIVATE_IP'],
     port: env['PORT'] === undefined ? undefined : Number(env['PORT']),
-    patterns: patternsFromEnv(env['SHOP_PATTERNS']),
+    patterns: applyRecoveryTimeoutEnv(patterns ?? SHOP_DEFAULTS.patterns, env),
     initMode: env['INIT_MODE'] as InitMode | undefined,
     writer: parseDatabaseUrl(writerUrl),
     reader: readerUrl ? parseDatabaseUrl(readerUrl) : undefined,
+    servicesStore: storeUrl ? parseStoreUrl(storeUrl) : undefined,
   };
 }
 
@@ -124,4 +141,12 @@ function patternsFromEnv(text: string | undefined): Patterns | undefined {
     throw new Error(`SHOP_PATTERNS: must be the resolved patterns as JSON, got text that is not JSON (${(error as Error).message})`, { cause: error });
   }
   return checkResolvedPatterns(value, 'SHOP_PATTERNS');
+}
+
+function parseStoreUrl(url: string): DatabaseEndpoint {
+  try {
+    return parseDatabaseUrl(url);
+  } catch (error) {
+    throw new Error(`SERVICES_STORE_URL: ${(error as Error).message}`, { cause: error });
+  }
 }

@@ -13,6 +13,7 @@
  * | ROUTE_NOT_FOUND        | 404    | no such route |
  * | IDEMPOTENCY_KEY_REUSED | 422    | the key was used before for a different order |
  * | DB_NOT_READY           | 503    | the schema is not initialised yet |
+ * | CIRCUIT_OPEN           | 503    | the circuit breaker is open (or half-open, its trial in flight): the database was not called |
  * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
  * | INTERNAL_ERROR         | 500    | anything else |
  *

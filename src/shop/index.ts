@@ -17,10 +17,12 @@ export {
   CIRCUIT_BREAKER_DEFAULTS,
   RESERVED_PATTERNS,
   PATTERNS_SCHEMA,
+  applyRecoveryTimeoutEnv,
 } from './patterns.ts';
-export type { Patterns, PatternsInput, PatternsOverrides, PresetName, ConnectionPattern, CircuitBreakerPattern, CircuitBreakerSettings, StoreEndpoint } from './patterns.ts';
-export { composeDatabase, composePorts, withStatementRetry } from './compose.ts';
-export type { DatabaseTarget } from './compose.ts';
+export type { Patterns, PatternsInput, PatternsOverrides, PresetName, ConnectionPattern, CircuitBreakerPattern, CircuitBreakerSettings } from './patterns.ts';
+export { composeDatabase, composePorts, composeCircuitBreaker, withStatementRetry, SHOP_BREAKER_NAME } from './compose.ts';
+export type { DatabaseTarget, BreakerTarget } from './compose.ts';
+export { catalogWithBreaker, ordersWithBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';
 export { databasePorts } from './database-ports.ts';
 export { DatabaseFailure } from './ports.ts';
 export type { Catalog, Orders, DatabaseHealth, ShopPorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome } from './ports.ts';

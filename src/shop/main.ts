@@ -2,12 +2,14 @@
 // shopOptionsFromEnv). Prints one JSON line when it listens: {"ready": true, "port": N, "pid": N}.
 // SIGTERM stops it gracefully; it also stops when its parent goes away (stdin closes), so an
 // instance never outlives the lab that launched it.
-import { shopOptionsFromEnv } from './config.ts';
+import { resolveShopConfig, shopOptionsFromEnv } from './config.ts';
 import { startShop } from './shop-instance.ts';
 
 let options;
 try {
   options = shopOptionsFromEnv(process.env);
+  // Checked here too, so that a bad configuration (a shared breaker with no store) exits 2 with its message.
+  resolveShopConfig(options);
 } catch (error) {
   console.error(`chaos-shop: ${(error as Error).message}`);
   process.exit(2);

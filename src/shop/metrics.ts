@@ -1,4 +1,7 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CircuitBreaker } from '../resilience/circuit-breaker/index.ts';
+
+const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
 
 /** The shop's Prometheus metrics, on a registry of its own (one per instance, never global). */
 export class ShopMetrics {
@@ -35,5 +38,64 @@ export class ShopMetrics {
       labelNames: ['role'],
       registers: [this.registry],
     });
+  }
+
+  /**
+   * The circuit breaker's metrics, read from its stats() at each scrape (nothing on the request
+   * path): state as one gauge per state, transitions by from and to, calls rejected while open,
+   * trial calls, failures counted; for a shared breaker, whether its store answers and how often
+   * it fell back to local state. Registered only when the breaker is on.
+   */
+  observeCircuitBreaker(breaker: CircuitBreaker, mode: 'local' | 'shared'): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'chaos_shop_circuit_breaker_state',
+      help: 'The circuit breaker around the database: 1 for its current state (CLOSED, OPEN, HALF_OPEN), 0 for the others',
+      labelNames: ['state', 'mode'],
+      registers,
+      collect() {
+        const state = breaker.state;
+        for (const candidate of CIRCUIT_STATES) this.set({ state: candidate, mode }, candidate === state ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'chaos_shop_circuit_breaker_transitions_total',
+      help: 'Circuit breaker transitions this instance saw, by from and to state',
+      labelNames: ['from', 'to'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [change, count] of Object.entries(breaker.stats().transitions)) {
+          const [from, to] = change.split('->');
+          this.inc({ from, to }, count);
+        }
+      },
+    });
+    const statCounter = (name: string, help: string, read: (stats: ReturnType<CircuitBreaker['stats']>) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const value = read(breaker.stats());
+          if (value > 0) this.inc(value);
+        },
+      });
+    };
+    statCounter('chaos_shop_circuit_breaker_rejected_total', 'Database calls the open circuit refused without touching the database (answered 503 CIRCUIT_OPEN)', (s) => s.rejected);
+    statCounter('chaos_shop_circuit_breaker_trial_calls_total', 'HALF_OPEN trial calls this instance made', (s) => s.trialCalls);
+    statCounter('chaos_shop_circuit_breaker_failures_total', 'Database calls that failed as the breaker counts failures (connection errors and timeouts)', (s) => s.failures);
+    if (mode !== 'shared') return;
+    new Gauge({
+      name: 'chaos_shop_circuit_breaker_store_available',
+      help: "1 while the shared breaker's store (the services store) answers, 0 while the breaker runs on local state",
+      registers,
+      collect() {
+        this.set(breaker.stats().storeAvailable ? 1 : 0);
+      },
+    });
+    statCounter('chaos_shop_circuit_breaker_store_fallbacks_total', 'Times the shared breaker lost its store and fell back to local state', (s) => s.storeFallbacks);
+    statCounter('chaos_shop_circuit_breaker_fallback_calls_total', 'Calls the local fallback decided while the store was out of reach', (s) => s.fallbackCalls);
   }
 }

@@ -1,7 +1,7 @@
 // resolvePatterns: each preset, overrides deep-merged per pattern, and every bad value named.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CIRCUIT_BREAKER_DEFAULTS, checkResolvedPatterns, mergePatternsInputs, PATTERN_PRESETS, PatternsError, patternsName, resolvePatterns, type Patterns } from './patterns.ts';
+import { applyRecoveryTimeoutEnv, CIRCUIT_BREAKER_DEFAULTS, checkResolvedPatterns, mergePatternsInputs, PATTERN_PRESETS, PatternsError, patternsName, resolvePatterns, type Patterns } from './patterns.ts';
 
 const NAIVE: Patterns = { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' } };
 const RESILIENT: Patterns = {
@@ -28,15 +28,12 @@ const INVALID: Array<[string, unknown, string]> = [
   ['a zero recovery timeout', { circuitBreaker: { mode: 'local', recoveryTimeoutMs: 0 } }, 'patterns.circuitBreaker.recoveryTimeoutMs: must be > 0, got 0'],
   ['an unknown breaker mode', { circuitBreaker: { mode: 'global' } }, 'patterns.circuitBreaker.mode: must be one of off, local, shared, got "global"'],
   ['breaker settings with the breaker off', { circuitBreaker: { failureThreshold: 5 } }, 'patterns.circuitBreaker.failureThreshold: does not apply when patterns.circuitBreaker.mode is "off"'],
-  ['a shared breaker without a store', { circuitBreaker: { mode: 'shared' } }, "patterns.circuitBreaker.store: a shared circuit breaker keeps its state in the lab's services store and needs its endpoint ({ host, port }), got nothing"],
-  ['a store without a port', { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1' } } }, 'patterns.circuitBreaker.store.port: is required'],
+  // The resolved value goes into lab.json and journals: the store's address (and password) does not.
+  ['a store address in the patterns', { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }, "patterns.circuitBreaker.store: is not a pattern: a shared breaker keeps its state in the lab's services store, which the lab tells each instance through SERVICES_STORE_URL"],
   ['the reserved read cache', { readCache: { ttlMs: 1000 } }, "patterns.readCache: is reserved for Article 4's read cache (a later issue) and cannot be set yet, got an object"],
   ['the reserved write buffer', { writeBuffer: true }, "patterns.writeBuffer: is reserved for Article 4's write buffer queue (a later issue) and cannot be set yet, got true"],
   ['the reserved dependency timeouts', { dependencyTimeouts: {} }, "patterns.dependencyTimeouts: is reserved for Article 7's per-dependency timeouts"],
   ['the reserved worker pools', { workerPools: {} }, "patterns.workerPools: is reserved for Article 7's isolated worker pools"],
-  // Until the breaker lands and wraps the ports, a breaker asked for would silently not be there.
-  ['a local breaker, before the breaker lands', 'resilient-breaker', 'patterns.circuitBreaker.mode: the circuit breaker pattern lands with the breaker'],
-  ['a shared breaker with a store, before the breaker lands', { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }, 'patterns.circuitBreaker.mode: the circuit breaker pattern lands with the breaker'],
 ];
 
 describe('resolvePatterns', () => {
@@ -54,6 +51,12 @@ describe('resolvePatterns', () => {
   it('resilient-breaker is resilient plus a local breaker with Article 4 defaults', () => {
     assert.deepEqual(PATTERN_PRESETS['resilient-breaker'], { preset: 'resilient', circuitBreaker: { mode: 'local' } });
     assert.deepEqual(CIRCUIT_BREAKER_DEFAULTS, { failureThreshold: 3, recoveryTimeoutMs: 30_000 });
+    assert.deepEqual(resolvePatterns('resilient-breaker'), { ...RESILIENT, circuitBreaker: { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 30_000 } });
+    assert.equal(patternsName(resolvePatterns('resilient-breaker')), 'resilient-breaker');
+  });
+
+  it('a shared breaker resolves with no address in it: the store comes from the lab, not the patterns', () => {
+    assert.deepEqual(resolvePatterns({ circuitBreaker: { mode: 'shared', recoveryTimeoutMs: 5000 } }).circuitBreaker, { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs: 5000 });
   });
 
   it('deep-merges overrides per pattern; a changed kind starts from that kind\'s defaults', () => {
@@ -109,4 +112,31 @@ describe('checkResolvedPatterns', () => {
     assert.throws(() => checkResolvedPatterns('resilient', 'SHOP_PATTERNS'), /SHOP_PATTERNS: must be a preset .* or an object of patterns, got "resilient"|SHOP_PATTERNS: must be an object/);
     assert.throws(() => checkResolvedPatterns({ ...RESILIENT, connection: { kind: 'pool', size: 10 } }, 'SHOP_PATTERNS'), /SHOP_PATTERNS\.connection\.validateAfterIdleMs: is required/);
   });
+});
+
+describe('applyRecoveryTimeoutEnv', () => {
+  const breaker = resolvePatterns('resilient-breaker');
+
+  it("sets the breaker's recovery timeout from CB_RECOVERY_TIMEOUT, in seconds as Article 4's app reads it", () => {
+    const applied = applyRecoveryTimeoutEnv(breaker, { CB_RECOVERY_TIMEOUT: '5' });
+    assert.deepEqual(applied.circuitBreaker, { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 5000 });
+    assert.ok(Object.isFrozen(applied.circuitBreaker));
+    assert.deepEqual(applyRecoveryTimeoutEnv(breaker, { CB_RECOVERY_TIMEOUT: '0.5' }).circuitBreaker, { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 500 });
+  });
+
+  it('leaves the patterns as they are when the variable is unset or empty, or the breaker is off', () => {
+    assert.equal(applyRecoveryTimeoutEnv(breaker, {}), breaker);
+    assert.equal(applyRecoveryTimeoutEnv(breaker, { CB_RECOVERY_TIMEOUT: ' ' }), breaker);
+    const off = resolvePatterns('resilient');
+    assert.equal(applyRecoveryTimeoutEnv(off, { CB_RECOVERY_TIMEOUT: '5' }), off);
+  });
+
+  for (const bad of ['0', '-1', '30s', 'abc', '7200']) {
+    it(`refuses CB_RECOVERY_TIMEOUT=${bad}, naming the variable and the value`, () => {
+      assert.throws(
+        () => applyRecoveryTimeoutEnv(breaker, { CB_RECOVERY_TIMEOUT: bad }),
+        (error: unknown) => error instanceof PatternsError && error.message === `CB_RECOVERY_TIMEOUT: must be a number of seconds above 0 and at most 3600 (e.g. 30), got ${JSON.stringify(bad)}`,
+      );
+    });
+  }
 });

@@ -30,17 +30,16 @@ export interface CircuitBreakerSettings {
   recoveryTimeoutMs: number;
 }
 
-/** Where a shared breaker keeps its state: the lab's services store. */
-export interface StoreEndpoint {
-  host: string;
-  port: number;
-}
-
-/** The circuit breaker around the database ports: off, in the instance's memory, or shared through a store. */
+/**
+ * The circuit breaker around the database ports: off, in the instance's memory, or shared
+ * through the lab's services store. Where the store is, and its password, is not a pattern:
+ * the resolved value goes into lab.json and journals, so an instance is told the store's
+ * address by the dependency registry's SERVICES_STORE_URL, never by its patterns.
+ */
 export type CircuitBreakerPattern =
   | { mode: 'off' }
   | ({ mode: 'local' } & CircuitBreakerSettings)
-  | ({ mode: 'shared'; store: StoreEndpoint } & CircuitBreakerSettings);
+  | ({ mode: 'shared' } & CircuitBreakerSettings);
 
 /** What one shop instance does: one field per pattern, every default applied. */
 export interface Patterns {
@@ -63,7 +62,7 @@ export interface PatternsOverrides {
   queryTimeoutMs?: number | null;
   retry?: { delaysMs?: number[] };
   readWriteSplit?: boolean;
-  circuitBreaker?: { mode?: CircuitBreakerPattern['mode']; failureThreshold?: number; recoveryTimeoutMs?: number; store?: StoreEndpoint };
+  circuitBreaker?: { mode?: CircuitBreakerPattern['mode']; failureThreshold?: number; recoveryTimeoutMs?: number };
 }
 
 /** What a template, a `--patterns` flag or a library caller gives: a preset name, or a preset and overrides. */
@@ -159,20 +158,31 @@ export function resolvePatterns(input: unknown, where = 'patterns'): Patterns {
  */
 export function checkResolvedPatterns(value: unknown, where = 'patterns'): Patterns {
   if (!validateResolved(value)) throw new PatternsError(describeErrors(validateResolved.errors, value, where));
-  refuseUnwired(value, where);
   return deepFreeze(structuredClone(value));
 }
 
-// The circuit breaker lands with issue 9's breaker (src/resilience/circuit-breaker/), which the
-// shop's ports are then wrapped with (composePorts in compose.ts). Until then a breaker asked for
-// would silently not be there and a table would lie, so it is refused here, in this one place.
-function refuseUnwired(patterns: Patterns, where: string): void {
-  const { mode } = patterns.circuitBreaker;
-  if (mode !== 'off') {
-    throw new PatternsError([
-      `${where}.circuitBreaker.mode: the circuit breaker pattern lands with the breaker (issue 9) and cannot be used yet; use off, got ${JSON.stringify(mode)}`,
-    ]);
+/** The longest CB_RECOVERY_TIMEOUT taken, in seconds: the schema's bound on recoveryTimeoutMs. */
+const MAX_RECOVERY_TIMEOUT_S = 3600;
+
+/**
+ * Article 4's app reads its recovery timeout from CB_RECOVERY_TIMEOUT (whole seconds); the shop
+ * honours it here, at the edge that reads the environment (an instance's env reader, `chaos-lab
+ * shop` and `up`), applied to the resolved value explicitly so that what is recorded (lab.json,
+ * journals) is what runs. Unset or empty: `patterns` unchanged. With the breaker off there is
+ * nothing to apply it to, but a bad value is still refused: the variable was set for a reason.
+ * Throws PatternsError naming the variable and the value.
+ */
+export function applyRecoveryTimeoutEnv(patterns: Patterns, env: Record<string, string | undefined>, variable = 'CB_RECOVERY_TIMEOUT'): Patterns {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === '') return patterns;
+  // Article 4's int(...) takes whole seconds; decimals are taken too, "30s" or "-1" are not.
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds > 0 && seconds <= MAX_RECOVERY_TIMEOUT_S)) {
+    throw new PatternsError([`${variable}: must be a number of seconds above 0 and at most ${MAX_RECOVERY_TIMEOUT_S} (e.g. 30), got ${show(raw)}`]);
   }
+  const breaker = patterns.circuitBreaker;
+  if (breaker.mode === 'off') return patterns;
+  return checkResolvedPatterns({ ...patterns, circuitBreaker: { ...breaker, recoveryTimeoutMs: seconds * 1000 } });
 }
 
 /**
@@ -283,15 +293,14 @@ export function describeError(error: ErrorObject, data: unknown, where: string):
       return `${field}: must be ${params['type'] === 'object' ? 'an object' : `a ${String(params['type'])}`}, ${got}`;
     case 'enum':
       return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;
-    case 'required': {
-      const missing = String(params['missingProperty']);
-      if (parent === 'circuitBreaker' && missing === 'store') {
-        return `${field}.store: a shared circuit breaker keeps its state in the lab's services store and needs its endpoint ({ host, port }), got nothing`;
-      }
-      return `${field}.${missing}: is required`;
-    }
+    case 'required':
+      return `${field}.${String(params['missingProperty'])}: is required`;
     case 'additionalProperties': {
       const name = String(params['additionalProperty']);
+      if (parent === 'circuitBreaker' && name === 'store') {
+        // Patterns go into lab.json and journals: an address with a password has no place there.
+        return `${field}.store: is not a pattern: a shared breaker keeps its state in the lab's services store, which the lab tells each instance through SERVICES_STORE_URL`;
+      }
       if (parts.length === 0) return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker)`;
       if (parent === 'connection' || parent === 'circuitBreaker') {
         const key = parent === 'connection' ? 'kind' : 'mode';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { PostgresBreakerStore, type CircuitBreaker } from '../resilience/circuit-breaker/index.ts';
 import { buildShopApp } from './app.ts';
-import { composeDatabase, composePorts } from './compose.ts';
+import { composeCircuitBreaker, composeDatabase, composePorts } from './compose.ts';
 import { resolveShopConfig, type ShopConfig, type ShopOptions } from './config.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
 import { SchemaInitializer } from './initializer.ts';
@@ -14,6 +15,8 @@ export interface ShopInstance {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly initializer: SchemaInitializer;
+  /** The circuit breaker around the database ports, when the patterns ask for one. */
+  readonly breaker: CircuitBreaker | undefined;
   /** Resolves once the schema is initialised (or initialisation gave up or was stopped). */
   whenInitialised(): Promise<void>;
   /** Stops serving and closes every database connection. */
@@ -55,12 +58,23 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     maxDelayMs: config.initMaxDelayMs,
     onAttemptFailed: events.onInitRetry,
   });
-  const ports = composePorts(database, config.patterns, { instanceId: config.instanceId, readerIsWriter: config.reader === config.writer });
+  // A shared breaker's store: the lab's services store, reached (in a lab) through its own
+  // fault-proxy listener; config validation has made sure it was given.
+  const breakerMode = config.patterns.circuitBreaker.mode;
+  const store = breakerMode === 'shared' && config.servicesStore ? new PostgresBreakerStore({ ...config.servicesStore }) : undefined;
+  const breaker = composeCircuitBreaker(config.patterns, { store, connectTimeoutMs: config.connectTimeoutMs });
+  if (breaker && breakerMode !== 'off') metrics.observeCircuitBreaker(breaker, breakerMode);
+  const release = async (): Promise<void> => {
+    await database.close();
+    await breaker?.close();
+    await store?.close();
+  };
+  const ports = composePorts(database, config.patterns, { instanceId: config.instanceId, readerIsWriter: config.reader === config.writer, breaker });
   const app = buildShopApp({ config, ports, initializer, metrics });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
-    await database.close();
+    await release();
     throw error;
   }
   const initialised = initializer.start();
@@ -72,11 +86,12 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     port,
     app,
     initializer,
+    breaker,
     whenInitialised: () => initialised,
     async close() {
       initializer.stop();
       await app.close();
-      await database.close();
+      await release();
     },
   };
 }

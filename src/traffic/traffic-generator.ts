@@ -13,8 +13,10 @@ export const MAX_IN_FLIGHT_REQUESTS = 256;
 
 /** Traffic settings; the defaults are Article 3's. */
 export interface TrafficOptions {
-  /** The load balancer (or an instance). */
+  /** The load balancer (or an instance, or the circuit-breaker lab's gateway). */
   url: string;
+  /** The path reads GET (default /products, the shop's catalogue). */
+  readPath?: string;
   durationMs: number;
   readsPerSecond?: number;
   writesPerSecond?: number;
@@ -149,7 +151,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
 
   const read = async (): Promise<void> => {
     const sentAt = Date.now();
-    const { status, body } = await send(`${options.url}/products`, {}, requestSignal());
+    const { status, body } = await send(`${options.url}${options.readPath ?? '/products'}`, {}, requestSignal());
     const outcome = classifyRead(status);
     const bucket = secondOf(sentAt);
     for (const t of [totals, bucket]) {

@@ -21,7 +21,7 @@ export async function experimentsCommand(args: string[]): Promise<void> {
   const width = Math.max(...BUILTIN_EXPERIMENTS.map((n) => n.length));
   for (const name of BUILTIN_EXPERIMENTS) {
     const template = await loadTemplate(builtinPath(name));
-    const article = template.tags?.['article'] ? `Article ${template.tags['article']}: ` : '';
+    const article = template.tags?.['article'] ? `Article ${template.tags['article']}: ` : template.tags?.['lab'] ? `${template.tags['lab']}: ` : '';
     console.log(`${name.padEnd(width)}  ${article}${template.title}`);
     for (const [mode, spec] of Object.entries(template.modes)) console.log(`${''.padEnd(width)}    ${mode}: ${spec.description ?? ''}`);
   }
@@ -97,7 +97,7 @@ export async function suiteCommand(args: string[]): Promise<void> {
   const seed = parseSeed(values.seed);
   await checkOutputPaths({ flag: '--out', dirs: [out] });
   const session = new Session(profile, seed);
-  console.log(`chaos-lab suite: ${BUILTIN_EXPERIMENTS.join(', ')}, each BEFORE (naive) and AFTER (resilient), ${profile.name} profile (${profile.description})`);
+  console.log(`chaos-lab suite: ${BUILTIN_EXPERIMENTS.join(', ')}, each BEFORE and AFTER, ${profile.name} profile (${profile.description})`);
   console.log(`journals and summary: ${relative(process.cwd(), out) || '.'}/   Ctrl-C stops the run in progress and cleans up.\n`);
   try {
     for (const name of BUILTIN_EXPERIMENTS) {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startStandaloneShop } from '../../lab/standalone-shop.ts';
 import { patternsName } from '../../shop/patterns.ts';
-import { parsePatternsOption, refuseStrategyOption } from '../patterns-option.ts';
+import { parsePatternsOption, patternsWithEnv, refuseStrategyOption } from '../patterns-option.ts';
 import { parsePort, untilStopped } from '../shared.ts';
 
 /** chaos-lab shop: one embedded PostgreSQL and one shop instance, until Ctrl-C. */
@@ -9,7 +9,7 @@ export async function shopCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { port: { type: 'string' }, patterns: { type: 'string' }, strategy: { type: 'string' } }, strict: true });
   refuseStrategyOption(values.strategy, 'shop');
   const port = parsePort(values.port);
-  const patterns = await parsePatternsOption(values.patterns);
+  const patterns = patternsWithEnv(await parsePatternsOption(values.patterns), process.env);
   const stop = untilStopped();
   console.log('starting PostgreSQL 18 (embedded) …');
   const lab = await startStandaloneShop({
@@ -23,6 +23,7 @@ export async function shopCommand(args: string[]): Promise<void> {
   });
   try {
     console.log(`PostgreSQL ${lab.postgres.host}:${lab.postgres.port} (pid ${lab.postgres.pid}, data ${lab.postgres.dataDir})`);
+    if (lab.servicesStore) console.log(`services store ${lab.servicesStore.endpoint.host}:${lab.servicesStore.endpoint.port} (the shared breaker's state)`);
     await Promise.race([lab.shop.whenInitialised(), stop.stopped]);
     console.log(`Chaos Shop (patterns ${patternsName(lab.shop.config.patterns)}, instance ${lab.shop.config.instanceId}) at ${lab.shop.url}`);
     console.log(`  try: curl ${lab.shop.url}/products`);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
-import { parsePatternsOption, refuseStrategyOption } from '../patterns-option.ts';
+import { parsePatternsOption, patternsWithEnv, refuseStrategyOption } from '../patterns-option.ts';
 import { describeStop, parseCount, untilStopped } from '../shared.ts';
 
 /** chaos-lab up: the whole lab, until Ctrl-C or `chaos-lab down`. */
@@ -24,7 +24,7 @@ export async function upCommand(args: string[]): Promise<void> {
   });
   refuseStrategyOption(values.strategy, 'up');
   const instances = parseCount(values.instances, '--instances', 8);
-  const patterns = await parsePatternsOption(values.patterns);
+  const patterns = patternsWithEnv(await parsePatternsOption(values.patterns), process.env);
   const dir = labDir(values.dir);
   const stop = untilStopped();
   const started = performance.now();
@@ -59,6 +59,7 @@ export async function upCommand(args: string[]): Promise<void> {
       for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
       console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
       console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}${info.databaseProxy ? '' : '   (not in the instances\' path: --no-db-proxy)'}`);
+      if (info.endpoints.servicesStore) console.log(`  services store   ${info.endpoints.servicesStore.host}:${info.endpoints.servicesStore.port}   (the shared breaker's state; fault add services-store … cuts it)`);
       console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
       console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
       console.log('Ctrl-C (or chaos-lab down) stops everything.');

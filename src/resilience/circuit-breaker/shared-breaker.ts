@@ -58,6 +58,9 @@ interface View {
   at: number;
 }
 
+/** What a write to the store was reporting: the local state takes it on if the store is out of reach. */
+type LocalResult = { kind: 'trial'; success: boolean } | { kind: 'failure' } | { kind: 'reset' };
+
 class SharedCircuitBreaker implements CircuitBreaker {
   readonly #name: string;
   readonly #store: BreakerStore;
@@ -187,18 +190,21 @@ class SharedCircuitBreaker implements CircuitBreaker {
       const change: MachineChange = failure
         ? { from: 'HALF_OPEN', to: 'OPEN', reason: 'trial call failed' }
         : { from: 'HALF_OPEN', to: 'CLOSED', reason: 'trial call succeeded' };
-      this.#background(() => this.#store.completeTrial(this.#name, generation, !failure), change);
+      this.#background(() => this.#store.completeTrial(this.#name, generation, !failure), change, { kind: 'trial', success: !failure });
     } else if (failure) {
       const change: MachineChange = { from: 'CLOSED', to: 'OPEN', reason: `${this.#settings.failureThreshold} consecutive failures` };
-      this.#background(() => this.#store.recordFailure(this.#name, generation, this.#settings.failureThreshold), change);
+      this.#background(() => this.#store.recordFailure(this.#name, generation, this.#settings.failureThreshold), change, { kind: 'failure' });
     } else if (view.record.failures > 0) {
-      this.#background(() => this.#store.resetFailures(this.#name, generation), undefined);
+      this.#background(() => this.#store.resetFailures(this.#name, generation), undefined, { kind: 'reset' });
     }
   }
 
-  /** A write off the caller's path; `change` is what it does to the state when it applies and moves it. */
-  #background(write: () => Promise<BreakerWrite>, change: MachineChange | undefined): void {
-    const running = this.#storeCall('write', write).then(
+  /**
+   * A write off the caller's path; `change` is what it does to the state when it applies and moves
+   * it; `result` is what the write reports, which the local state takes on if the store is out of reach.
+   */
+  #background(write: () => Promise<BreakerWrite>, change: MachineChange | undefined, result: LocalResult): void {
+    const running = this.#storeCall('write', write, result).then(
       (result) => this.#accept(result.record, result.applied && change?.to === result.record.state ? change : undefined),
       () => {}, // already fallen back
     );
@@ -266,15 +272,18 @@ class SharedCircuitBreaker implements CircuitBreaker {
     this.#log.record(change, generation, this.#clock.now());
   }
 
-  /** A store call, bounded and counted; on failure the breaker falls back to local state, and the call rejects. */
-  async #storeCall<R>(kind: 'read' | 'write', call: () => Promise<R>): Promise<R> {
+  /**
+   * A store call, bounded and counted; on failure the breaker falls back to local state (taking on
+   * `result`, what a lost write was reporting), and the call rejects.
+   */
+  async #storeCall<R>(kind: 'read' | 'write', call: () => Promise<R>, result?: LocalResult): Promise<R> {
     if (kind === 'read') this.#stats.storeReads++;
     else this.#stats.storeWrites++;
     try {
       return await this.#bounded(call());
     } catch (error) {
       this.#stats.storeErrors++;
-      this.#enterFallback();
+      this.#enterFallback(result);
       throw error;
     }
   }
@@ -288,13 +297,13 @@ class SharedCircuitBreaker implements CircuitBreaker {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
-  #enterFallback(): void {
+  #enterFallback(result?: LocalResult): void {
     if (this.#fallback) return;
     const now = this.#clock.now();
     this.#stats.storeAvailable = false;
     this.#stats.storeFallbacks++;
     this.#lastProbeAt = now;
-    const initial = this.#seed(now);
+    const initial = this.#seed(now, result);
     const from = this.#view?.record.state ?? 'CLOSED';
     this.#fallback = new LocalCircuitBreaker(this.#settings, this.#options, {
       log: this.#log,
@@ -305,15 +314,29 @@ class SharedCircuitBreaker implements CircuitBreaker {
     if (from !== initial.kind) this.#changed({ from, to: initial.kind, reason: 'store unreachable: local state' }, initial.generation);
   }
 
-  /** The local state to carry on from: what the store last said, in local time. */
-  #seed(now: number): MachineState {
+  /**
+   * The local state to carry on from: what the store last said, in local time, with the result the
+   * lost write was reporting applied to it. Regression: a trial that succeeded while the store was
+   * being cut lost its "close" write, and the instance was seeded OPEN from its HALF_OPEN view: it
+   * failed every request fast for a whole recovery timeout against a healthy dependency.
+   */
+  #seed(now: number, result?: LocalResult): MachineState {
     const view = this.#view;
+    const generation = view?.record.generation ?? 0;
+    if (result?.kind === 'trial') {
+      return result.success ? { kind: 'CLOSED', generation: generation + 1, failures: 0 } : { kind: 'OPEN', generation: generation + 1, openedAt: now };
+    }
     if (!view) return { kind: 'CLOSED', generation: 0, failures: 0 };
     const { record } = view;
-    if (record.state === 'CLOSED') return { kind: 'CLOSED', generation: record.generation, failures: record.failures };
-    if (record.state === 'OPEN') return { kind: 'OPEN', generation: record.generation, openedAt: view.at - (record.openForMs ?? 0) };
-    // The fleet's trial is someone else's call: locally, the circuit is open and recovers on its own.
-    return { kind: 'OPEN', generation: record.generation, openedAt: now };
+    if (record.state === 'CLOSED') {
+      if (result?.kind === 'reset') return { kind: 'CLOSED', generation, failures: 0 };
+      const failures = record.failures + (result?.kind === 'failure' ? 1 : 0);
+      return failures >= this.#settings.failureThreshold ? { kind: 'OPEN', generation: generation + 1, openedAt: now } : { kind: 'CLOSED', generation, failures };
+    }
+    if (record.state === 'OPEN') return { kind: 'OPEN', generation, openedAt: view.at - (record.openForMs ?? 0) };
+    // HALF_OPEN: the fleet's trial is out of reach, and so is its result. Locally the recovery
+    // timeout has already run: the next call here is a local trial, not a wait of a whole timeout.
+    return { kind: 'OPEN', generation, openedAt: now - this.#settings.recoveryTimeoutMs };
   }
 
   #track(promise: Promise<unknown>): void {
