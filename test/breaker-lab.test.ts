@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BREAKER_LAB_LISTENERS, BreakerLab, type BreakerLabOptions, type InvocationRecord, type LabTransition } from '../src/lab/breaker-lab/index.ts';
 import { within } from './helpers/deadline.ts';
-import { alive, killAll, waitUntilGone } from './helpers/processes.ts';
+import { alive, killFamily, waitUntilGone } from './helpers/processes.ts';
 
 interface Answer {
   status: number;
@@ -304,8 +304,7 @@ describe('breaker lab: nothing outlives its owner', () => {
       owner.kill('SIGKILL');
       assert.deepEqual(await waitUntilGone(pids, 15_000), [], 'a lab process outlived its owner');
     } finally {
-      owner.kill('SIGKILL');
-      killAll(pids.filter(alive));
+      await killFamily(owner.pid!, pids);
     }
   });
 });

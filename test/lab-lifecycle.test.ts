@@ -9,16 +9,16 @@ import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CLI, labCommand, spawnUp, upCycle, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
 import { within } from './helpers/deadline.ts';
-import { alive, descendants, killAll, waitUntilGone } from './helpers/processes.ts';
+import { alive, descendants, killFamily, waitUntilGone } from './helpers/processes.ts';
 
 /** Stops `up` (down, bounded) and kills by PID whatever is left; for a test's finally. */
 async function cleanUp(up: UpProcess, family: number[] = []): Promise<void> {
   // At most 20 s, so that a test's waits and its cleanup together stay inside the test's own timeout.
   if (up.child.exitCode === null && up.child.signalCode === null) {
     await within(10_000, 'chaos-lab down', labCommand(up.dir, 'down')).catch(() => {});
-    await within(10_000, 'up exit', up.exited).catch(() => up.child.kill('SIGKILL'));
+    await within(10_000, 'up exit', up.exited).catch(() => {});
   }
-  killAll([...family, ...descendants(up.child.pid!)]);
+  await killFamily(up.child.pid!, family);
 }
 
 describe('chaos-lab up: every stop ends the process', () => {
@@ -132,7 +132,7 @@ describe('chaos-lab up under npm', () => {
         assert.deepEqual(await waitUntilGone(family, 5_000), [], 'and so did everything it started');
         await assert.rejects(stat(join(dir, 'lab.json')), /ENOENT/);
       } finally {
-        killAll([...family, ...descendants(up.child.pid!)]);
+        await killFamily(up.child.pid!, family);
         await rm(dir, { recursive: true, force: true });
       }
     });

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LabInfo, LabStatus } from '../src/lab/lab.ts';
 import { labCommand, spawnUp, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
 import { within } from './helpers/deadline.ts';
-import { alive, descendants, killAll, waitUntilGone } from './helpers/processes.ts';
+import { alive, descendants, killFamily, waitUntilGone } from './helpers/processes.ts';
 
 /** Runs a chaos-lab command against `dir` (bounded at 30 s). */
 const chaosLab = labCommand;
@@ -21,8 +21,7 @@ async function startUp(dir: string): Promise<{ up: UpProcess; child: ChildProces
   try {
     return { up, child: up.child, info: await waitReady(up, 30_000) };
   } catch (error) {
-    up.child.kill('SIGKILL');
-    killAll(descendants(up.child.pid!));
+    await killFamily(up.child.pid!);
     throw error;
   }
 }
@@ -39,8 +38,7 @@ describe('chaos-lab up and the commands against it', () => {
     family = descendants(up.pid!);
   });
   after(async () => {
-    if (up && up.exitCode === null) up.kill('SIGKILL');
-    killAll(family);
+    if (up) await killFamily(up.pid!, family);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -159,8 +157,7 @@ describe('chaos-lab down', () => {
       assert.equal(after.code, 1);
       assert.match(after.stderr, /no running lab in/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      killAll(family);
+      await killFamily(child.pid!, family);
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -17,7 +17,7 @@ import { resolvePatterns } from '../src/shop/patterns.ts';
 import { startShop } from '../src/shop/shop-instance.ts';
 import { within } from './helpers/deadline.ts';
 import { call, startTestShop, usePostgres, withClient } from './helpers/lab.ts';
-import { descendants, killAll, waitUntilGone } from './helpers/processes.ts';
+import { descendants, killFamily, waitUntilGone } from './helpers/processes.ts';
 
 const postgres = usePostgres();
 
@@ -242,7 +242,7 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
       assert.equal(code, 0);
       assert.deepEqual(await waitUntilGone(pids, 10_000), [], 'the shop and its PostgreSQL are gone');
     } finally {
-      killAll([...pids, ...descendants(child.pid!)]);
+      await killFamily(child.pid!, pids);
     }
   });
 

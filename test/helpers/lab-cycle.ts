@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { LabInfo } from '../../src/lab/lab.ts';
 import { within } from './deadline.ts';
-import { descendants, killAll, waitUntilGone } from './processes.ts';
+import { descendants, killFamily, waitUntilGone } from './processes.ts';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -90,8 +90,7 @@ export async function upCycle(stopBy: 'down' | NodeJS.Signals, exitWithinMs = 15
     const leftovers = await waitUntilGone(family, 5_000);
     return { readyMs, exitMs, exit: exit ?? null, leftovers, output: up.output() };
   } finally {
-    if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGKILL');
-    killAll([...family, ...descendants(up.child.pid!)]);
+    await killFamily(up.child.pid!, family);
     await rm(dir, { recursive: true, force: true });
   }
 }

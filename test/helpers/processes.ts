@@ -54,3 +54,15 @@ export function killAll(pids: number[]): void {
     }
   }
 }
+
+/**
+ * A test's last resort for a process and everything it started: SIGKILL the owner, give its reaper
+ * (the process guard's) time to stop what it guards and remove their folders, then SIGKILL whatever
+ * is left. Killing the reaper along with the rest would leave whatever it alone knew of (a server
+ * started after `family` was listed) running, and data folders behind. By PID, never by name.
+ */
+export async function killFamily(owner: number, family: number[] = [], graceMs = 8_000): Promise<void> {
+  const everyone = [...new Set([...family, ...descendants(owner)])];
+  killAll([owner]);
+  killAll(await waitUntilGone(everyone, graceMs));
+}

@@ -6,7 +6,8 @@
 // grace period, and the paths registered with it (data directories) are removed. This is how no child of
 // chaos-lab outlives the command or test that started it, even when that process cannot run
 // its own cleanup.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const GRACE_MS = 3000;
@@ -45,8 +46,29 @@ async function reapAll(): Promise<never> {
   }
   for (const pid of guarded.keys()) if (alive(pid)) signal(pid, 'SIGKILL');
   for (const { paths: owned } of guarded.values()) owned.forEach((path) => paths.add(path));
+  // A server started in a guarded folder whose PID never reached us (its owner died between the
+  // spawn and the message) still names itself there: PostgreSQL's postmaster.pid. Stop it before
+  // removing its folder, by that PID, and only if its command line names the folder.
+  const servers = [...paths].flatMap(serverInFolder);
+  for (const pid of servers) signal(pid, 'SIGKILL');
+  const serversGone = Date.now() + GRACE_MS;
+  while (Date.now() < serversGone && servers.some(alive)) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   for (const path of paths) rmSync(path, { recursive: true, force: true });
   process.exit(0);
+}
+
+/** PIDs of PostgreSQL servers running in `folder` (or its `data` folder), as their postmaster.pid says. */
+function serverInFolder(folder: string): number[] {
+  const found: number[] = [];
+  for (const dataDir of [folder, join(folder, 'data')]) {
+    try {
+      const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir)) found.push(pid);
+    } catch {
+      // no server there, or it is gone
+    }
+  }
+  return found;
 }
 
 const lines = createInterface({ input: process.stdin });
