@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { MAX_LEASE_MS } from '../lab/fault-proxy/fault-type.ts';
 import { isPatternsInput, mergePatternsInputs, PATTERNS_SCHEMA, PatternsError, RESERVED_PATTERNS, resolvePatterns, type PatternsInput } from '../shop/patterns.ts';
-import { ACTIONS, ROLLBACKS, type ResourceType } from './actions.ts';
-import { breakerLabProblems, type BreakerLabSettings } from './breaker-lab-plan.ts';
+import { ACTIONS, type ResourceType } from './actions.ts';
+import type { BreakerLabSettings } from './breaker-lab-plan.ts';
 import { isDuration, parseDurationMs } from './duration.ts';
 import { parseSelectionMode } from './target-selection.ts';
-import { LAB_KINDS, type LabKind } from './lab-kind.ts';
+import type { LabKind } from './lab-kind.ts';
+import { labKindOf, labKindProblems } from './template-lab-kind.ts';
 import { parseTemplateText, readTemplateText, TemplateTextError } from './template-text.ts';
+import { isRecord, kindOf, show } from './template-values.ts';
 
 export { MAX_TEMPLATE_BYTES } from './template-text.ts';
 
@@ -161,26 +163,6 @@ function valueAt(data: unknown, pointer: string): unknown {
   return value;
 }
 
-const PREVIEW_LENGTH = 60;
-
-/**
- * A bad value for a message: a primitive by a bounded preview, a container by its type. Never a whole
- * value: it may be deep (JSON.stringify recurses) or large, and it is the file's content.
- */
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return value.length === 0 ? '[]' : `an array of ${value.length}`;
-  if (value !== null && typeof value === 'object') return Object.keys(value).length === 0 ? '{}' : 'an object';
-  const text = typeof value === 'string' ? JSON.stringify(value.slice(0, PREVIEW_LENGTH)) : String(value);
-  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 3)}...` : text;
-}
-
-/** The kind of a value, without any of it. */
-function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return 'a list';
-  if (value === null) return 'null';
-  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
-}
 
 function describeSchemaError(error: ErrorObject, data: unknown): string {
   const field = fieldOf(error.instancePath);
@@ -225,7 +207,6 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const stringsIn = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
 
 /**
@@ -301,57 +282,6 @@ function semanticProblems(data: unknown): string[] {
     if (typeof metric === 'string' && metric.endsWith('Rate') && typeof threshold === 'number' && (threshold < 0 || threshold > 1)) {
       problems.push(`stopConditions[${index}].threshold: ${metric} is a fraction from 0 to 1, got ${threshold}`);
     }
-  }
-  return problems;
-}
-
-/** The template's lab kind (shop when it says none, or says something the schema refuses). */
-function labKindOf(data: Record<string, unknown>): LabKind {
-  const kind = isRecord(data['lab']) ? data['lab']['kind'] : undefined;
-  return LAB_KINDS.includes(kind as LabKind) ? (kind as LabKind) : 'shop';
-}
-
-// The lab fields that belong to one kind of lab only.
-const SHOP_LAB_FIELDS = ['instances', 'patterns', 'databaseProxy', 'loadBalancer', 'healthCheckGracePeriod'];
-const BREAKER_LAB_FIELDS = ['breakerLab'];
-
-/** What a template of each lab kind may say: its lab's fields, its actions and rollbacks, its metrics. */
-function labKindProblems(data: Record<string, unknown>, kind: LabKind): string[] {
-  const problems: string[] = [];
-  const modes = isRecord(data['modes']) ? data['modes'] : {};
-  const labs: Array<[string, Record<string, unknown>]> = [];
-  if (isRecord(data['lab'])) labs.push(['lab', data['lab']]);
-  for (const [name, mode] of Object.entries(modes)) if (isRecord(mode) && isRecord(mode['lab'])) labs.push([`modes.${name}.lab`, mode['lab']]);
-  const foreign = kind === 'shop' ? BREAKER_LAB_FIELDS : SHOP_LAB_FIELDS;
-  for (const [at, lab] of labs) {
-    if (at !== 'lab' && lab['kind'] !== undefined) problems.push(`${at}.kind: the lab kind is the template's (lab.kind), a mode cannot change it, got ${show(lab['kind'])}`);
-    for (const field of foreign.filter((f) => f in lab)) problems.push(`${at}.${field}: applies to ${kind === 'shop' ? 'lab.kind breaker-lab' : 'the shop lab'}, and this template's lab.kind is ${kind}`);
-  }
-  const actions = isRecord(data['actions']) ? data['actions'] : {};
-  for (const [name, action] of Object.entries(actions)) {
-    const id = isRecord(action) ? action['actionId'] : undefined;
-    const definition = typeof id === 'string' ? ACTIONS.get(id) : undefined;
-    if (definition && definition.labKind !== 'any' && definition.labKind !== kind) problems.push(`actions.${name}.actionId: ${definition.id} acts on the ${definition.labKind} lab, and this template's lab.kind is ${kind}`);
-  }
-  const rollbacks = Array.isArray(data['rollbacks']) ? (data['rollbacks'] as unknown[]) : [];
-  for (const [index, rollback] of rollbacks.entries()) {
-    const id = isRecord(rollback) ? rollback['actionId'] : undefined;
-    const definition = typeof id === 'string' ? ROLLBACKS.get(id) : undefined;
-    if (definition && definition.labKind !== kind) problems.push(`rollbacks[${index}].actionId: ${String(id)} acts on the ${definition.labKind} lab, and this template's lab.kind is ${kind}`);
-  }
-  if (kind !== 'breaker-lab') return problems;
-  const base = isRecord(data['lab']) && isRecord(data['lab']['breakerLab']) ? (data['lab']['breakerLab'] as BreakerLabSettings) : undefined;
-  for (const [name, mode] of Object.entries(modes)) {
-    const own = isRecord(mode) && isRecord(mode['lab']) && isRecord(mode['lab']['breakerLab']) ? (mode['lab']['breakerLab'] as BreakerLabSettings) : undefined;
-    problems.push(...breakerLabProblems(base, own, `modes.${name}.lab.breakerLab`));
-  }
-  if (data['targets'] !== undefined) problems.push(`targets: the breaker lab has no targets to select (its actions act on its backend), got ${show(data['targets'])}`);
-  const traffic = isRecord(data['traffic']) ? data['traffic'] : {};
-  if (typeof traffic['writesPerSecond'] === 'number' && traffic['writesPerSecond'] > 0) problems.push(`traffic.writesPerSecond: the breaker lab's function takes reads only, got ${show(traffic['writesPerSecond'])}`);
-  const conditions = Array.isArray(data['stopConditions']) ? (data['stopConditions'] as unknown[]) : [];
-  for (const [index, condition] of conditions.entries()) {
-    const metric = isRecord(condition) ? condition['metric'] : undefined;
-    if (typeof metric === 'string' && metric.startsWith('lb.')) problems.push(`stopConditions[${index}].metric: the breaker lab has no load balancer (only traffic.failureRate), got ${show(metric)}`);
   }
   return problems;
 }

@@ -19,7 +19,7 @@ export {
   PATTERNS_SCHEMA,
   applyRecoveryTimeoutEnv,
 } from './patterns.ts';
-export type { Patterns, PatternsInput, PatternsOverrides, PresetName, ConnectionPattern, CircuitBreakerPattern, CircuitBreakerSettings } from './patterns.ts';
+export type { Patterns, PatternsInput, PatternsOverrides, PresetName, ConnectionPattern, CircuitBreakerPattern, BreakerPatternSettings } from './patterns.ts';
 export { composeDatabase, composePorts, composeCircuitBreaker, withStatementRetry, SHOP_BREAKER_NAME } from './compose.ts';
 export type { DatabaseTarget, BreakerTarget } from './compose.ts';
 export { catalogWithBreaker, ordersWithBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';

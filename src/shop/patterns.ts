@@ -22,8 +22,8 @@ export type ConnectionPattern =
   | { kind: 'persistent' }
   | { kind: 'pool'; /** Connections per endpoint. */ size: number; /** Checked with SELECT 1 after this long idle. */ validateAfterIdleMs: number };
 
-/** A circuit breaker's settings (Article 4). */
-export interface CircuitBreakerSettings {
+/** A circuit breaker's settings as a shop pattern (Article 4); the breaker's own full settings are resilience's CircuitBreakerSettings. */
+export interface BreakerPatternSettings {
   /** Consecutive failures that open the circuit. */
   failureThreshold: number;
   /** How long the circuit stays open before one trial call. */
@@ -38,8 +38,8 @@ export interface CircuitBreakerSettings {
  */
 export type CircuitBreakerPattern =
   | { mode: 'off' }
-  | ({ mode: 'local' } & CircuitBreakerSettings)
-  | ({ mode: 'shared' } & CircuitBreakerSettings);
+  | ({ mode: 'local' } & BreakerPatternSettings)
+  | ({ mode: 'shared' } & BreakerPatternSettings);
 
 /** What one shop instance does: one field per pattern, every default applied. */
 export interface Patterns {
@@ -77,7 +77,7 @@ export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {
 };
 
 /** Article 4's defaults: three consecutive failures open the circuit; it tries again after 30 s. */
-export const CIRCUIT_BREAKER_DEFAULTS: CircuitBreakerSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
+export const CIRCUIT_BREAKER_DEFAULTS: BreakerPatternSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
 
 /** Article 3's BEFORE: one persistent connection to the writer, no timeout, no retry. */
 const NAIVE: Patterns = {

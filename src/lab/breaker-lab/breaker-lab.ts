@@ -18,7 +18,11 @@ import type { GatewayConfig } from './gateway-config.ts';
 import { GatewayControl } from './gateway-control.ts';
 import { spawnGuardedChild, type GuardedChild } from './guarded-child.ts';
 
-/** The fault-proxy listeners of the lab: break either path with the fault proxy's client. */
+/**
+ * The fault-proxy listeners of the lab: break either path with the fault proxy's client. They are
+ * not in the dependency registry (src/lab/dependencies.ts), which describes the shop's lab: this
+ * lab has its own small topology, no shop instances, and its functions are configured directly.
+ */
 export const BREAKER_LAB_LISTENERS = Object.freeze({ backend: 'backend', servicesStore: 'services-store' });
 
 /** A breaker transition: from the store's history (shared mode: the truth) or as an environment reported it. */
