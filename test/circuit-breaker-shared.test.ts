@@ -32,9 +32,9 @@ class CountingStore implements BreakerStore {
     this.reads++;
     return this.#inner.read(name);
   }
-  recordFailure(name: string, generation: number, threshold: number): Promise<BreakerWrite> {
+  recordFailure(name: string, generation: number, threshold: number, count: number): Promise<BreakerWrite> {
     this.writes++;
-    return this.#inner.recordFailure(name, generation, threshold);
+    return this.#inner.recordFailure(name, generation, threshold, count);
   }
   resetFailures(name: string, generation: number): Promise<BreakerWrite> {
     this.writes++;
@@ -284,14 +284,58 @@ describe('shared circuit breaker', () => {
     assert.deepEqual({ reads: fresh.reads, writes: fresh.writes }, { reads: 1, writes: 0 });
   });
 
+  it('400 concurrent failing calls against a healthy store: one trip, a few writes, no fallback', async () => {
+    // Regression: every failed call wrote recordFailure and every write that missed re-read; the
+    // 400 writes queued for the store's 4 pool connections past the 250 ms store timeout, and the
+    // breaker declared a healthy store unreachable (storeErrors 397, storeAvailable false).
+    const name = uniqueName('storm');
+    const own = new PostgresBreakerStore(services.connectionConfig()); // the shop's: 4 connections, 250 ms
+    const counting = new CountingStore(own);
+    try {
+      const breaker = sharedCircuitBreaker({ name, store: counting, settings: { failureThreshold: 3, recoveryTimeoutMs: 60_000 } });
+      assert.equal(await breaker.execute(async () => 'ok'), 'ok'); // the first read, out of the way
+      const fail = async (): Promise<never> => {
+        await delay(5);
+        throw new Error('ECONNREFUSED (simulated)');
+      };
+      const outcomes = await Promise.allSettled(Array.from({ length: 400 }, () => breaker.execute(fail)));
+      assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 400);
+      await within(5000, 'the writes settling', breaker.close());
+      const stats = breaker.stats();
+      assert.equal(stats.storeFallbacks, 0, `storeErrors ${stats.storeErrors}`);
+      assert.equal(stats.storeErrors, 0);
+      assert.equal(stats.storeAvailable, true);
+      assert.equal(stats.state, 'OPEN');
+      assert.equal(stats.generationSource, 'store');
+      assert.ok(counting.writes <= 3, `${counting.writes} store writes for 400 failures`);
+      assert.deepEqual((await store.transitions(name)).map((t) => `${t.from}->${t.to}:${t.reason}`), ['CLOSED->OPEN:3 consecutive failures']);
+      // And it fails fast now, without a write.
+      await assert.rejects(breaker.execute(async () => 'never'), (error: unknown) => error instanceof CircuitOpenError);
+      assert.equal(breaker.stats().storeWrites, stats.storeWrites);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('failures accumulated behind a write in flight go to the store as one write of their count', async () => {
+    const name = uniqueName('count');
+    await store.read(name);
+    const first = await store.recordFailure(name, 0, 5, 2);
+    assert.deepEqual([first.applied, first.record.state, first.record.failures], [true, 'CLOSED', 2]);
+    const trip = await store.recordFailure(name, 0, 5, 4); // 2 + 4 >= 5: one statement opens it
+    assert.deepEqual([trip.applied, trip.record.state, trip.record.generation, trip.record.failures], [true, 'OPEN', 1, 0]);
+    assert.deepEqual((await store.transitions(name)).map((t) => `${t.from}->${t.to}:${t.reason}`), ['CLOSED->OPEN:5 consecutive failures']);
+    await assert.rejects(store.recordFailure(name, 1, 5, 0), RangeError);
+  });
+
   it('a late result of an older generation is ignored by the store', async () => {
     const name = uniqueName('stale');
     await store.read(name);
-    for (let i = 0; i < 3; i++) await store.recordFailure(name, 0, 3);
+    for (let i = 0; i < 3; i++) await store.recordFailure(name, 0, 3, 1);
     const open = await store.read(name);
     assert.deepEqual([open.state, open.generation], ['OPEN', 1]);
     // Failures and a trial result reported for generation 0 (calls admitted before the trip).
-    const late = await store.recordFailure(name, 0, 3);
+    const late = await store.recordFailure(name, 0, 3, 1);
     assert.equal(late.applied, false);
     assert.equal((await store.completeTrial(name, 0, true)).applied, false);
     assert.deepEqual((await store.read(name)).generation, 1);

@@ -118,7 +118,8 @@ export function breakerLabRecord(
 function trialsPerHalfOpenWindow(mode: BreakerMode, invocations: readonly InvocationRecord[], transitions: readonly LabTransition[]): number[] {
   const halfOpen = transitions.filter((t) => t.to === 'HALF_OPEN');
   const trials = invocations.filter((i) => i.meta?.['trial'] === true);
-  if (mode === 'shared') return halfOpen.map((w) => trials.filter((i) => i.meta?.['generation'] === w.generation).length);
+  // A trial decided by a fallen-back breaker carries a local generation: never one of the store's.
+  if (mode === 'shared') return halfOpen.map((w) => trials.filter((i) => i.meta?.['generationSource'] !== 'local' && i.meta?.['generation'] === w.generation).length);
   const perWindow = new Map<LabTransition, number>(halfOpen.map((w) => [w, 0]));
   for (const trial of trials) {
     const window = halfOpen.filter((w) => w.source === trial.environmentId && w.at <= trial.answeredAt).at(-1);

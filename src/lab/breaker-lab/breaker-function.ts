@@ -8,7 +8,7 @@
 //   failing backend, and a recycled environment forgets it;
 // - AFTER (mode "shared"): the breaker's state lives in the services store (DynamoDB in the
 //   seed), and an environment only holds a connection pool and a cached view.
-import { CircuitOpenError, localCircuitBreaker, PostgresBreakerStore, sharedCircuitBreaker, type CircuitBreaker, type CircuitBreakerStats } from '../../resilience/circuit-breaker/index.ts';
+import { BREAKER_CALLS_IN_FLIGHT, CircuitOpenError, localCircuitBreaker, PostgresBreakerStore, sharedCircuitBreaker, type CircuitBreaker, type CircuitBreakerStats } from '../../resilience/circuit-breaker/index.ts';
 import { BackendHttpError, BackendTimeoutError, BackendUnreachableError, callBackend } from './backend-call.ts';
 import { BREAKER_NAME, type BreakerFunctionConfig } from './breaker-function-config.ts';
 import type { FunctionContext, FunctionEvent, FunctionResponse } from './function-protocol.ts';
@@ -21,7 +21,7 @@ let emit: FunctionContext['emit'] | undefined;
 
 const store =
   config.mode === 'shared'
-    ? new PostgresBreakerStore(config.store, { timeoutMs: config.storeTimeoutMs, maxConnections: 2 })
+    ? new PostgresBreakerStore(config.store, { timeoutMs: config.storeTimeoutMs, maxConnections: BREAKER_CALLS_IN_FLIGHT })
     : undefined;
 const breaker: CircuitBreaker = store
   ? sharedCircuitBreaker({
@@ -81,6 +81,7 @@ function meta(before: CircuitBreakerStats, after: CircuitBreakerStats): Record<s
     rejected: after.rejected > before.rejected,
     state: after.state,
     generation: after.generation,
+    generationSource: after.generationSource,
     /** Decided by the local fallback: the store was out of reach (shared mode). */
     fallback: after.fallbackCalls > before.fallbackCalls,
     storeAvailable: after.storeAvailable,

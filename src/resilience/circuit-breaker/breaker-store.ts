@@ -32,8 +32,11 @@ export interface BreakerWrite {
 export interface BreakerStore {
   /** The breaker's record; a breaker never seen is CLOSED, generation 0. */
   read(name: string): Promise<BreakerRecord>;
-  /** Counts a failure seen in `generation` (CLOSED); the one that reaches `failureThreshold` opens the circuit. */
-  recordFailure(name: string, generation: number, failureThreshold: number): Promise<BreakerWrite>;
+  /**
+   * Counts `count` failures seen in `generation` (CLOSED) in one guarded write; the write that
+   * brings the count to `failureThreshold` opens the circuit.
+   */
+  recordFailure(name: string, generation: number, failureThreshold: number, count: number): Promise<BreakerWrite>;
   /** A success in CLOSED after failures: the consecutive count starts again. */
   resetFailures(name: string, generation: number): Promise<BreakerWrite>;
   /**

@@ -22,7 +22,14 @@ export interface CircuitTransition {
 /** Counts since the breaker was made. */
 export interface CircuitBreakerStats {
   state: CircuitState;
+  /** The generation of `state`, numbered by `generationSource`. */
   generation: number;
+  /**
+   * Who numbers `generation`: the shared store (one numbering for the fleet), or this process's
+   * own breaker (a local breaker, or a shared one fallen back while its store is out of reach).
+   * Local numbers are not the store's: never group a fleet's events by them.
+   */
+  generationSource: 'store' | 'local';
   /** Transitions seen, by "FROM->TO". */
   transitions: Record<string, number>;
   /** Calls that went through to the dependency (trials included). */
@@ -83,6 +90,7 @@ export function emptyStats(storeAvailable: boolean | null): CircuitBreakerStats 
   return {
     state: 'CLOSED',
     generation: 0,
+    generationSource: storeAvailable === null ? 'local' : 'store',
     transitions: {},
     calls: 0,
     rejected: 0,

@@ -4,7 +4,6 @@ export {
   DEFAULT_BREAKER_SETTINGS,
   BreakerSettingsError,
   resolveBreakerSettings,
-  recoveryTimeoutFromEnv,
 } from './settings.ts';
 export type { CircuitBreakerSettings } from './settings.ts';
 export { CircuitOpenError } from './circuit-open-error.ts';
@@ -17,6 +16,7 @@ export { BreakerStoreTimeoutError } from './breaker-store.ts';
 export type { BreakerRecord, BreakerStore, BreakerWrite } from './breaker-store.ts';
 export {
   PostgresBreakerStore,
+  BREAKER_CALLS_IN_FLIGHT,
   BREAKER_SCHEMA_SQL,
   ensureBreakerSchema,
 } from './postgres-breaker-store.ts';

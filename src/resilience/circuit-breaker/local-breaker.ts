@@ -97,7 +97,7 @@ export class LocalCircuitBreaker implements CircuitBreaker {
   }
 
   stats(): CircuitBreakerStats {
-    return { ...this.#stats, transitions: { ...this.#log.counts }, state: this.#state.kind, generation: this.#state.generation };
+    return { ...this.#stats, transitions: { ...this.#log.counts }, state: this.#state.kind, generation: this.#state.generation, generationSource: 'local' };
   }
 
   onTransition(listener: (transition: CircuitTransition) => void): () => void {

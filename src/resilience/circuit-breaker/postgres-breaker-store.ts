@@ -47,9 +47,16 @@ export interface StoredTransition {
 export interface PostgresBreakerStoreOptions {
   /** Bound on one statement, connecting included (default 250 ms): a blackholed store cannot hang a call. */
   timeoutMs?: number;
-  /** Connections kept (default 4): writes are rare, reads once per refresh interval. */
+  /**
+   * Connections kept (default 4). A shared breaker keeps at most BREAKER_CALLS_IN_FLIGHT store
+   * calls in flight; fewer connections than that make its calls queue for one, and the wait counts
+   * against its store timeout: a healthy store would look unreachable.
+   */
   maxConnections?: number;
 }
+
+/** Store calls one shared breaker has in flight at most: one read, one count write, one trial write. */
+export const BREAKER_CALLS_IN_FLIGHT = 3;
 
 // Ages, not timestamps: the caller adds them to its own monotonic clock.
 const RECORD = `state, generation::float8 AS generation, failures,
@@ -61,15 +68,16 @@ const CREATE = { name: 'breaker-create', text: `INSERT INTO circuit_breakers (na
 
 // Under READ COMMITTED a concurrent UPDATE of the same row waits for the first to commit, then
 // re-checks its WHERE on the new row: the generation has moved, so it updates nothing. That is
-// how 20 callers failing at once open the circuit once.
+// how 20 callers failing at once open the circuit once. $4 is how many failures the write
+// carries: an instance sends those it accumulated while its previous write was in flight.
 const RECORD_FAILURE = {
   name: 'breaker-record-failure',
   text: `WITH changed AS (
     UPDATE circuit_breakers SET
-      failures   = CASE WHEN failures + 1 >= $3::int THEN 0 ELSE failures + 1 END,
-      state      = CASE WHEN failures + 1 >= $3::int THEN 'OPEN' ELSE 'CLOSED' END,
-      generation = CASE WHEN failures + 1 >= $3::int THEN generation + 1 ELSE generation END,
-      opened_at  = CASE WHEN failures + 1 >= $3::int THEN clock_timestamp() ELSE opened_at END,
+      failures   = CASE WHEN failures + $4::int >= $3::int THEN 0 ELSE failures + $4::int END,
+      state      = CASE WHEN failures + $4::int >= $3::int THEN 'OPEN' ELSE 'CLOSED' END,
+      generation = CASE WHEN failures + $4::int >= $3::int THEN generation + 1 ELSE generation END,
+      opened_at  = CASE WHEN failures + $4::int >= $3::int THEN clock_timestamp() ELSE opened_at END,
       updated_at = clock_timestamp()
     WHERE name = $1 AND generation = $2 AND state = 'CLOSED'
     RETURNING *
@@ -179,8 +187,9 @@ export class PostgresBreakerStore implements BreakerStore {
     return toRecord(again.rows[0]);
   }
 
-  recordFailure(name: string, generation: number, failureThreshold: number): Promise<BreakerWrite> {
-    return this.#write(name, RECORD_FAILURE, [name, generation, failureThreshold]);
+  recordFailure(name: string, generation: number, failureThreshold: number, count: number): Promise<BreakerWrite> {
+    if (!Number.isInteger(count) || count < 1) return Promise.reject(new RangeError(`recordFailure count must be an integer of 1 or more, got ${count}`));
+    return this.#write(name, RECORD_FAILURE, [name, generation, failureThreshold, count]);
   }
 
   resetFailures(name: string, generation: number): Promise<BreakerWrite> {

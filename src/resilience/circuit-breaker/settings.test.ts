@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BreakerSettingsError, DEFAULT_BREAKER_SETTINGS, recoveryTimeoutFromEnv, resolveBreakerSettings } from './settings.ts';
+import { BreakerSettingsError, DEFAULT_BREAKER_SETTINGS, resolveBreakerSettings } from './settings.ts';
 
 describe('circuit breaker settings', () => {
   it("default to Article 4's: 3 failures, 30 s open", () => {
@@ -13,21 +13,5 @@ describe('circuit breaker settings', () => {
     assert.throws(() => resolveBreakerSettings({ failureThreshold: -2 }), BreakerSettingsError);
     assert.throws(() => resolveBreakerSettings({ recoveryTimeoutMs: 0 }), /recoveryTimeoutMs must be a number of milliseconds above 0, got 0/);
     assert.throws(() => resolveBreakerSettings({ trialLeaseMs: Number.NaN }), /trialLeaseMs/);
-  });
-
-  it('CB_RECOVERY_TIMEOUT is read in seconds, as the article app reads it', () => {
-    assert.equal(recoveryTimeoutFromEnv({ CB_RECOVERY_TIMEOUT: '30' }), 30_000);
-    assert.equal(recoveryTimeoutFromEnv({ CB_RECOVERY_TIMEOUT: '2.5' }), 2_500);
-    assert.equal(recoveryTimeoutFromEnv({}), undefined);
-    assert.equal(recoveryTimeoutFromEnv({ CB_RECOVERY_TIMEOUT: '' }), undefined);
-  });
-
-  it('a CB_RECOVERY_TIMEOUT that is not a positive number of seconds is refused, naming the variable and the value', () => {
-    for (const bad of ['0', '-5', '30s', 'abc']) {
-      assert.throws(
-        () => recoveryTimeoutFromEnv({ CB_RECOVERY_TIMEOUT: bad }),
-        (error: unknown) => error instanceof BreakerSettingsError && error.message.includes('CB_RECOVERY_TIMEOUT') && error.message.includes(JSON.stringify(bad)),
-      );
-    }
   });
 });

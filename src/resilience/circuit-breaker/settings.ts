@@ -51,21 +51,6 @@ export function positiveMs(field: string, value: unknown): number {
   return value;
 }
 
-/**
- * `recoveryTimeoutMs` from CB_RECOVERY_TIMEOUT (whole seconds, as Article 4's app reads it), or
- * undefined when the variable is unset or empty. A value that is not a positive number of
- * seconds throws, naming the variable and the value.
- */
-export function recoveryTimeoutFromEnv(env: Record<string, string | undefined>, variable = 'CB_RECOVERY_TIMEOUT'): number | undefined {
-  const raw = env[variable];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  // The article's app does int(...): we accept the same whole seconds, and decimals, but not "30s".
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || Number(raw) <= 0) {
-    throw new BreakerSettingsError(variable, raw, 'a positive number of seconds (e.g. 30)');
-  }
-  return Number(raw) * 1000;
-}
-
 function dropUndefined<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

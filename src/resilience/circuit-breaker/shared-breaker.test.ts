@@ -76,3 +76,124 @@ describe('sharedCircuitBreaker, store out of reach', () => {
     await breaker.close();
   });
 });
+
+/** A store in memory whose answers the test releases one by one: crossing answers, slow writes. */
+class GatedStore implements BreakerStore {
+  record: BreakerRecord = { state: 'CLOSED', generation: 0, failures: 0, openForMs: null, trialLeaseLeftMs: null };
+  /** While set, reads (and failure writes, unless `readsOnly`) wait until the test releases them. */
+  gate: Promise<void> | undefined;
+  readsOnly = false;
+  readonly failureWrites: number[] = [];
+  trials = 0;
+  async read(): Promise<BreakerRecord> {
+    const seen = { ...this.record }; // the snapshot is taken when the read is sent
+    await this.gate;
+    return seen;
+  }
+  async recordFailure(_name: string, generation: number, threshold: number, count: number): Promise<BreakerWrite> {
+    this.failureWrites.push(count);
+    if (!this.readsOnly) await this.gate;
+    if (generation !== this.record.generation || this.record.state !== 'CLOSED') return { applied: false, record: { ...this.record } };
+    const failures = this.record.failures + count;
+    this.record =
+      failures >= threshold
+        ? { state: 'OPEN', generation: generation + 1, failures: 0, openForMs: 0, trialLeaseLeftMs: null }
+        : { ...this.record, failures };
+    return { applied: true, record: { ...this.record } };
+  }
+  async resetFailures(): Promise<BreakerWrite> {
+    return { applied: false, record: { ...this.record } };
+  }
+  async acquireTrial(_name: string, generation: number): Promise<BreakerWrite> {
+    this.trials++;
+    if (generation !== this.record.generation) return { applied: false, record: { ...this.record } };
+    this.record = { state: 'HALF_OPEN', generation: generation + 1, failures: 0, openForMs: null, trialLeaseLeftMs: 10_000 };
+    return { applied: true, record: { ...this.record } };
+  }
+  async completeTrial(): Promise<BreakerWrite> {
+    return { applied: false, record: { ...this.record } };
+  }
+  async close(): Promise<void> {}
+  /** Holds every gated call until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
+}
+
+const failing = async (): Promise<never> => {
+  throw new Error('ECONNREFUSED');
+};
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('sharedCircuitBreaker, counting failures', () => {
+  it('fails fast once its unacknowledged failures reach the threshold, before the store answers', async () => {
+    // Regression: the instance failed fast only once the tripping write returned; requests that
+    // failed faster than the write kept reaching the dead dependency (8 × 500 where 3 trip it).
+    const store = new GatedStore();
+    const breaker = sharedCircuitBreaker({ name: 'db', store, settings: { failureThreshold: 3, recoveryTimeoutMs: 30_000 } });
+    assert.equal(await breaker.execute(async () => 'ok'), 'ok');
+    const release = store.hold(); // the store is slow: no write answers for now
+    let called = 0;
+    const dependency = (): Promise<never> => {
+      called++;
+      return failing();
+    };
+    for (let i = 0; i < 3; i++) await assert.rejects(breaker.execute(dependency), /ECONNREFUSED/);
+    for (let i = 0; i < 5; i++) await assert.rejects(breaker.execute(dependency), { code: 'CIRCUIT_OPEN' });
+    assert.equal(called, 3, 'nothing reaches the dependency after the third failure');
+    assert.equal(breaker.state, 'OPEN');
+    assert.deepEqual(store.failureWrites, [1], 'one write in flight; the other failures wait for it');
+    release();
+    await breaker.close();
+    // The first write counted 1; the next carried the 2 that waited, and opened the circuit.
+    assert.deepEqual(store.failureWrites, [1, 2]);
+    assert.deepEqual([store.record.state, store.record.generation], ['OPEN', 1]);
+    const stats = breaker.stats();
+    assert.deepEqual([stats.state, stats.generation, stats.transitions['CLOSED->OPEN'], stats.storeFallbacks], ['OPEN', 1, 1, 0]);
+  });
+
+  it('an older answer arriving after a newer one does not push the trial back', async () => {
+    // Regression: the breaker kept the newer record but stamped it with the older answer's
+    // arrival time; openForMs is relative to the record's own arrival, so the trial came late.
+    const store = new GatedStore();
+    let now = 0;
+    const clock = { now: () => now };
+    const refreshIntervalMs = 60_000;
+    const breaker = sharedCircuitBreaker({ name: 'db', store, clock, refreshIntervalMs, settings: { failureThreshold: 1, recoveryTimeoutMs: 30_000 } });
+    assert.equal(await breaker.execute(async () => 'ok'), 'ok'); // read at 0: CLOSED, generation 0
+    now = refreshIntervalMs; // old enough for a background read, which the store holds
+    store.readsOnly = true;
+    const release = store.hold();
+    // Sends the read (it saw CLOSED, generation 0), then fails: its write answers at once.
+    await assert.rejects(breaker.execute(failing), /ECONNREFUSED/);
+    await settle();
+    assert.deepEqual([breaker.state, breaker.stats().generation], ['OPEN', 1]); // opened at 60 s
+    now += 20_000;
+    release(); // the read of generation 0 arrives 20 s after the record of generation 1
+    await settle();
+    assert.equal(breaker.stats().generation, 1);
+    now = refreshIntervalMs + 30_000; // the recovery timeout is over, by the record's age
+    assert.equal(await breaker.execute(async () => 'trial'), 'trial');
+    assert.equal(store.trials, 1);
+    await breaker.close();
+  });
+
+  it('while fallen back, stats say the generation is local', async () => {
+    const store = new CuttableStore({ state: 'CLOSED', generation: 7, failures: 0, openForMs: null, trialLeaseLeftMs: null });
+    let now = 0;
+    const breaker = sharedCircuitBreaker({ name: 'db', store, clock: { now: () => now }, refreshIntervalMs: 1_000 });
+    assert.equal(await breaker.execute(async () => 'ok'), 'ok');
+    assert.deepEqual([breaker.stats().generation, breaker.stats().generationSource], [7, 'store']);
+    store.cut = true;
+    now += 2_100;
+    assert.equal(await breaker.execute(async () => 'ok'), 'ok');
+    assert.equal(breaker.stats().storeAvailable, false);
+    assert.equal(breaker.stats().generationSource, 'local');
+    await breaker.close();
+  });
+});

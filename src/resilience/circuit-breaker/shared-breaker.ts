@@ -3,8 +3,11 @@
 // - the healthy success path writes nothing and reads the store at most once per
 //   refreshIntervalMs (in the background while calls keep coming; a call waits for the read
 //   only in a fresh process, or after the instance sat idle for two intervals);
-// - a failure is one write, a guarded UPDATE on the generation the instance saw; the write that
-//   reaches the threshold opens the circuit, and racing writes of the same generation miss;
+// - failures are counted by guarded UPDATEs on the generation the instance saw, one in flight per
+//   instance, each carrying the failures accumulated while the previous one was out; the write
+//   that reaches the threshold opens the circuit, and racing writes of the same generation miss.
+//   Once the instance's view plus its unacknowledged failures reach the threshold it fails fast
+//   on its own until the store answers, so fast failures cannot outrun the write;
 // - while OPEN an instance fails fast on its own, from the store's "open for" age plus its own
 //   monotonic clock; when it estimates the recovery timeout over, it asks the store for the trial,
 //   which one instance of the fleet gets (the store's clock decides), with a lease;
@@ -23,6 +26,7 @@ import {
 } from './circuit-breaker.ts';
 import { BreakerStoreTimeoutError, type BreakerRecord, type BreakerStore, type BreakerWrite } from './breaker-store.ts';
 import { rejectLater, rejectionsFor, type Rejections } from './circuit-open-error.ts';
+import { localFailures, newTally, type FailureTally } from './failure-tally.ts';
 import { LocalCircuitBreaker } from './local-breaker.ts';
 import type { CircuitState, MachineChange, MachineState } from './machine.ts';
 import { positiveMs, resolveBreakerSettings, BreakerSettingsError, type CircuitBreakerSettings } from './settings.ts';
@@ -56,10 +60,12 @@ interface View {
   record: BreakerRecord;
   /** Our clock when the record arrived: ages in the record are relative to it. */
   at: number;
+  /** Our clock when the store last answered (with this record or an older one): when to read again. */
+  checkedAt: number;
 }
 
-/** What a write to the store was reporting: the local state takes it on if the store is out of reach. */
-type LocalResult = { kind: 'trial'; success: boolean } | { kind: 'failure' } | { kind: 'reset' };
+/** What a lost trial write was reporting: the local state takes it on if the store is out of reach. */
+type LocalResult = { kind: 'trial'; success: boolean };
 
 class SharedCircuitBreaker implements CircuitBreaker {
   readonly #name: string;
@@ -77,6 +83,9 @@ class SharedCircuitBreaker implements CircuitBreaker {
   #view: View | undefined;
   #reading: Promise<void> | undefined;
   #acquiring = false;
+  #tally: FailureTally = newTally(-1);
+  /** The count write in flight (at most one): failures, or a reset. */
+  #counting: 'failures' | 'reset' | undefined;
   /** Set while the store is out of reach: the local breaker that decides meanwhile. */
   #fallback: LocalCircuitBreaker | undefined;
   #lastProbeAt = 0;
@@ -94,7 +103,10 @@ class SharedCircuitBreaker implements CircuitBreaker {
   }
 
   get state(): CircuitState {
-    return this.#fallback?.state ?? this.#view?.record.state ?? 'CLOSED';
+    if (this.#fallback) return this.#fallback.state;
+    const record = this.#view?.record;
+    if (!record) return 'CLOSED';
+    return this.#trippedLocally(record) ? 'OPEN' : record.state;
   }
 
   execute<T>(fn: () => Promise<T>): Promise<T> {
@@ -107,7 +119,7 @@ class SharedCircuitBreaker implements CircuitBreaker {
     const view = this.#view;
     // A fresh process (a stateless invocation) knows nothing yet: its first call waits for one read.
     if (!view) return this.#refresh().then(() => this.execute(fn));
-    const age = now - view.at;
+    const age = now - view.checkedAt;
     if (age >= this.#refreshIntervalMs) {
       // A busy instance refreshes in the background and decides on a view at most one interval
       // and a round trip old. An idle one (a recycled or sleeping environment) could hold a view
@@ -117,6 +129,10 @@ class SharedCircuitBreaker implements CircuitBreaker {
     }
     const record = view.record;
     if (record.state === 'CLOSED') {
+      if (this.#trippedLocally(record)) {
+        this.#stats.rejected++;
+        return rejectLater(this.#rejections.OPEN);
+      }
       this.#stats.calls++;
       return this.#run(fn, record.generation, false);
     }
@@ -191,24 +207,88 @@ class SharedCircuitBreaker implements CircuitBreaker {
         ? { from: 'HALF_OPEN', to: 'OPEN', reason: 'trial call failed' }
         : { from: 'HALF_OPEN', to: 'CLOSED', reason: 'trial call succeeded' };
       this.#background(() => this.#store.completeTrial(this.#name, generation, !failure), change, { kind: 'trial', success: !failure });
-    } else if (failure) {
-      const change: MachineChange = { from: 'CLOSED', to: 'OPEN', reason: `${this.#settings.failureThreshold} consecutive failures` };
-      this.#background(() => this.#store.recordFailure(this.#name, generation, this.#settings.failureThreshold), change, { kind: 'failure' });
-    } else if (view.record.failures > 0) {
-      this.#background(() => this.#store.resetFailures(this.#name, generation), undefined, { kind: 'reset' });
+      return;
     }
+    let tally = this.#tally;
+    if (tally.generation !== generation) tally = this.#tally = newTally(generation);
+    if (failure) {
+      tally.unacked++;
+      tally.queued++;
+      this.#trippedLocally(view.record);
+    } else {
+      // A healthy success writes nothing; one after failures (ours or the store's) starts the count
+      // again, in the store too if it has (or is being sent) some that no reset in flight clears.
+      const stored = view.record.failures > 0 || this.#counting === 'failures';
+      if (tally.unacked === 0 && (!stored || tally.resetQueued || this.#counting === 'reset')) return;
+      const resetQueued = tally.resetQueued || (stored && this.#counting !== 'reset');
+      Object.assign(tally, { unacked: 0, queued: 0, sent: 0, resetQueued, tripped: false });
+    }
+    this.#pump();
   }
 
   /**
-   * A write off the caller's path; `change` is what it does to the state when it applies and moves
-   * it; `result` is what the write reports, which the local state takes on if the store is out of reach.
+   * Sends the next count write unless one is in flight: one per instance, whatever the rate of
+   * failures. Regression: every failed call wrote, every write that missed re-read, and 400
+   * concurrent failures queued for the store's 4 pool connections past the store timeout: the
+   * breaker declared a healthy store unreachable and fell back.
    */
-  #background(write: () => Promise<BreakerWrite>, change: MachineChange | undefined, result: LocalResult): void {
+  #pump(): void {
+    const view = this.#view;
+    const tally = this.#tally;
+    if (this.#counting || this.#fallback || !view) return;
+    // The generation moved on (a trip, a trial): what is left to count belongs to the old one.
+    if (view.record.state !== 'CLOSED' || view.record.generation !== tally.generation) return;
+    if (tally.resetQueued) {
+      tally.resetQueued = false;
+      this.#countWrite('reset', tally, () => this.#store.resetFailures(this.#name, tally.generation), undefined);
+    } else if (tally.queued > 0) {
+      this.#trippedLocally(view.record);
+      const count = tally.queued;
+      tally.queued = 0;
+      tally.sent = count;
+      const change: MachineChange = { from: 'CLOSED', to: 'OPEN', reason: `${this.#settings.failureThreshold} consecutive failures` };
+      this.#countWrite('failures', tally, () => this.#store.recordFailure(this.#name, tally.generation, this.#settings.failureThreshold, count), change);
+    }
+  }
+
+  /** A count write off the caller's path; `change` is what it does to the state when it applies and moves it. */
+  #countWrite(kind: 'failures' | 'reset', tally: FailureTally, write: () => Promise<BreakerWrite>, change: MachineChange | undefined): void {
+    this.#counting = kind;
+    const running = this.#storeCall('write', write).then(
+      (result) => {
+        this.#counting = undefined;
+        // The store has answered: what it counted is in its record now, and the local trip ends.
+        tally.unacked -= tally.sent;
+        tally.sent = 0;
+        tally.tripped = false;
+        this.#accept(result.record, result.applied && change?.to === result.record.state ? change : undefined);
+        this.#pump();
+      },
+      () => (this.#counting = undefined), // already fallen back, seeded with the tally
+    );
+    this.#track(running);
+  }
+
+  /** A trial's result, off the caller's path; the local state takes `result` on if the store is out of reach. */
+  #background(write: () => Promise<BreakerWrite>, change: MachineChange, result: LocalResult): void {
     const running = this.#storeCall('write', write, result).then(
-      (result) => this.#accept(result.record, result.applied && change?.to === result.record.state ? change : undefined),
+      (result) => this.#accept(result.record, result.applied && change.to === result.record.state ? change : undefined),
       () => {}, // already fallen back
     );
     this.#track(running);
+  }
+
+  /**
+   * Whether this instance fails fast in a CLOSED generation: its view's count plus the failures it
+   * reported that the store has not acknowledged reach the threshold. Regression: failures reached
+   * the store as background writes and the instance failed fast only once the tripping write
+   * returned; requests failing in 5 ms kept reaching the dead dependency meanwhile (8 × 500, not 3).
+   */
+  #trippedLocally(record: BreakerRecord): boolean {
+    const tally = this.#tally;
+    if (record.state !== 'CLOSED' || tally.generation !== record.generation) return false;
+    if (!tally.tripped) tally.tripped = localFailures(record, this.#tally, this.#counting === 'reset') >= this.#settings.failureThreshold;
+    return tally.tripped;
   }
 
   /** One read at a time; resolves once the view is fresh or the breaker has fallen back. */
@@ -234,7 +314,9 @@ class SharedCircuitBreaker implements CircuitBreaker {
           const local = this.#fallback;
           this.#fallback = undefined;
           this.#stats.storeAvailable = true;
-          this.#view = { record, at: this.#clock.now() };
+          const at = this.#clock.now();
+          this.#view = { record, at, checkedAt: at };
+          this.#tally = newTally(-1); // the failures counted before the cut went into the local state
           if (local && local.state !== record.state) this.#changed({ from: local.state, to: record.state, reason: 'store reachable again' }, record.generation);
         },
         () => {
@@ -252,14 +334,17 @@ class SharedCircuitBreaker implements CircuitBreaker {
    */
   #accept(record: BreakerRecord, own: MachineChange | undefined): void {
     if (this.#fallback) return;
+    const now = this.#clock.now();
     const old = this.#view?.record;
-    if (old && record.generation < old.generation) {
+    if (this.#view && old && record.generation < old.generation) {
       // Answers can cross (a read sent before our own write lands after it): keep the newer
-      // generation, and count the view as fresh, as the store has just answered.
-      this.#view = { record: old, at: this.#clock.now() };
+      // generation, and count the view as fresh, as the store has just answered. Its ages
+      // (openForMs, trialLeaseLeftMs) stay relative to when it arrived. Regression: stamping
+      // the kept record with this arrival time pushed this instance's trial back by the gap.
+      this.#view = { ...this.#view, checkedAt: now };
       return;
     }
-    this.#view = { record, at: this.#clock.now() };
+    this.#view = { record, at: now, checkedAt: now };
     if (own) {
       this.#changed(own, record.generation);
       return;
@@ -274,7 +359,8 @@ class SharedCircuitBreaker implements CircuitBreaker {
 
   /**
    * A store call, bounded and counted; on failure the breaker falls back to local state (taking on
-   * `result`, what a lost write was reporting), and the call rejects.
+   * `result`, what a lost trial write was reporting, and the failures not yet acknowledged), and
+   * the call rejects.
    */
   async #storeCall<R>(kind: 'read' | 'write', call: () => Promise<R>, result?: LocalResult): Promise<R> {
     if (kind === 'read') this.#stats.storeReads++;
@@ -329,8 +415,7 @@ class SharedCircuitBreaker implements CircuitBreaker {
     if (!view) return { kind: 'CLOSED', generation: 0, failures: 0 };
     const { record } = view;
     if (record.state === 'CLOSED') {
-      if (result?.kind === 'reset') return { kind: 'CLOSED', generation, failures: 0 };
-      const failures = record.failures + (result?.kind === 'failure' ? 1 : 0);
+      const failures = localFailures(record, this.#tally, this.#counting === 'reset');
       return failures >= this.#settings.failureThreshold ? { kind: 'OPEN', generation: generation + 1, openedAt: now } : { kind: 'CLOSED', generation, failures };
     }
     if (record.state === 'OPEN') return { kind: 'OPEN', generation, openedAt: view.at - (record.openForMs ?? 0) };
@@ -345,12 +430,14 @@ class SharedCircuitBreaker implements CircuitBreaker {
   }
 
   stats(): CircuitBreakerStats {
-    const state = this.#fallback?.machineState;
+    const local = this.#fallback?.machineState;
     return {
       ...this.#stats,
       transitions: { ...this.#log.counts },
       state: this.state,
-      generation: state?.generation ?? this.#view?.record.generation ?? 0,
+      // While fallen back the generation is the local breaker's: not comparable with the store's.
+      generation: local?.generation ?? this.#view?.record.generation ?? 0,
+      generationSource: local ? 'local' : 'store',
     };
   }
 
@@ -359,6 +446,7 @@ class SharedCircuitBreaker implements CircuitBreaker {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
+    // A write's answer may send the next (failures that waited for it): wait until none is left.
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 }
