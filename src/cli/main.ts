@@ -31,7 +31,8 @@ commands:
   instance stop|kill|pause|resume|terminate <id>
   failover
   proxy deregister|register
-  fault add <db-writer|db-reader> <fault> [--duration 30s] [--param name=value]… [--direction d] [--toxicity p]
+  fault add <dependency> <fault> [--duration 30s] [--param name=value]… [--direction d] [--toxicity p]
+      dependency: db-writer, db-reader, and services-store where the lab runs one (chaos-lab status lists them)
   fault list | fault clear
       every lab command takes --dir D (default ./.chaos-lab or $CHAOS_LAB_DIR) and --json
   help`;
