@@ -13,16 +13,7 @@ import { SHOP_BREAKER_NAME } from '../src/shop/compose.ts';
 import { resolvePatterns } from '../src/shop/patterns.ts';
 import { within } from './helpers/deadline.ts';
 import { call } from './helpers/lab.ts';
-
-/** The sum of the series of `name` in /metrics that carry `labels` (0 when none). */
-function sample(metrics: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
+import { sample } from './helpers/metrics.ts';
 
 describe('a lab with a shared circuit breaker', () => {
   let dir: string;

@@ -10,6 +10,7 @@ import { resolvePatterns, type PatternsInput } from '../src/shop/patterns.ts';
 import { startShop, type ShopInstance } from '../src/shop/shop-instance.ts';
 import { within } from './helpers/deadline.ts';
 import { call, freshDatabase, startTestShop, usePostgres } from './helpers/lab.ts';
+import { sample } from './helpers/metrics.ts';
 
 const postgres = usePostgres();
 
@@ -30,16 +31,6 @@ async function timed(url: string, method: string, path: string, body?: unknown):
 
 async function metricsOf(shop: ShopInstance): Promise<string> {
   return within(10_000, 'GET /metrics', fetch(`${shop.url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()));
-}
-
-/** The sum of the series of `name` in /metrics that carry `labels` (0 when none). */
-function sample(metrics: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 describe('the shop with a local circuit breaker', () => {
