@@ -1,9 +1,11 @@
 // The lab's services store: a third PostgreSQL server, independent of the shop's cluster, that
-// stands for the DynamoDB table of the serverless labs. It holds the shared circuit breakers'
-// state (and, in the next issue, the read cache and the write buffer).
+// stands for the managed services of the serverless labs: DynamoDB (the shared circuit breakers'
+// state, the read cache) and SQS (the write buffer's order queue).
 import pg from 'pg';
 import { PostgresServer, type PostgresConnectionConfig } from '../postgres/index.ts';
 import { ensureBreakerSchema } from '../../resilience/circuit-breaker/index.ts';
+import { ensureQueueSchema, createQueue, ORDER_QUEUE_NAME } from '../../services/queue/index.ts';
+import { ensureCacheSchema } from '../../services/cache/index.ts';
 
 /** The database the services store's tables live in. */
 export const SERVICES_DATABASE = 'services';
@@ -27,7 +29,7 @@ export class ServicesStore {
     this.server = server;
   }
 
-  /** Starts the server, creates the database and the breaker tables. */
+  /** Starts the server, creates the database, the breaker, queue and cache tables, and the order queue. */
   static async start(options: ServicesStoreOptions = {}): Promise<ServicesStore> {
     const server = await PostgresServer.start({
       dataDir: options.dataDir,
@@ -41,7 +43,13 @@ export class ServicesStore {
         const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [SERVICES_DATABASE]);
         if (rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(SERVICES_DATABASE)}`);
       });
-      await withClient(server.connectionConfig(SERVICES_DATABASE), (client) => ensureBreakerSchema(client));
+      // Here, once, rather than by each client: concurrent CREATE … IF NOT EXISTS can collide.
+      await withClient(server.connectionConfig(SERVICES_DATABASE), async (client) => {
+        await ensureBreakerSchema(client);
+        await ensureQueueSchema(client);
+        await createQueue(client, ORDER_QUEUE_NAME);
+        await ensureCacheSchema(client);
+      });
     } catch (error) {
       await server.destroy();
       throw error;
@@ -54,7 +62,7 @@ export class ServicesStore {
     return { host: this.server.host, port: this.server.port };
   }
 
-  /** What a pg Client or Pool (or a PostgresBreakerStore) needs to reach the store's database. */
+  /** What a pg Client or Pool (a PostgresBreakerStore, PostgresQueue, PostgresProductCache) needs to reach the store's database. */
   connectionConfig(): PostgresConnectionConfig {
     return this.server.connectionConfig(SERVICES_DATABASE);
   }

@@ -1,0 +1,6 @@
+// The read cache: the products as the database last answered them.
+export { CacheError } from './product-cache.ts';
+export type { CacheErrorCode, CachedValue, ProductCache } from './product-cache.ts';
+export { PostgresProductCache } from './postgres-product-cache.ts';
+export type { PostgresProductCacheOptions } from './postgres-product-cache.ts';
+export { CACHE_SCHEMA_SQL, ensureCacheSchema } from './cache-schema.ts';

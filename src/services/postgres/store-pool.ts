@@ -1,0 +1,93 @@
+// A small pool of connections to the services store in which every statement is bounded: the
+// queue and the cache stand for managed services that answer or fail, never hang. A blackholed
+// store (a fault proxy that swallows bytes) must make a call reject in bounded time, so the
+// shop can answer 503 instead of holding the customer's request.
+import pg from 'pg';
+
+/** Anything that runs a statement (a pg Client, a pooled client, the shop's Queryable): what a schema needs. */
+export interface StatementRunner {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
+
+/** Options of StorePool. */
+export interface StorePoolOptions {
+  /** Where the store is: host/port/user/password/database, or a connectionString. */
+  connection: pg.PoolConfig;
+  /** Bound on opening a connection (TCP and the startup handshake). */
+  connectTimeoutMs: number;
+  /** Bound on one statement once connected (also the server's statement_timeout). */
+  statementTimeoutMs: number;
+  /** Connections kept at most. */
+  maxConnections: number;
+  /** Shown in pg_stat_activity. */
+  applicationName: string;
+}
+
+/** A statement did not answer within the pool's statementTimeoutMs. */
+export class StoreTimeoutError extends Error {
+  readonly code = 'STORE_TIMEOUT';
+  constructor(timeoutMs: number) {
+    super(`the services store did not answer within ${timeoutMs} ms`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/** Connection settings shared by the pool and a dedicated client (the queue's LISTEN client). */
+export function storeClientConfig(options: StorePoolOptions): pg.ClientConfig {
+  return {
+    ...options.connection,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    // The server gives up too, so a slow (not blackholed) store does not commit a statement
+    // long after the caller was told it failed.
+    statement_timeout: options.statementTimeoutMs,
+    application_name: options.applicationName,
+    keepAlive: true,
+  };
+}
+
+/** A pg.Pool whose statements are bounded and whose broken connections are never reused. */
+export class StorePool {
+  readonly #pool: pg.Pool;
+  readonly #statementTimeoutMs: number;
+
+  constructor(options: StorePoolOptions) {
+    this.#statementTimeoutMs = options.statementTimeoutMs;
+    this.#pool = new pg.Pool({
+      ...storeClientConfig(options),
+      max: options.maxConnections,
+      idleTimeoutMillis: 10_000,
+      // A process may end with idle connections still open (a worker invocation, a CLI command).
+      allowExitOnIdle: true,
+    });
+    // An idle connection that breaks (the store restarted, a fault reset it) must not crash us;
+    // the next statement reports the failure to its caller.
+    this.#pool.on('error', () => {});
+  }
+
+  /** One statement, bounded; a connection whose statement timed out or failed mid-way is destroyed. */
+  async query<R extends pg.QueryResultRow>(query: pg.QueryConfig, values: unknown[]): Promise<pg.QueryResult<R>> {
+    // pool.connect is bounded by connectionTimeoutMillis, also while waiting for a free connection.
+    const client = await this.#pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        client.query<R>({ ...query, values }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StoreTimeoutError(this.#statementTimeoutMs)), this.#statementTimeoutMs);
+        }),
+      ]);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes every connection. */
+  async end(): Promise<void> {
+    await this.#pool.end();
+  }
+}
