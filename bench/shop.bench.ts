@@ -29,9 +29,13 @@
 //                                         same bodies (captured from a shop run earlier in the
 //                                         run, else built from the seed): the ceiling of the
 //                                         machine's HTTP path, no database, no framework
-//   both = resilient,naive; breaker = resilient,resilient-breaker,resilient-shared-breaker,bare
-// With the breaker variants the table adds each variant's throughput as a share of the first
-// variant's (the issue asks the breaker to keep >= 90% of the resilient shop's). --rounds N
+//   graceful                              Article 4's AFTER: shared breaker, read cache, write buffer
+//   resilient-cache, resilient-buffer     resilient plus only the read cache, or only the write buffer
+//   both = resilient,naive; breaker = resilient,resilient-breaker,resilient-shared-breaker,bare;
+//   degradation = resilient,resilient-cache,resilient-buffer,graceful
+// With several variants the table adds each variant's throughput as a share of the first
+// variant's (the breaker must keep >= 90% of the resilient shop's; the read cache >= 80% of
+// GET /products, the write buffer >= 90% of POST /orders, with the database up). --rounds N
 // repeats the whole list N times (A, B, C, A, B, C: the alternation that makes a comparison on
 // a noisy VM mean something) and reports each variant's median round.
 //
@@ -48,25 +52,11 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
-import { resolvePatterns, type Patterns, type PresetName } from '../src/shop/patterns.ts';
 import { SEED_PRODUCTS } from '../src/shop/schema.ts';
 import { machineBusyPercent, measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
 import { LoadGenerator } from './load-generator-client.ts';
 import type { LoadSummary, Scenario } from './load-generator.ts';
-
-/** What is measured: a shop with a preset or a breaker variant, or the bare HTTP server. */
-type Variant = PresetName | 'resilient-shared-breaker' | 'bare';
-const VARIANTS: readonly Variant[] = ['naive', 'resilient', 'resilient-breaker', 'resilient-shared-breaker', 'bare'];
-const VARIANT_GROUPS: Readonly<Record<string, readonly Variant[]>> = {
-  both: ['resilient', 'naive'],
-  breaker: ['resilient', 'resilient-breaker', 'resilient-shared-breaker', 'bare'],
-};
-
-/** The patterns of a shop variant (every variant but bare). */
-function variantPatterns(variant: Exclude<Variant, 'bare'>): Patterns {
-  if (variant === 'resilient-shared-breaker') return resolvePatterns({ preset: 'resilient', circuitBreaker: { mode: 'shared' } });
-  return resolvePatterns(variant);
-}
+import { VARIANT_GROUPS, VARIANTS, variantPatterns, type Variant } from './shop-variants.ts';
 
 interface BenchOptions {
   durationS: number;

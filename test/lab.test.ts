@@ -88,6 +88,8 @@ describe('chaos-lab up and the commands against it', () => {
         ['db-reader', 'database', 'reader', status.info.endpoints.proxyReader.port, 'DB_READER_URL'],
       ],
     );
+    // Article 3's resilient shop keeps nothing in a services store: no queue, no shared breaker, no worker.
+    assert.deepEqual([status.queue, status.breaker, status.recoveryWorker], [null, null, null]);
   });
 
   it('each command prints what it did, and bad input gets a clear error', async () => {
@@ -115,6 +117,9 @@ describe('chaos-lab up and the commands against it', () => {
     assert.match(unknown.stderr, /no instance "i-0000" in the group/);
     const badFault = await chaosLab(dir, 'fault', 'add', 'cache', 'blackhole');
     assert.match(badFault.stderr, /dependency must be one of db-writer, db-reader, got "cache"/);
+    const noQueue = await chaosLab(dir, 'queue');
+    assert.equal(noQueue.code, 1);
+    assert.match(noQueue.stderr, /this lab runs no order queue: its patterns have writeBuffer off/);
     const badDuration = await chaosLab(dir, 'fault', 'add', 'db-writer', 'blackhole', '--duration', 'soon');
     assert.equal(badDuration.code, 2);
     assert.match(badDuration.stderr, /--duration must be a duration like 500ms, 30s or 2m \(above 0, at most a day\), got "soon"/);

@@ -125,10 +125,8 @@ describe('initialisation (Article 4)', () => {
       const port = await freePort();
       const late = await PostgresServer.create({ port });
       const shop = await startShop({
-        patterns: resolvePatterns(preset),
+        patterns: resolvePatterns({ preset, initialisation: { mode: 'background', initialDelayMs: 100, maxDelayMs: 400 } }),
         writer: late.connectionConfig(),
-        initInitialDelayMs: 100,
-        initMaxDelayMs: 400,
       });
       try {
         assert.equal((await call(shop.url, 'GET', '/health')).status, 200);
@@ -146,17 +144,24 @@ describe('initialisation (Article 4)', () => {
     });
   }
 
-  it('with initMode once, a database that comes up late is never initialised (the trap)', async () => {
+  it("with initialisation once, a database that comes up late is never initialised and every request fails on the missing tables (Article 4's 500 forever)", async () => {
     const port = await freePort();
     const late = await PostgresServer.create({ port });
-    const shop = await startShop({ writer: late.connectionConfig(), initMode: 'once' });
+    const shop = await startShop({ writer: late.connectionConfig(), patterns: resolvePatterns({ initialisation: { mode: 'once' } }) });
     try {
       await shop.whenInitialised();
       assert.equal(shop.initializer.state.status, 'failed');
       await late.start();
-      const products = await call(shop.url, 'GET', '/products');
-      assert.equal(products.status, 503);
-      assert.equal(products.body['code'], 'DB_NOT_READY');
+      // The connection now succeeds, but nothing ever creates the tables: the article's app said
+      // "will retry on first request" and never did, so the requests go through and fail.
+      for (let i = 0; i < 3; i++) {
+        const products = await call(shop.url, 'GET', '/products');
+        assert.equal(products.status, 500, JSON.stringify(products.body));
+        assert.equal(products.body['code'], 'DB_ERROR');
+        assert.match(String(products.body['error']), /relation "products" does not exist/);
+      }
+      assert.equal(shop.initializer.state.status, 'failed');
+      assert.equal(shop.initializer.state.attempts, 1);
     } finally {
       await shop.close();
       await late.destroy();
@@ -199,13 +204,17 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
     assert.ok(fromFile.stderr.includes(`--patterns ${file}: patterns.retry.delaysMs[1]: must be >= 0, got -1`), fromFile.stderr);
     const unknown = await exec([CLI, 'shop', '--patterns', 'paranoid']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker\), JSON text .*, got "paranoid"/);
+    assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker, graceful\), JSON text .*, got "paranoid"/);
     const recovery = await exec([CLI, 'shop', '--patterns', 'resilient-breaker'], { ...process.env, CB_RECOVERY_TIMEOUT: '-5' });
     assert.equal(recovery.code, 2, recovery.stderr);
     assert.match(recovery.stderr, /CB_RECOVERY_TIMEOUT: must be a number of seconds above 0 and at most 3600 \(e\.g\. 30\), got "-5"/);
-    const reserved = await exec([CLI, 'up', '--patterns', '{"writeBuffer":{}}', '--dir', join(dir, 'lab')]);
+    // writeBuffer and readCache are patterns now (Article 4); the ones still reserved are refused by name.
+    const reserved = await exec([CLI, 'up', '--patterns', '{"workerPools":{}}', '--dir', join(dir, 'lab')]);
     assert.equal(reserved.code, 2);
-    assert.match(reserved.stderr, /patterns\.writeBuffer: is reserved for Article 4's write buffer queue/);
+    assert.match(reserved.stderr, /patterns\.workerPools: is reserved for Article 7's isolated worker pools/);
+    const badBuffer = await exec([CLI, 'up', '--patterns', '{"writeBuffer":{"mode":"kafka"}}', '--dir', join(dir, 'lab')]);
+    assert.equal(badBuffer.code, 2);
+    assert.match(badBuffer.stderr, /patterns\.writeBuffer\.mode: must be one of off, queue, got "kafka"/);
   });
 
   it('--strategy is a usage error that says to use --patterns', async () => {
@@ -270,5 +279,18 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
     const old = await exec([SHOP_MAIN], { ...env, STRATEGY: 'naive' });
     assert.equal(old.code, 2);
     assert.match(old.stderr, /STRATEGY is no longer read: set SHOP_PATTERNS/);
+    // Initialisation is a pattern now: the old variable is refused, naming the pattern to set.
+    const initMode = await exec([SHOP_MAIN], { ...env, INIT_MODE: 'once' });
+    assert.equal(initMode.code, 2);
+    assert.match(initMode.stderr, /INIT_MODE is no longer read: initialisation is a pattern, set SHOP_PATTERNS' initialisation\.mode \(once or background/);
+    // A cache or a queue with no way into the store would silently be no pattern at all.
+    const graceful = JSON.stringify(resolvePatterns('graceful'));
+    const store = { SERVICES_STORE_URL: 'postgresql://postgres:x@127.0.0.1:1/services' };
+    const noCache = await exec([SHOP_MAIN], { ...env, ...store, ORDER_QUEUE_URL: store.SERVICES_STORE_URL, SHOP_PATTERNS: graceful });
+    assert.equal(noCache.code, 2, noCache.stderr);
+    assert.match(noCache.stderr, /patterns\.readCache\.mode: write-through keeps the product cache in the lab's services store, and this shop was given none \(readCacheStore, or READ_CACHE_URL/);
+    const noQueue = await exec([SHOP_MAIN], { ...env, ...store, READ_CACHE_URL: store.SERVICES_STORE_URL, SHOP_PATTERNS: graceful });
+    assert.equal(noQueue.code, 2, noQueue.stderr);
+    assert.match(noQueue.stderr, /patterns\.writeBuffer\.mode: queue sends orders to the order queue in the lab's services store, and this shop was given none \(orderQueueStore, or ORDER_QUEUE_URL/);
   });
 });

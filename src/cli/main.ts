@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The chaos-lab command: parses arguments, calls the library, prints. Nothing else lives here.
-import { faultCommand, failoverCommand, instanceCommand, proxyCommand, statusCommand, downCommand } from './commands/lab-commands.ts';
+import { faultCommand, failoverCommand, instanceCommand, proxyCommand, queueCommand, statusCommand, downCommand } from './commands/lab-commands.ts';
 import { experimentsCommand, runCommand, suiteCommand, validateCommand } from './commands/experiments.ts';
 import { shopCommand } from './commands/shop.ts';
 import { upCommand } from './commands/up.ts';
@@ -25,15 +25,20 @@ commands:
   up [--instances N] [--patterns P] [--no-db-proxy] [--lb-retry] [--lb-eject] [--dir D]
       the whole lab: PostgreSQL writer + reader, database proxy, fault proxy, instances
       across zones, load balancer, control API; runs until Ctrl-C or chaos-lab down
-      --patterns: naive | resilient (default) | resilient-breaker, JSON text or a .json/.yaml file
-      (schema/patterns.schema.json); --no-db-proxy: instances reach the cluster endpoints straight
+      --patterns: naive | resilient (default) | resilient-breaker | graceful, JSON text or a .json/.yaml
+      file (schema/patterns.schema.json); --no-db-proxy: instances reach the cluster endpoints straight;
+      graceful (Article 4) adds the services store (shared breaker, read cache, order queue) and the
+      recovery worker
   status | down                                   (against a running lab)
   instance stop|kill|pause|resume|terminate <id>
   failover
   proxy deregister|register
   fault add <dependency> <fault> [--duration 30s] [--param name=value]… [--direction d] [--toxicity p]
-      dependency: db-writer, db-reader, and services-store where the lab runs one (chaos-lab status lists them)
+      dependency: db-writer, db-reader, and where the patterns use them services-store, read-cache,
+      order-queue (chaos-lab status lists them)
   fault list | fault clear
+  queue                                           the order queue: depth, in flight, dead letters, oldest age
+  queue redrive [--limit N]                       moves dead letters back to the queue
       every lab command takes --dir D (default ./.chaos-lab or $CHAOS_LAB_DIR) and --json
   help`;
 
@@ -50,6 +55,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   failover: failoverCommand,
   proxy: proxyCommand,
   fault: faultCommand,
+  queue: queueCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { QueueError } from '../services/queue/message-queue.ts';
 import { ClusterError } from './cluster/postgres-cluster.ts';
 import { FaultProxyApiError } from './fault-proxy/client.ts';
 import type { FaultSpec } from './fault-proxy/fault-proxy.ts';
@@ -22,6 +23,8 @@ const FAULT_FIELDS = ['dependency', 'type', 'params', 'direction', 'toxicity', '
  *   POST /failover
  *   POST /db-proxy/(deregister|register)
  *   GET  /faults   POST /faults {dependency, type, params?, durationMs?, direction?, toxicity?}   DELETE /faults
+ *   GET  /queue    the order queue: settings, depth, in flight, dead letters (with their last error), oldest age
+ *   POST /queue/redrive {limit?}   moves dead letters back to the queue: {moved}
  *   POST /down     stops the lab
  */
 export function buildControlApi(lab: Lab, token: string, onDown: () => void): FastifyInstance {
@@ -80,6 +83,25 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
   });
   app.delete('/faults', async () => lab.faultProxy.client.clearFaults());
 
+  // The order queue, in a lab whose patterns buffer writes; 409 NO_QUEUE in any other.
+  app.get('/queue', async (_request, reply) => {
+    const status = await lab.queueStatus();
+    if (!status) return noQueue(reply);
+    return { ...status, deadLetters: (await lab.deadLetters(DEAD_LETTERS_SHOWN)) ?? [] };
+  });
+  app.post<{ Body: unknown }>('/queue/redrive', async (request, reply) => {
+    if (!lab.queue) return noQueue(reply);
+    const body = request.body ?? {};
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return reply.code(400).send({ error: 'request body must be a JSON object', code: 'INVALID_BODY' });
+    const unknown = Object.keys(body).find((field) => field !== 'limit');
+    if (unknown !== undefined) return reply.code(400).send({ error: `redrive has no field ${JSON.stringify(unknown)} (it takes limit)`, code: 'INVALID_FIELD' });
+    const { limit } = body as { limit?: unknown };
+    if (limit !== undefined && !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit <= 100_000)) {
+      return reply.code(400).send({ error: `limit must be an integer from 1 to 100000, got ${JSON.stringify(limit)}`, code: 'INVALID_FIELD' });
+    }
+    return lab.queue.redrive(limit === undefined ? {} : { limit });
+  });
+
   app.post('/down', async () => {
     setImmediate(onDown);
     return { stopping: true };
@@ -90,9 +112,17 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
     if (error instanceof InstanceGroupError) return reply.code(error.code === 'NO_SUCH_INSTANCE' ? 404 : 409).send({ error: error.message, code: error.code });
     if (error instanceof ClusterError) return reply.code(409).send({ error: error.message, code: error.code });
     if (error instanceof FaultProxyApiError) return reply.code(error.status).send({ error: error.message, code: error.code });
+    if (error instanceof QueueError) return reply.code(error.code === 'INVALID_ARGUMENT' ? 400 : 503).send({ error: error.message, code: error.code });
     const status = (error as FastifyError).statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message, code: (error as FastifyError).code ?? 'BAD_REQUEST' });
     return reply.code(500).send({ error: error.message, code: 'INTERNAL_ERROR' });
   });
   return app;
+}
+
+/** Dead letters GET /queue lists (the oldest first). */
+const DEAD_LETTERS_SHOWN = 100;
+
+function noQueue(reply: FastifyReply): FastifyReply {
+  return reply.code(409).send({ error: 'this lab runs no order queue: its patterns have writeBuffer off (start it with --patterns graceful)', code: 'NO_QUEUE' });
 }

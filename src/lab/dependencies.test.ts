@@ -4,22 +4,34 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEPENDENCIES, DEPENDENCY_NAMES, dependencyNamed, dependencyTarget, presentDependencies, type DependencyContext } from './dependencies.ts';
 
-const context = (databaseProxyInPath: boolean, withStore = false): DependencyContext => ({
+const context = (databaseProxyInPath: boolean, withStore = false, uses: { readCache?: boolean; writeBuffer?: boolean } = {}): DependencyContext => ({
   cluster: { writerEndpoint: { host: '127.0.0.1', port: 1001 }, readerEndpoint: { host: '127.0.0.1', port: 1002 }, password: 'p@ss word' },
   databaseProxy: { writerEndpoint: { host: '127.0.0.1', port: 2001 }, readerEndpoint: { host: '127.0.0.1', port: 2002 } },
   databaseProxyInPath,
   database: 'chaos_shop',
   ...(withStore ? { servicesStore: { endpoint: { host: '127.0.0.1', port: 4001 }, password: 's/cret', database: 'services' } } : {}),
+  ...uses,
 });
 
 describe('the dependency registry', () => {
-  it('lists the writer, the reader and the services store, as chaos targets with tags Kind and Role', () => {
-    assert.deepEqual(DEPENDENCY_NAMES, ['db-writer', 'db-reader', 'services-store']);
+  it('lists the writer, the reader and the services store\'s three services, as chaos targets with tags Kind and Role', () => {
+    assert.deepEqual(DEPENDENCY_NAMES, ['db-writer', 'db-reader', 'services-store', 'read-cache', 'order-queue']);
     assert.deepEqual(DEPENDENCIES.map(dependencyTarget), [
       { id: 'db-writer', tags: { Kind: 'database', Role: 'writer' } },
       { id: 'db-reader', tags: { Kind: 'database', Role: 'reader' } },
       { id: 'services-store', tags: { Kind: 'key-value-store', Role: 'breaker-state' } },
+      { id: 'read-cache', tags: { Kind: 'key-value-store', Role: 'read-cache' } },
+      { id: 'order-queue', tags: { Kind: 'queue', Role: 'write-buffer' } },
     ]);
+  });
+
+  it('has the read cache and the order queue only where the patterns use them, each its own listener to the store', () => {
+    const names = (c: DependencyContext): string[] => presentDependencies(c).map((d) => d.name);
+    assert.deepEqual(names(context(true, true, { readCache: true, writeBuffer: true })), ['db-writer', 'db-reader', 'services-store', 'read-cache', 'order-queue']);
+    assert.deepEqual(names(context(true, true, { writeBuffer: true })), ['db-writer', 'db-reader', 'services-store', 'order-queue']);
+    // No store, no cache or queue, whatever the patterns say (the lab starts the store when they need it).
+    assert.deepEqual(names(context(true, false, { readCache: true, writeBuffer: true })), ['db-writer', 'db-reader']);
+    assert.deepEqual(dependencyNamed('order-queue')!.upstream(context(true, true, { writeBuffer: true })), { host: '127.0.0.1', port: 4001 });
   });
 
   it('has the services store only in a lab that runs one (a shared breaker needs it)', () => {
@@ -49,6 +61,8 @@ describe('the dependency registry', () => {
         ['DB_READER_URL', 'postgresql://postgres:p%40ss%20word@127.0.0.1:3001/chaos_shop'],
         // Through its fault-proxy listener, never the store's own port: the path an experiment cuts.
         ['SERVICES_STORE_URL', 'postgresql://postgres:s%2Fcret@127.0.0.1:3001/services'],
+        ['READ_CACHE_URL', 'postgresql://postgres:s%2Fcret@127.0.0.1:3001/services'],
+        ['ORDER_QUEUE_URL', 'postgresql://postgres:s%2Fcret@127.0.0.1:3001/services'],
       ],
     );
   });

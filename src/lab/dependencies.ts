@@ -2,7 +2,9 @@
 // The fault proxy gets a listener per entry, chaos targets of type lab:dependency are these
 // entries (tags Kind and Role), the control API accepts faults on these names, `status` lists
 // them, and an instance is told where each is through its environment variable. Adding a
-// dependency (the services store, reviews, promo) is one entry here.
+// dependency (the services store, reviews, promo) is one entry here. The services store has
+// three entries, one per service it stands for (the breaker's table, the read cache, the order
+// queue), each its own listener, so an experiment can cut one without the others.
 import type { Address } from './fault-proxy/connection.ts';
 
 /** What a dependency's upstream and instance address are computed from: the lab's parts and topology. */
@@ -20,6 +22,10 @@ export interface DependencyContext {
    * runs one: only a shared circuit breaker needs it, so a lab without one does not start it.
    */
   servicesStore?: { endpoint: Address; password: string; database: string };
+  /** The instances' patterns read through a cache in the services store (readCache not off). */
+  readCache?: boolean;
+  /** The instances' patterns buffer writes in the services store's order queue (writeBuffer not off). */
+  writeBuffer?: boolean;
 }
 
 /** One dependency of the shop. */
@@ -27,9 +33,9 @@ export interface LabDependency {
   /** Its name: the fault proxy's listener, the chaos target's resource id, `fault add <name>`. */
   name: string;
   /** What it is (target tag Kind). */
-  kind: 'database' | 'key-value-store';
+  kind: 'database' | 'key-value-store' | 'queue';
   /** What it does for the shop (target tag Role). */
-  role: 'writer' | 'reader' | 'breaker-state';
+  role: 'writer' | 'reader' | 'breaker-state' | 'read-cache' | 'write-buffer';
   /** Whether this lab has it (default: always). A dependency absent gets no listener, no variable, no status line. */
   present?(context: DependencyContext): boolean;
   /** Where its fault-proxy listener relays to, in this lab's topology. */
@@ -66,22 +72,40 @@ export const DEPENDENCIES: readonly LabDependency[] = [
     role: 'breaker-state',
     present: (c) => c.servicesStore !== undefined,
     upstream: (c) => servicesStoreOf(c).endpoint,
-    instanceEnv: {
-      name: 'SERVICES_STORE_URL',
-      value: (listen, c) => {
-        const store = servicesStoreOf(c);
-        return `postgresql://postgres:${encodeURIComponent(store.password)}@${listen.host}:${listen.port}/${store.database}`;
-      },
-    },
+    instanceEnv: { name: 'SERVICES_STORE_URL', value: storeUrl },
+  },
+  {
+    // The product cache (DynamoDB in the article), when the patterns read through one.
+    name: 'read-cache',
+    kind: 'key-value-store',
+    role: 'read-cache',
+    present: (c) => c.servicesStore !== undefined && c.readCache === true,
+    upstream: (c) => servicesStoreOf(c).endpoint,
+    instanceEnv: { name: 'READ_CACHE_URL', value: storeUrl },
+  },
+  {
+    // The order queue (SQS in the article), when the patterns buffer writes: the instances send
+    // to it and the recovery worker drains it, both through this listener.
+    name: 'order-queue',
+    kind: 'queue',
+    role: 'write-buffer',
+    present: (c) => c.servicesStore !== undefined && c.writeBuffer === true,
+    upstream: (c) => servicesStoreOf(c).endpoint,
+    instanceEnv: { name: 'ORDER_QUEUE_URL', value: storeUrl },
   },
 ];
+
+function storeUrl(listen: Address, context: DependencyContext): string {
+  const store = servicesStoreOf(context);
+  return `postgresql://postgres:${encodeURIComponent(store.password)}@${listen.host}:${listen.port}/${store.database}`;
+}
 
 function servicesStoreOf(context: DependencyContext): NonNullable<DependencyContext['servicesStore']> {
   if (!context.servicesStore) throw new Error('this lab runs no services store');
   return context.servicesStore;
 }
 
-/** The dependencies this lab has, in registry order (the services store only when it runs one). */
+/** The dependencies this lab has, in registry order (the services store's only when it runs one and the patterns use them). */
 export function presentDependencies(context: DependencyContext): LabDependency[] {
   return DEPENDENCIES.filter((d) => d.present?.(context) ?? true);
 }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
+import type { BreakerRecord } from '../resilience/circuit-breaker/index.ts';
+import { ARTICLE_QUEUE_SETTINGS, type DeadLetter, type MessageQueue, type QueueSettings } from '../services/queue/message-queue.ts';
+import { SHOP_BREAKER_NAME } from '../shop/compose.ts';
 import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { initSchema } from '../shop/schema.ts';
 import { PostgresCluster, type ClusterStatus } from './cluster/postgres-cluster.ts';
@@ -14,6 +17,8 @@ import { ShopProcessLauncher } from './fleet/instance-process.ts';
 import { LoadBalancer, type TargetStateChange, type TargetStatus } from './fleet/load-balancer.ts';
 import type { EjectionSettings, HealthCheckSettings } from './fleet/target-health.ts';
 import { LabDir } from './lab-dir.ts';
+import { RecoveryWorkerProcess, type RecoveryWorkerStatus } from './recovery-worker/worker-process.ts';
+import { recoveryWorkerEnv, StoreClients, storeUses, type LabQueueStatus } from './store-clients.ts';
 import { ServicesStore, SERVICES_DATABASE } from './services-store/index.ts';
 import { SHOP_DATABASE } from './standalone-shop.ts';
 
@@ -31,10 +36,24 @@ export interface LabOptions {
    */
   databaseProxy?: boolean;
   /**
-   * Run the services store (the shared breakers' state; it stands for DynamoDB) even when no
-   * instance's patterns need it. It always runs when the patterns use a shared breaker.
+   * Run the services store (the shared breakers' state, the read cache, the order queue: it stands
+   * for DynamoDB and SQS) even when no instance's patterns need it. It always runs when the
+   * patterns use a shared breaker, a read cache or a write buffer.
    */
   servicesStore?: boolean;
+  /** The order queue's settings (default Article 4's: 90 s visibility, 20 s long poll, 10 receives); the profiles scale them. */
+  queue?: Partial<QueueSettings>;
+  /**
+   * The database proxy's targets are registered when the lab starts (default true). False: they
+   * start deregistered, the database "not there yet" for the instances (init-race) until
+   * lab:db-proxy:register.
+   */
+  databaseProxyRegistered?: boolean;
+  /**
+   * The lab creates the shop's schema before the instances start (default true). False: only the
+   * instances' initialisation creates it (init-race: what they do when it fails is the finding).
+   */
+  createSchema?: boolean;
   healthCheck?: Partial<HealthCheckSettings>;
   /** Load balancer: retry failed idempotent requests on another target. */
   retry?: boolean;
@@ -58,7 +77,13 @@ export interface LabInfo {
   /** The fault proxy's own process (instances and servers are in the status). */
   faultProxyPid: number;
   endpoints: { writer: Address; reader: Address; proxyWriter: Address; proxyReader: Address; servicesStore?: Address };
+  /** The order queue's settings, when the lab runs one (a write buffer). */
+  queue?: QueueSettings;
+  /** The recovery worker's PID when the lab started it (a write buffer); `status` has the current one. */
+  recoveryWorkerPid?: number;
 }
+
+export type { LabQueueStatus } from './store-clients.ts';
 
 /** Everything about a running lab. */
 export interface LabStatus {
@@ -72,6 +97,12 @@ export interface LabStatus {
   faultProxies: ProxyStatus[];
   /** Each dependency of the registry: its tags, its fault-proxy listener and where that leads. */
   dependencies: DependencyStatus[];
+  /** The order queue, when the lab runs one (null too when the store does not answer). */
+  queue: LabQueueStatus | null;
+  /** The fleet's shared breaker as the services store holds it, when the patterns share one (null too when the store does not answer). */
+  breaker: (BreakerRecord & { name: string }) | null;
+  /** The recovery worker, when the lab runs one. */
+  recoveryWorker: RecoveryWorkerStatus | null;
 }
 
 /** One dependency as `status` shows it. */
@@ -86,21 +117,33 @@ export interface DependencyStatus {
 }
 
 /**
- * The whole lab of Articles 1 and 3 on one machine: a PostgreSQL writer and reader, the
- * database proxy, the fault proxy in front of every database connection, a group of shop
- * instances across zones, and the load balancer. Every part binds 127.0.0.1; every child
- * process dies with the process that started the lab.
+ * The whole lab of Articles 1, 3 and 4 on one machine: a PostgreSQL writer and reader, the
+ * database proxy, the fault proxy in front of every dependency connection, a group of shop
+ * instances across zones, the load balancer; and when the patterns need them, the services
+ * store (a third PostgreSQL server: the shared breaker's state, the read cache, the order
+ * queue) and the recovery worker that drains the queue. Every part binds 127.0.0.1; every
+ * child process dies with the process that started the lab.
  *
- * Paths: instances reach every dependency of the registry (dependencies.ts) through the fault
- * proxy (the services store, a third PostgreSQL server, only runs when a shared breaker needs it); the database listeners lead to the database proxy, or (databaseProxy: false, Article 3's
- * naive setup) straight to the cluster endpoints.
+ * Paths: instances and the worker reach every dependency of the registry (dependencies.ts)
+ * through the fault proxy; the database listeners lead to the database proxy, or
+ * (databaseProxy: false, Article 3's naive setup) straight to the cluster endpoints.
  */
 export class Lab {
   readonly cluster: PostgresCluster;
   readonly databaseProxy: DatabaseProxy;
   readonly faultProxy: FaultProxyProcess;
-  /** The services store, when this lab runs one (a shared breaker's state lives there). */
+  /** The services store, when this lab runs one (a shared breaker's state, the read cache, the order queue live there). */
   readonly servicesStore: ServicesStore | undefined;
+  /**
+   * The lab's own client of the order queue (straight to the store, not through the fault proxy:
+   * the lab observes, it is not a customer), when the patterns buffer writes: stats, dead
+   * letters, redrive, stateOfKey for the audit.
+   */
+  readonly queue: MessageQueue | undefined;
+  /** The order queue's settings (the worker's and this client's). */
+  readonly queueSettings: QueueSettings;
+  /** The recovery worker, when the patterns buffer writes. */
+  readonly recoveryWorker: RecoveryWorkerProcess | undefined;
   readonly loadBalancer: LoadBalancer;
   readonly group: InstanceGroup;
   readonly patterns: Patterns;
@@ -110,6 +153,7 @@ export class Lab {
   info: LabInfo | undefined;
   readonly #labDir: LabDir;
   readonly #dependencies: DependencyStatus[];
+  readonly #storeClients: StoreClients | undefined;
 
   private constructor(parts: {
     cluster: PostgresCluster;
@@ -122,6 +166,9 @@ export class Lab {
     databaseProxyInPath: boolean;
     dependencies: DependencyStatus[];
     labDir: LabDir;
+    queueSettings: QueueSettings;
+    recoveryWorker: RecoveryWorkerProcess | undefined;
+    storeClients: StoreClients | undefined;
   }) {
     this.cluster = parts.cluster;
     this.databaseProxy = parts.databaseProxy;
@@ -134,6 +181,10 @@ export class Lab {
     this.#dependencies = parts.dependencies;
     this.#labDir = parts.labDir;
     this.dir = parts.labDir.path;
+    this.queue = parts.storeClients?.queue;
+    this.queueSettings = parts.queueSettings;
+    this.recoveryWorker = parts.recoveryWorker;
+    this.#storeClients = parts.storeClients;
   }
 
   /**
@@ -149,6 +200,8 @@ export class Lab {
     const progress = options.onProgress ?? (() => {});
     const patterns = options.patterns ?? resolvePatterns('resilient');
     const databaseProxyInPath = options.databaseProxy ?? true;
+    const uses = storeUses(patterns);
+    const queueSettings: QueueSettings = { ...ARTICLE_QUEUE_SETTINGS, ...options.queue };
     // First, before anything starts: a second lab over this folder is refused here.
     const labDir = await LabDir.claim(resolve(options.dir));
     const cleanup: Array<() => Promise<void>> = [() => labDir.release(LAB_FILES)];
@@ -159,12 +212,16 @@ export class Lab {
       const databaseProxy = new DatabaseProxy(cluster);
       await databaseProxy.listen();
       cleanup.push(() => databaseProxy.close());
-      progress('creating the schema');
-      await createSchema(cluster.writerEndpoint, cluster.password);
+      // Before any instance connects: the database is "not there yet" behind the proxy.
+      if (options.databaseProxyRegistered === false) databaseProxy.deregister();
+      if (options.createSchema ?? true) {
+        progress('creating the schema');
+        await createSchema(cluster.writerEndpoint, cluster.password);
+      }
       // Only when needed: it is a third PostgreSQL server (~0.9 s to start here), and a lab
-      // without a shared breaker has nothing to keep in it.
+      // whose patterns keep nothing in it does not pay for it.
       let servicesStore: ServicesStore | undefined;
-      if (options.servicesStore || patterns.circuitBreaker.mode === 'shared') {
+      if (options.servicesStore || uses.sharedBreaker || uses.readCache || uses.writeBuffer) {
         progress('starting the services store');
         const store = await ServicesStore.start();
         cleanup.push(() => store.close());
@@ -178,6 +235,8 @@ export class Lab {
         databaseProxyInPath,
         database: SHOP_DATABASE,
         servicesStore: servicesStore && { endpoint: servicesStore.endpoint, password: servicesStore.server.password, database: SERVICES_DATABASE },
+        readCache: uses.readCache,
+        writeBuffer: uses.writeBuffer,
       };
       const present = presentDependencies(context);
       const faultProxy = await spawnFaultProxy(present.map((d) => ({ name: d.name, upstream: d.upstream(context) })));
@@ -208,8 +267,33 @@ export class Lab {
         healthCheckGracePeriodMs: options.healthCheckGracePeriodMs,
       });
       cleanup.push(() => group.close());
+      // The lab's own clients of the store: the queue (stats, dead letters, redrive) and the breaker's record.
+      const storeClients = servicesStore && new StoreClients(servicesStore, uses, queueSettings);
+      if (storeClients) cleanup.push(() => storeClients.close());
+      let workerStarting: Promise<RecoveryWorkerProcess> | undefined;
+      if (storeClients?.queue) {
+        progress('starting the recovery worker');
+        // Started beside the instances (each is a Node process that takes a moment to boot).
+        const starting = (workerStarting = RecoveryWorkerProcess.start({ env: recoveryWorkerEnv(env, patterns, queueSettings) }));
+        cleanup.push(async () => (await starting.catch(() => undefined))?.stop());
+      }
       await group.start();
-      return new Lab({ cluster, databaseProxy, faultProxy, servicesStore, loadBalancer, group, patterns, databaseProxyInPath, dependencies, labDir });
+      const recoveryWorker = await workerStarting;
+      return new Lab({
+        cluster,
+        databaseProxy,
+        faultProxy,
+        servicesStore,
+        loadBalancer,
+        group,
+        patterns,
+        databaseProxyInPath,
+        dependencies,
+        labDir,
+        queueSettings,
+        recoveryWorker,
+        storeClients,
+      });
     } catch (error) {
       for (const step of cleanup.reverse()) await step().catch(() => {});
       throw error;
@@ -233,6 +317,8 @@ export class Lab {
         proxyReader: this.databaseProxy.readerEndpoint,
         ...(this.servicesStore ? { servicesStore: this.servicesStore.endpoint } : {}),
       },
+      ...(this.queue ? { queue: this.queueSettings } : {}),
+      ...(this.recoveryWorker?.pid !== undefined ? { recoveryWorkerPid: this.recoveryWorker.pid } : {}),
     };
     await this.#labDir.writePrivate('token', token);
     await this.#labDir.writePrivate('lab.json', `${JSON.stringify(info, null, 2)}\n`);
@@ -253,7 +339,30 @@ export class Lab {
       // Partial status rather than none when the fault proxy does not answer.
       faultProxies: await this.faultProxy.client.listProxies().catch(() => []),
       dependencies: this.#dependencies,
+      queue: (await this.queueStatus().catch(() => undefined)) ?? null,
+      breaker: await this.breakerState()
+        .then((record) => (record ? { name: SHOP_BREAKER_NAME, ...record } : null))
+        .catch(() => null),
+      recoveryWorker: this.recoveryWorker?.status() ?? null,
     };
+  }
+
+  /** The order queue's name, settings and stats, or undefined when the lab runs none. */
+  async queueStatus(): Promise<LabQueueStatus | undefined> {
+    return this.#storeClients?.queueStatus();
+  }
+
+  /** The dead letters (oldest first, at most `limit`), or undefined when the lab runs no queue. */
+  async deadLetters(limit = 100): Promise<DeadLetter[] | undefined> {
+    return this.#storeClients?.deadLetters(limit);
+  }
+
+  /**
+   * The fleet's shared breaker as the services store holds it (read straight from the store, not
+   * through the fault proxy), or undefined when the patterns share none.
+   */
+  async breakerState(): Promise<BreakerRecord | undefined> {
+    return this.#storeClients?.breakerState();
   }
 
   /** Stops everything, in reverse order, and removes lab.json and the token. */
@@ -261,8 +370,10 @@ export class Lab {
     // Every step runs, whatever the one before did; the first failure is reported at the end.
     const steps = [
       () => this.group.close(),
+      async () => this.recoveryWorker?.stop(),
       () => this.loadBalancer.close(),
       () => this.faultProxy.stop(),
+      async () => this.#storeClients?.close(),
       async () => this.servicesStore?.close(),
       () => this.databaseProxy.close(),
       () => this.cluster.close(),

@@ -19,7 +19,7 @@ export interface StandaloneShopOptions {
 /** A shop instance with its own PostgreSQL server. */
 export interface StandaloneShop {
   readonly postgres: PostgresServer;
-  /** The services store, when the patterns use a shared breaker (its state lives there). */
+  /** The services store, when the patterns use it: a shared breaker's state, the read cache, the order queue. */
   readonly servicesStore: ServicesStore | undefined;
   readonly shop: ShopInstance;
   /** Stops the shop, then the servers, and removes their data. */
@@ -41,12 +41,15 @@ export async function createDatabase(server: PostgresServer, database: string): 
 
 /**
  * Starts an embedded PostgreSQL server and one shop instance on it: `chaos-lab shop`. With a
- * shared breaker it also starts the services store, reached straight (there is no fault proxy
- * here: `chaos-lab up` is where the store can be cut on its own).
+ * shared breaker, the read cache or the write buffer it also starts the services store, reached
+ * straight (there is no fault proxy here: `chaos-lab up` is where the store can be cut on its
+ * own). No recovery worker runs here: orders the write buffer queues stay queued (`chaos-lab up`
+ * runs the worker).
  */
 export async function startStandaloneShop(options: StandaloneShopOptions = {}): Promise<StandaloneShop> {
-  const shared = options.patterns?.circuitBreaker.mode === 'shared';
-  const [postgres, servicesStore] = await startBoth(PostgresServer.start(), shared ? ServicesStore.start() : Promise.resolve(undefined));
+  const patterns = options.patterns;
+  const usesStore = patterns !== undefined && (patterns.circuitBreaker.mode === 'shared' || patterns.readCache.mode !== 'off' || patterns.writeBuffer.mode !== 'off');
+  const [postgres, servicesStore] = await startBoth(PostgresServer.start(), usesStore ? ServicesStore.start() : Promise.resolve(undefined));
   const destroy = async (): Promise<void> => {
     await Promise.allSettled([postgres.destroy(), servicesStore?.close()]);
   };
@@ -60,6 +63,8 @@ export async function startStandaloneShop(options: StandaloneShopOptions = {}): 
         patterns: options.patterns,
         instanceId: options.instanceId ?? 'i-standalone',
         servicesStore: servicesStore?.connectionConfig(),
+        readCacheStore: servicesStore?.connectionConfig(),
+        orderQueueStore: servicesStore?.connectionConfig(),
       },
       options.events,
     );

@@ -6,12 +6,12 @@ import { errorBody, invalid, ShopError } from './errors.ts';
 import type { SchemaInitializer } from './initializer.ts';
 import type { ShopMetrics } from './metrics.ts';
 import { patternsName } from './patterns.ts';
-import { DatabaseFailure, type ShopPorts } from './ports.ts';
-import { parseId, parseIdempotencyKey, parseOrderRequest } from './validation.ts';
+import { DatabaseFailure, type OrderRequestStatus, type ShopPorts } from './ports.ts';
+import { parseId, parseIdempotencyKey, parseOrderRequest, parseRequestKey } from './validation.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** What served the answer, for metrics: 'database' or 'none' (a circuit open and no fallback). */
+    /** What served the answer, for metrics: 'database', 'cache' (the read cache), 'queue' (the write buffer) or 'none'. */
     source: string;
   }
 }
@@ -32,7 +32,8 @@ const productSchema = {
 
 /** Builds the Chaos Shop HTTP app (Article 1's API) over the shop's ports. */
 export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDependencies): FastifyInstance {
-  const app = Fastify({ bodyLimit: config.bodyLimitBytes, logger: false, return503OnClosing: true });
+  // maxParamLength: an order request's key is an Idempotency-Key (up to 255 characters, more once percent-encoded).
+  const app = Fastify({ bodyLimit: config.bodyLimitBytes, logger: false, return503OnClosing: true, routerOptions: { maxParamLength: 1024 } });
   app.decorateRequest('source', 'none');
   // Only JSON bodies: anything else is 415. Our own parser, for messages that say what is wrong.
   app.removeAllContentTypeParsers();
@@ -45,13 +46,15 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
   });
 
   /**
-   * Runs a port call that reaches the database: 503 until the schema is initialised; a database
-   * failure becomes a JSON 500 that carries the driver's message, counted by role and kind; a
-   * call the circuit breaker refused becomes 503 CIRCUIT_OPEN at once (no fallback exists yet:
-   * the read cache and the write buffer come with Article 4's next issue).
+   * Runs a port call that reaches the database: 503 until the schema is initialised (in mode
+   * once, not after its failure: see SchemaInitializer.servesRequests); a database failure becomes
+   * a JSON 500 that carries the driver's message, counted by role and kind; a call the circuit
+   * breaker refused becomes 503 CIRCUIT_OPEN at once. With the read cache or the write buffer on,
+   * those failures reach here only when the fallback could not answer either (its ShopError: 503
+   * CACHE_EMPTY, CACHE_UNAVAILABLE, QUEUE_UNAVAILABLE) or were not an outage (a statement error).
    */
   async function fromDatabase<T>(request: FastifyRequest, call: () => Promise<T>): Promise<T> {
-    if (!initializer.ready) {
+    if (!initializer.servesRequests) {
       const state = initializer.state;
       const lastError = 'lastError' in state ? state.lastError : undefined;
       throw new ShopError(503, 'DB_NOT_READY', `database not initialised yet${lastError ? `: ${lastError}` : ''}`);
@@ -60,6 +63,10 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
     try {
       return await call();
     } catch (error) {
+      if (error instanceof ShopError) {
+        request.source = 'none';
+        throw error;
+      }
       if (error instanceof CircuitOpenError) {
         request.source = 'none';
         throw new ShopError(503, 'CIRCUIT_OPEN', CIRCUIT_OPEN_MESSAGE[error.state]);
@@ -110,6 +117,7 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
               db_latency_ms: { type: 'number' },
               served_by: { type: 'string' },
               source: { type: 'string' },
+              cache_age_ms: { type: 'integer' },
             },
           },
         },
@@ -117,24 +125,42 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
     },
     async (request) => {
       const started = performance.now();
-      const rows = await fromDatabase(request, () => ports.catalog.listProducts());
-      return { products: rows, count: rows.length, db_latency_ms: elapsedMs(started), served_by: config.instanceId, source: 'database' };
+      const served = await fromDatabase(request, () => ports.catalog.listProducts());
+      request.source = served.source;
+      const rows = served.value;
+      const answer = { products: rows, count: rows.length, db_latency_ms: elapsedMs(started), served_by: config.instanceId, source: served.source };
+      // Article 4's "source": "cache", with how old the entry is: stale data, and the customer can tell.
+      return served.source === 'cache' ? { ...answer, cache_age_ms: served.ageMs ?? 0 } : answer;
     },
   );
 
   app.get<{ Params: { id: string } }>('/products/:id', async (request) => {
     const id = parseId(request.params.id, 'product');
-    const product = await fromDatabase(request, () => ports.catalog.getProduct(id));
+    const served = await fromDatabase(request, () => ports.catalog.getProduct(id));
+    request.source = served.source;
+    const product = served.value;
     if (product === undefined) throw new ShopError(404, 'PRODUCT_NOT_FOUND', 'product not found', { product_id: id });
-    return product;
+    // The database's answer keeps Article 1's shape; one from the cache says so.
+    return served.source === 'cache' ? { ...product, source: 'cache', cache_age_ms: served.ageMs ?? 0 } : product;
   });
 
   app.post('/orders', async (request, reply) => {
     const order = parseOrderRequest(request.body);
     const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
     const result = await fromDatabase(request, () => ports.orders.placeOrder({ ...order, idempotencyKey }));
+    if (result.queued) request.source = 'queue';
     if (result.replayed && idempotencyKey !== undefined) reply.header('idempotent-replayed', 'true');
     return reply.code(result.httpStatus).type('application/json; charset=utf-8').send(result.body);
+  });
+
+  // Where a 202 (or any keyed order) stands: a 202 that cannot be followed up is a dead end for a customer.
+  app.get<{ Params: { key: string } }>('/orders/requests/:key', async (request) => {
+    const key = parseRequestKey(request.params.key);
+    const found = await fromDatabase(request, () => ports.orders.orderRequest(key));
+    if (found === undefined) {
+      throw new ShopError(404, 'ORDER_REQUEST_NOT_FOUND', 'no order request with this key: neither the database nor the order queue knows it', { idempotency_key: key });
+    }
+    return requestStatusBody(key, found);
   });
 
   app.get<{ Params: { id: string } }>('/orders/:id', async (request) => {
@@ -175,6 +201,18 @@ const CIRCUIT_OPEN_MESSAGE = {
   OPEN: 'database unavailable: the circuit breaker is open after consecutive database failures; the database was not called, try again later',
   HALF_OPEN: "database unavailable: the circuit breaker is testing the database with one trial call; the database was not called, try again later",
 } as const;
+
+/** The follow-up endpoint's answer for one key. */
+function requestStatusBody(key: string, found: OrderRequestStatus): Record<string, unknown> {
+  switch (found.status) {
+    case 'confirmed':
+      return { idempotency_key: key, status: 'confirmed', order: found.order };
+    case 'rejected':
+      return { idempotency_key: key, status: 'rejected', reason: found.reason, http_status: found.httpStatus, answer: found.answer };
+    case 'pending':
+      return found.deadLettered ? { idempotency_key: key, status: 'pending', dead_lettered: true } : { idempotency_key: key, status: 'pending' };
+  }
+}
 
 /** Parses a JSON body, refusing empty bodies and prototype-poisoning keys (__proto__, constructor.prototype). */
 function parseJsonBody(text: string): unknown {

@@ -33,5 +33,6 @@ export function ordersWithBreaker(orders: Orders, breaker: CircuitBreaker): Orde
   return {
     placeOrder: (order) => breaker.execute(() => orders.placeOrder(order)),
     getOrder: (id) => breaker.execute(() => orders.getOrder(id)),
+    orderRequest: (key) => breaker.execute(() => orders.orderRequest(key)),
   };
 }

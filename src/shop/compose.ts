@@ -9,6 +9,8 @@ import {
   type BreakerStore,
   type CircuitBreaker,
 } from '../resilience/circuit-breaker/index.ts';
+import type { ProductCache } from '../services/cache/index.ts';
+import type { MessageQueue } from '../services/queue/index.ts';
 import { catalogWithBreaker, isDatabaseUnavailable, ordersWithBreaker } from './circuit-breaker-ports.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import { ConnectionPool } from './database/connection-pool.ts';
@@ -18,6 +20,8 @@ import type { EndpointConnection, ShopDatabase } from './database/shop-database.
 import { databasePorts } from './database-ports.ts';
 import type { Patterns } from './patterns.ts';
 import type { ShopPorts } from './ports.ts';
+import { catalogWithReadCache } from './read-cache-ports.ts';
+import { ordersWithWriteBuffer } from './write-buffer-ports.ts';
 
 /** Where the database is, and how long a connection may take to open. */
 export interface DatabaseTarget {
@@ -112,25 +116,49 @@ export function trialLeaseMs(patterns: Patterns, connectTimeoutMs: number): numb
   return Math.max(DEFAULT_BREAKER_SETTINGS.trialLeaseMs, worstCallMs);
 }
 
+/** What composePorts wraps the ports with, besides the patterns: the breaker, the cache, the queue, and hooks for metrics. */
+export interface PortsTarget {
+  instanceId: string;
+  readerIsWriter: boolean;
+  /** The circuit breaker (composeCircuitBreaker), when the patterns ask for one. */
+  breaker?: CircuitBreaker;
+  /** The read cache (the services store's product cache); required when patterns.readCache is on. */
+  cache?: ProductCache;
+  /** The order queue (the services store's order-buffer); required when patterns.writeBuffer is on. */
+  queue?: MessageQueue;
+  /** A database failure a fallback answered for (it never reached the routes, which count the others). */
+  onDegradedFailure?: (error: unknown) => void;
+  /** After each read-cache write; `error` set when it failed. */
+  onCacheWrite?: (error: unknown) => void;
+  /** After each write-buffer send; `error` set when it failed. */
+  onQueueSend?: (error: unknown) => void;
+}
+
 /**
  * The ports the routes talk to, over `database`, wrapped as the patterns say: the circuit
- * breaker (composeCircuitBreaker) around the catalog and the orders; later a read cache around
- * the catalog and a write buffer around the orders. The health port is never wrapped:
+ * breaker (composeCircuitBreaker) around the catalog and the orders first, then the read cache
+ * around the catalog and the write buffer around the orders, so that a call the breaker refuses
+ * falls back exactly like one the database failed. The health port is never wrapped:
  * /health/deep reports the database as it is this moment, not the breaker's opinion of it (a
  * probe answered 503 CIRCUIT_OPEN would hide that the database is back), and its pings are not
  * customer calls, so they neither trip the breaker nor take its one trial call.
  */
-export function composePorts(
-  database: ShopDatabase,
-  patterns: Patterns,
-  options: { instanceId: string; readerIsWriter: boolean; breaker?: CircuitBreaker },
-): ShopPorts {
+export function composePorts(database: ShopDatabase, patterns: Patterns, target: PortsTarget): ShopPorts {
   const ports = databasePorts(database, {
-    instanceId: options.instanceId,
+    instanceId: target.instanceId,
     retriesStatements: patterns.retry.delaysMs.length > 0,
-    readYourWrites: patterns.readWriteSplit && !options.readerIsWriter,
+    readYourWrites: patterns.readWriteSplit && !target.readerIsWriter,
   });
-  const { breaker } = options;
-  if (!breaker) return ports;
-  return { catalog: catalogWithBreaker(ports.catalog, breaker), orders: ordersWithBreaker(ports.orders, breaker), health: ports.health };
+  const { breaker } = target;
+  let { catalog, orders } = breaker ? { catalog: catalogWithBreaker(ports.catalog, breaker), orders: ordersWithBreaker(ports.orders, breaker) } : ports;
+  const { readCache, writeBuffer } = patterns;
+  if (readCache.mode === 'write-through') {
+    if (!target.cache) throw new Error('patterns.readCache.mode: write-through needs the read cache (READ_CACHE_URL), got none');
+    catalog = catalogWithReadCache(catalog, target.cache, { refreshMs: readCache.refreshMs, onWrite: target.onCacheWrite, onFallback: target.onDegradedFailure });
+  }
+  if (writeBuffer.mode === 'queue') {
+    if (!target.queue) throw new Error('patterns.writeBuffer.mode: queue needs the order queue (ORDER_QUEUE_URL), got none');
+    orders = ordersWithWriteBuffer(orders, target.queue, { instanceId: target.instanceId, onSend: target.onQueueSend, onFallback: target.onDegradedFailure });
+  }
+  return { catalog, orders, health: ports.health };
 }

@@ -1,9 +1,6 @@
 import type { DatabaseEndpoint } from './database/queryable.ts';
 import { applyRecoveryTimeoutEnv, checkResolvedPatterns, PatternsError, resolvePatterns, type Patterns } from './patterns.ts';
 
-/** How schema initialisation behaves when the database is not there yet (Article 4). */
-export type InitMode = 'background' | 'once';
-
 /** Everything one shop instance needs, as given by its caller; see resolveShopConfig for defaults. */
 export interface ShopOptions {
   instanceId?: string;
@@ -23,17 +20,24 @@ export interface ShopOptions {
    * state. Required when patterns.circuitBreaker.mode is shared, unused otherwise.
    */
   servicesStore?: DatabaseEndpoint;
+  /**
+   * The read cache's way into the services store (READ_CACHE_URL): required when
+   * patterns.readCache is on. Its own address, so an experiment can cut it apart from the others.
+   */
+  readCacheStore?: DatabaseEndpoint;
+  /** The order queue's way into the services store (ORDER_QUEUE_URL): required when patterns.writeBuffer is on. */
+  orderQueueStore?: DatabaseEndpoint;
   connectTimeoutMs?: number;
-  initMode?: InitMode;
-  initInitialDelayMs?: number;
-  initMaxDelayMs?: number;
   bodyLimitBytes?: number;
 }
 
-/** A shop configuration with every default applied (servicesStore stays optional: only a shared breaker needs it). */
-export type ShopConfig = Required<Omit<ShopOptions, 'servicesStore'>> & Pick<ShopOptions, 'servicesStore'>;
+/** The services store's ways in: each needed only by the patterns that use it. */
+type StoreOptions = 'servicesStore' | 'readCacheStore' | 'orderQueueStore';
 
-/** Defaults: the resilient patterns (Article 3's AFTER), Article 4's initialisation backoff. */
+/** A shop configuration with every default applied (the stores stay optional: only the patterns that use them need them). */
+export type ShopConfig = Required<Omit<ShopOptions, StoreOptions>> & Pick<ShopOptions, StoreOptions>;
+
+/** Defaults: the resilient patterns (Article 3's AFTER; initialisation is a pattern too). */
 export const SHOP_DEFAULTS = {
   instanceId: 'i-local',
   availabilityZone: 'local-a',
@@ -42,11 +46,8 @@ export const SHOP_DEFAULTS = {
   port: 0,
   patterns: resolvePatterns('resilient'),
   connectTimeoutMs: 5000,
-  initMode: 'background',
-  initInitialDelayMs: 2000,
-  initMaxDelayMs: 30_000,
   bodyLimitBytes: 16 * 1024,
-} as const satisfies Omit<ShopConfig, 'writer' | 'reader' | 'servicesStore'>;
+} as const satisfies Omit<ShopConfig, 'writer' | 'reader' | StoreOptions>;
 
 /** Applies defaults and checks values, naming the bad one. */
 export function resolveShopConfig(options: ShopOptions): ShopConfig {
@@ -63,13 +64,21 @@ export function resolveShopConfig(options: ShopOptions): ShopConfig {
       "patterns.circuitBreaker.mode: shared keeps the breaker's state in the lab's services store, and this shop was given none (servicesStore, or SERVICES_STORE_URL for an instance process); use local, got \"shared\"",
     ]);
   }
-  if (config.initMode !== 'background' && config.initMode !== 'once') {
-    throw new Error(`initMode must be background or once, got ${JSON.stringify(config.initMode)}`);
+  // A cache or a queue with no store would silently be no pattern at all: refused, naming the variable.
+  if (config.patterns.readCache.mode !== 'off' && config.readCacheStore === undefined) {
+    throw new PatternsError([
+      `patterns.readCache.mode: ${config.patterns.readCache.mode} keeps the product cache in the lab's services store, and this shop was given none (readCacheStore, or READ_CACHE_URL for an instance process); use off, got ${JSON.stringify(config.patterns.readCache.mode)}`,
+    ]);
+  }
+  if (config.patterns.writeBuffer.mode !== 'off' && config.orderQueueStore === undefined) {
+    throw new PatternsError([
+      `patterns.writeBuffer.mode: ${config.patterns.writeBuffer.mode} sends orders to the order queue in the lab's services store, and this shop was given none (orderQueueStore, or ORDER_QUEUE_URL for an instance process); use off, got ${JSON.stringify(config.patterns.writeBuffer.mode)}`,
+    ]);
   }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new Error(`port must be an integer from 0 to 65535, got ${JSON.stringify(config.port)}`);
   }
-  for (const name of ['connectTimeoutMs', 'initInitialDelayMs', 'initMaxDelayMs', 'bodyLimitBytes'] as const) {
+  for (const name of ['connectTimeoutMs', 'bodyLimitBytes'] as const) {
     if (!Number.isFinite(config[name]) || config[name] <= 0) throw new Error(`${name} must be a positive number, got ${config[name]}`);
   }
   return config;
@@ -104,8 +113,9 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
 /**
  * Reads a shop configuration from environment variables, as an instance process gets it:
  * INSTANCE_ID, AZ, PRIVATE_IP, PORT, SHOP_PATTERNS (the resolved patterns as JSON, checked and
- * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL, INIT_MODE,
- * SERVICES_STORE_URL (the services store, for a shared breaker) and CB_RECOVERY_TIMEOUT (seconds,
+ * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL,
+ * SERVICES_STORE_URL (the services store, for a shared breaker), READ_CACHE_URL (the store, for
+ * the read cache), ORDER_QUEUE_URL (the store, for the write buffer) and CB_RECOVERY_TIMEOUT (seconds,
  * as Article 4's app reads it: it replaces the resolved patterns' circuitBreaker.recoveryTimeoutMs,
  * explicitly, here; see applyRecoveryTimeoutEnv).
  */
@@ -113,10 +123,18 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
   if (env['STRATEGY'] !== undefined) {
     throw new Error(`STRATEGY is no longer read: set SHOP_PATTERNS to resolved patterns (JSON; see schema/patterns.schema.json), got STRATEGY=${JSON.stringify(env['STRATEGY'].slice(0, 40))}`);
   }
+  if (env['INIT_MODE'] !== undefined) {
+    // Initialisation is a pattern now, recorded with the others (lab.json, journals): one place says it.
+    throw new Error(
+      `INIT_MODE is no longer read: initialisation is a pattern, set SHOP_PATTERNS' initialisation.mode (once or background; e.g. --patterns '{"initialisation":{"mode":"once"}}'), got INIT_MODE=${JSON.stringify(env['INIT_MODE'].slice(0, 40))}`,
+    );
+  }
   const writerUrl = env['DB_WRITER_URL'];
   if (!writerUrl) throw new Error('DB_WRITER_URL is required (postgresql://user:password@host:port/database)');
   const readerUrl = env['DB_READER_URL'];
   const storeUrl = env['SERVICES_STORE_URL'];
+  const cacheUrl = env['READ_CACHE_URL'];
+  const queueUrl = env['ORDER_QUEUE_URL'];
   const patterns = patternsFromEnv(env['SHOP_PATTERNS']);
   return {
     instanceId: env['INSTANCE_ID'],
@@ -124,10 +142,11 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
     privateIp: env['PRIVATE_IP'],
     port: env['PORT'] === undefined ? undefined : Number(env['PORT']),
     patterns: applyRecoveryTimeoutEnv(patterns ?? SHOP_DEFAULTS.patterns, env),
-    initMode: env['INIT_MODE'] as InitMode | undefined,
     writer: parseDatabaseUrl(writerUrl),
     reader: readerUrl ? parseDatabaseUrl(readerUrl) : undefined,
-    servicesStore: storeUrl ? parseStoreUrl(storeUrl) : undefined,
+    servicesStore: storeUrl ? parseStoreUrl(storeUrl, 'SERVICES_STORE_URL') : undefined,
+    readCacheStore: cacheUrl ? parseStoreUrl(cacheUrl, 'READ_CACHE_URL') : undefined,
+    orderQueueStore: queueUrl ? parseStoreUrl(queueUrl, 'ORDER_QUEUE_URL') : undefined,
   };
 }
 
@@ -143,10 +162,10 @@ function patternsFromEnv(text: string | undefined): Patterns | undefined {
   return checkResolvedPatterns(value, 'SHOP_PATTERNS');
 }
 
-function parseStoreUrl(url: string): DatabaseEndpoint {
+function parseStoreUrl(url: string, variable: string): DatabaseEndpoint {
   try {
     return parseDatabaseUrl(url);
   } catch (error) {
-    throw new Error(`SERVICES_STORE_URL: ${(error as Error).message}`, { cause: error });
+    throw new Error(`${variable}: ${(error as Error).message}`, { cause: error });
   }
 }

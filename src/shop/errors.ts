@@ -8,12 +8,17 @@
  * | INVALID_FIELD          | 400    | a field is missing, of the wrong type or out of range |
  * | INVALID_ID             | 400    | a path id is not a positive 32-bit integer |
  * | INVALID_HEADER         | 400    | the Idempotency-Key header is malformed |
+ * | INVALID_KEY            | 400    | the key of GET /orders/requests/:key is not an Idempotency-Key |
  * | PRODUCT_NOT_FOUND      | 404    | no product with that id |
  * | ORDER_NOT_FOUND        | 404    | no order with that id |
+ * | ORDER_REQUEST_NOT_FOUND | 404   | neither the database nor the order queue knows that key |
  * | ROUTE_NOT_FOUND        | 404    | no such route |
  * | IDEMPOTENCY_KEY_REUSED | 422    | the key was used before for a different order |
  * | DB_NOT_READY           | 503    | the schema is not initialised yet |
- * | CIRCUIT_OPEN           | 503    | the circuit breaker is open (or half-open, its trial in flight): the database was not called |
+ * | CIRCUIT_OPEN           | 503    | the circuit breaker is open (or half-open, its trial in flight): the database was not called (and no fallback is on) |
+ * | CACHE_EMPTY            | 503    | the database is away and the read cache has no entry: "database unavailable, cache empty" |
+ * | CACHE_UNAVAILABLE      | 503    | the database is away and the read cache's store does not answer either |
+ * | QUEUE_UNAVAILABLE      | 503    | the database is away and the order could not be queued: "database unavailable and queue failed"; nothing acknowledged |
  * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
  * | INTERNAL_ERROR         | 500    | anything else |
  *

@@ -2,7 +2,7 @@ export { startShop, createShopDatabase } from './shop-instance.ts';
 export type { ShopInstance, ShopEvents } from './shop-instance.ts';
 export { buildShopApp } from './app.ts';
 export { resolveShopConfig, parseDatabaseUrl, shopOptionsFromEnv, SHOP_DEFAULTS } from './config.ts';
-export type { ShopConfig, ShopOptions, InitMode } from './config.ts';
+export type { ShopConfig, ShopOptions } from './config.ts';
 export type { ShopDatabase, EndpointConnection } from './database/shop-database.ts';
 export {
   resolvePatterns,
@@ -15,17 +15,36 @@ export {
   PRESET_NAMES,
   DEFAULT_PRESET,
   CIRCUIT_BREAKER_DEFAULTS,
+  READ_CACHE_DEFAULTS,
+  INITIALISATION_DEFAULTS,
   RESERVED_PATTERNS,
   PATTERNS_SCHEMA,
   applyRecoveryTimeoutEnv,
 } from './patterns.ts';
-export type { Patterns, PatternsInput, PatternsOverrides, PresetName, ConnectionPattern, CircuitBreakerPattern, BreakerPatternSettings } from './patterns.ts';
+export type {
+  Patterns,
+  PatternsInput,
+  PatternsOverrides,
+  PresetName,
+  ConnectionPattern,
+  CircuitBreakerPattern,
+  BreakerPatternSettings,
+  ReadCachePattern,
+  WriteBufferPattern,
+  InitialisationPattern,
+} from './patterns.ts';
 export { composeDatabase, composePorts, composeCircuitBreaker, withStatementRetry, SHOP_BREAKER_NAME } from './compose.ts';
-export type { DatabaseTarget, BreakerTarget } from './compose.ts';
+export type { DatabaseTarget, BreakerTarget, PortsTarget } from './compose.ts';
+export { catalogWithReadCache, isDegradable } from './read-cache-ports.ts';
+export type { ReadCacheOptions, CachedCatalog } from './read-cache-ports.ts';
+export { ordersWithWriteBuffer, requestStatusUrl, QUEUED_KEY_PREFIX } from './write-buffer-ports.ts';
+export type { WriteBufferOptions } from './write-buffer-ports.ts';
+export { parseOrderMessage, orderMessageBody, OrderMessageError } from './order-message.ts';
+export type { OrderMessage } from './order-message.ts';
 export { catalogWithBreaker, ordersWithBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';
 export { databasePorts } from './database-ports.ts';
 export { DatabaseFailure } from './ports.ts';
-export type { Catalog, Orders, DatabaseHealth, ShopPorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome } from './ports.ts';
+export type { Catalog, Orders, DatabaseHealth, ShopPorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome, Served, OrderRequestStatus } from './ports.ts';
 export type { DatabaseEndpoint, EndpointRole } from './database/queryable.ts';
 export { isConnectionError } from './database/connection-errors.ts';
 export { SEED_PRODUCTS, initSchema } from './schema.ts';

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { sleep } from '../resilience/backoff.ts';
 import type { DatabaseEndpoint } from './database/queryable.ts';
+import type { InitialisationPattern } from './patterns.ts';
 import { initSchema } from './schema.ts';
 
 /** Where initialisation stands. */
@@ -19,9 +20,7 @@ export interface InitializerOptions {
   writer: DatabaseEndpoint;
   connectTimeoutMs: number;
   /** background: retry until it works (Article 4's fix); once: one attempt (Article 4's trap). */
-  mode: 'background' | 'once';
-  initialDelayMs: number;
-  maxDelayMs: number;
+  pattern: InitialisationPattern;
   onAttemptFailed?: (error: unknown, nextDelayMs: number | undefined) => void;
 }
 
@@ -47,6 +46,16 @@ export class SchemaInitializer {
     return this.#state.status === 'ready';
   }
 
+  /**
+   * Whether requests may go to the database: once it is ready; and, in mode once, also after the
+   * one attempt failed. That is Article 4's trap, reproduced: the app logged "will retry on first
+   * request", never retried, and every request then ran into the missing tables (500 forever).
+   * In mode background requests wait (503 DB_NOT_READY) until a retry succeeds.
+   */
+  get servesRequests(): boolean {
+    return this.#state.status === 'ready' || (this.#state.status === 'failed' && this.#options.pattern.mode === 'once');
+  }
+
   /** Starts initialising; the returned promise settles when it is ready, has given up, or was stopped. */
   start(): Promise<void> {
     this.#done ??= this.#run();
@@ -59,7 +68,7 @@ export class SchemaInitializer {
   }
 
   async #run(): Promise<void> {
-    const { mode, initialDelayMs, maxDelayMs } = this.#options;
+    const { pattern } = this.#options;
     for (let attempt = 1; !this.#abort.signal.aborted; attempt++) {
       try {
         await this.#attempt();
@@ -67,7 +76,7 @@ export class SchemaInitializer {
         return;
       } catch (error) {
         const lastError = (error as Error).message;
-        const delay = mode === 'once' ? undefined : initRetryDelayMs(attempt, initialDelayMs, maxDelayMs);
+        const delay = pattern.mode === 'once' ? undefined : initRetryDelayMs(attempt, pattern.initialDelayMs, pattern.maxDelayMs);
         this.#options.onAttemptFailed?.(error, delay);
         if (delay === undefined) {
           this.#state = { status: 'failed', attempts: attempt, lastError };

@@ -10,12 +10,14 @@ export class ShopMetrics {
   readonly requestDuration: Histogram<'method' | 'route'>;
   readonly databaseErrors: Counter<'role' | 'kind'>;
   readonly databaseRetries: Counter<'role'>;
+  readonly readCacheWrites: Counter<'result'>;
+  readonly writeBufferSends: Counter<'result'>;
 
   constructor(labels: Record<string, string>) {
     this.registry.setDefaultLabels(labels);
     this.requests = new Counter({
       name: 'chaos_shop_http_requests_total',
-      help: 'HTTP requests by route, status and the source that served them (database, none)',
+      help: 'HTTP requests by route, status and the source that served them (database, cache, queue, none)',
       labelNames: ['method', 'route', 'status', 'source'],
       registers: [this.registry],
     });
@@ -36,6 +38,18 @@ export class ShopMetrics {
       name: 'chaos_shop_database_retries_total',
       help: 'Statements retried after losing their connection (the retry pattern)',
       labelNames: ['role'],
+      registers: [this.registry],
+    });
+    this.readCacheWrites = new Counter({
+      name: 'chaos_shop_read_cache_writes_total',
+      help: 'Writes of database answers to the read cache (only on change or refresh, never one per read), by result (ok, failed)',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.writeBufferSends = new Counter({
+      name: 'chaos_shop_write_buffer_sends_total',
+      help: 'Orders sent to the order queue while the database was away (answered 202 when ok, 503 QUEUE_UNAVAILABLE when failed), by result',
+      labelNames: ['result'],
       registers: [this.registry],
     });
   }

@@ -1,22 +1,39 @@
 // resolvePatterns: each preset, overrides deep-merged per pattern, and every bad value named.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyRecoveryTimeoutEnv, CIRCUIT_BREAKER_DEFAULTS, checkResolvedPatterns, mergePatternsInputs, PATTERN_PRESETS, PatternsError, patternsName, resolvePatterns, type Patterns } from './patterns.ts';
+import {
+  applyRecoveryTimeoutEnv,
+  CIRCUIT_BREAKER_DEFAULTS,
+  checkResolvedPatterns,
+  mergePatternsInputs,
+  PATTERN_PRESETS,
+  PatternsError,
+  patternsName,
+  resolvePatterns,
+  type Patterns,
+} from './patterns.ts';
 
-const NAIVE: Patterns = { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' } };
+/** What every preset but graceful has: the shop's behaviour before Article 4's patterns. */
+const NO_DEGRADATION = {
+  readCache: { mode: 'off' },
+  writeBuffer: { mode: 'off' },
+  initialisation: { mode: 'background', initialDelayMs: 2000, maxDelayMs: 30_000 },
+} as const;
+const NAIVE: Patterns = { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' }, ...NO_DEGRADATION };
 const RESILIENT: Patterns = {
   connection: { kind: 'pool', size: 10, validateAfterIdleMs: 1000 },
   queryTimeoutMs: 5000,
   retry: { delaysMs: [500, 1000, 2000] },
   readWriteSplit: true,
   circuitBreaker: { mode: 'off' },
+  ...NO_DEGRADATION,
 };
 
 /** [what, input, the message expected (a prefix of one problem)]. */
 const INVALID: Array<[string, unknown, string]> = [
-  ['an unknown preset', 'paranoid', 'patterns: must be one of naive, resilient, resilient-breaker, got "paranoid"'],
-  ['an unknown preset in an object', { preset: 'paranoid' }, 'patterns.preset: must be one of naive, resilient, resilient-breaker, got "paranoid"'],
-  ['neither a preset nor an object', 42, 'patterns: must be a preset (naive, resilient, resilient-breaker) or an object of patterns, got 42'],
+  ['an unknown preset', 'paranoid', 'patterns: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
+  ['an unknown preset in an object', { preset: 'paranoid' }, 'patterns.preset: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
+  ['neither a preset nor an object', 42, 'patterns: must be a preset (naive, resilient, resilient-breaker, graceful) or an object of patterns, got 42'],
   ['an unknown pattern', { bulkhead: { size: 4 } }, 'patterns: unknown pattern "bulkhead"'],
   ['a zero statement timeout', { queryTimeoutMs: 0 }, 'patterns.queryTimeoutMs: must be > 0, got 0'],
   ['a negative statement timeout', { queryTimeoutMs: -5 }, 'patterns.queryTimeoutMs: must be > 0, got -5'],
@@ -30,8 +47,18 @@ const INVALID: Array<[string, unknown, string]> = [
   ['breaker settings with the breaker off', { circuitBreaker: { failureThreshold: 5 } }, 'patterns.circuitBreaker.failureThreshold: does not apply when patterns.circuitBreaker.mode is "off"'],
   // The resolved value goes into lab.json and journals: the store's address (and password) does not.
   ['a store address in the patterns', { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }, "patterns.circuitBreaker.store: is not a pattern: a shared breaker keeps its state in the lab's services store, which the lab tells each instance through SERVICES_STORE_URL"],
-  ['the reserved read cache', { readCache: { ttlMs: 1000 } }, "patterns.readCache: is reserved for Article 4's read cache (a later issue) and cannot be set yet, got an object"],
-  ['the reserved write buffer', { writeBuffer: true }, "patterns.writeBuffer: is reserved for Article 4's write buffer queue (a later issue) and cannot be set yet, got true"],
+  ['an unknown read cache mode', { readCache: { mode: 'write-behind' } }, 'patterns.readCache.mode: must be one of off, write-through, got "write-behind"'],
+  ['an unknown read cache field', { readCache: { mode: 'write-through', ttlMs: 1000 } }, 'patterns.readCache: unknown field "ttlMs"'],
+  ['a zero refresh', { readCache: { mode: 'write-through', refreshMs: 0 } }, 'patterns.readCache.refreshMs: must be > 0, got 0'],
+  ['a refresh with the cache off', { readCache: { refreshMs: 500 } }, 'patterns.readCache.refreshMs: does not apply when patterns.readCache.mode is "off"'],
+  ['a cache address in the patterns', { readCache: { mode: 'write-through', store: 'x' } }, "patterns.readCache.store: is not a pattern: the read cache lives in the lab's services store, which the lab tells each instance through READ_CACHE_URL"],
+  ['a write buffer that is not an object', { writeBuffer: true }, 'patterns.writeBuffer: must be an object, got true'],
+  ['an unknown write buffer mode', { writeBuffer: { mode: 'kafka' } }, 'patterns.writeBuffer.mode: must be one of off, queue, got "kafka"'],
+  ['a queue address in the patterns', { writeBuffer: { mode: 'queue', queue: 'order-buffer' } }, "patterns.writeBuffer.queue: is not a pattern: the order queue lives in the lab's services store, which the lab tells each instance through ORDER_QUEUE_URL"],
+  ['an unknown initialisation mode', { initialisation: { mode: 'lazy' } }, 'patterns.initialisation.mode: must be one of once, background, got "lazy"'],
+  ['retry delays on a one-shot initialisation', { initialisation: { mode: 'once', maxDelayMs: 5000 } }, 'patterns.initialisation.maxDelayMs: does not apply when patterns.initialisation.mode is "once"'],
+  ['a zero initialisation delay', { initialisation: { initialDelayMs: 0 } }, 'patterns.initialisation.initialDelayMs: must be > 0, got 0'],
+  ['a cap below the first delay', { initialisation: { initialDelayMs: 5000, maxDelayMs: 1000 } }, 'patterns.initialisation.maxDelayMs: must be at least initialDelayMs (5000), got 1000'],
   ['the reserved dependency timeouts', { dependencyTimeouts: {} }, "patterns.dependencyTimeouts: is reserved for Article 7's per-dependency timeouts"],
   ['the reserved worker pools', { workerPools: {} }, "patterns.workerPools: is reserved for Article 7's isolated worker pools"],
 ];
@@ -53,6 +80,32 @@ describe('resolvePatterns', () => {
     assert.deepEqual(CIRCUIT_BREAKER_DEFAULTS, { failureThreshold: 3, recoveryTimeoutMs: 30_000 });
     assert.deepEqual(resolvePatterns('resilient-breaker'), { ...RESILIENT, circuitBreaker: { mode: 'local', failureThreshold: 3, recoveryTimeoutMs: 30_000 } });
     assert.equal(patternsName(resolvePatterns('resilient-breaker')), 'resilient-breaker');
+  });
+
+  it("graceful is Article 4's AFTER: resilient plus a shared breaker, a write-through cache refreshed every second, the write buffer queue", () => {
+    assert.deepEqual(resolvePatterns('graceful'), {
+      ...RESILIENT,
+      circuitBreaker: { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs: 30_000 },
+      readCache: { mode: 'write-through', refreshMs: 1000 },
+      writeBuffer: { mode: 'queue' },
+    });
+    assert.equal(patternsName(resolvePatterns('graceful')), 'graceful');
+  });
+
+  it('every other preset keeps the shop as it was: no cache, no queue, initialisation in the background from 2 s to 30 s', () => {
+    for (const preset of ['naive', 'resilient', 'resilient-breaker'] as const) {
+      const patterns = resolvePatterns(preset);
+      assert.deepEqual({ readCache: patterns.readCache, writeBuffer: patterns.writeBuffer, initialisation: patterns.initialisation }, NO_DEGRADATION, preset);
+    }
+  });
+
+  it("initialisation once (Article 4's trap) has no delays; changing the mode back starts from background's defaults", () => {
+    assert.deepEqual(resolvePatterns({ initialisation: { mode: 'once' } }).initialisation, { mode: 'once' });
+    assert.deepEqual(resolvePatterns({ initialisation: { initialDelayMs: 100, maxDelayMs: 400 } }).initialisation, { mode: 'background', initialDelayMs: 100, maxDelayMs: 400 });
+    assert.deepEqual(resolvePatterns({ preset: 'graceful', readCache: { refreshMs: 250 } }).readCache, { mode: 'write-through', refreshMs: 250 });
+    assert.deepEqual(resolvePatterns({ preset: 'graceful', readCache: { mode: 'off' }, writeBuffer: { mode: 'off' } }).readCache, { mode: 'off' });
+    assert.deepEqual(mergePatternsInputs({ initialisation: { mode: 'once' } }, { initialisation: { mode: 'background' } }), { initialisation: { mode: 'background' } });
+    assert.deepEqual(mergePatternsInputs({ readCache: { mode: 'write-through' } }, { readCache: { refreshMs: 200 } }), { readCache: { mode: 'write-through', refreshMs: 200 } });
   });
 
   it('a shared breaker resolves with no address in it: the store comes from the lab, not the patterns', () => {
@@ -111,6 +164,9 @@ describe('checkResolvedPatterns', () => {
     assert.throws(() => checkResolvedPatterns(partial, 'SHOP_PATTERNS'), /SHOP_PATTERNS\.retry: is required/);
     assert.throws(() => checkResolvedPatterns('resilient', 'SHOP_PATTERNS'), /SHOP_PATTERNS: must be a preset .* or an object of patterns, got "resilient"|SHOP_PATTERNS: must be an object/);
     assert.throws(() => checkResolvedPatterns({ ...RESILIENT, connection: { kind: 'pool', size: 10 } }, 'SHOP_PATTERNS'), /SHOP_PATTERNS\.connection\.validateAfterIdleMs: is required/);
+    // Patterns resolved before Article 4's three fields existed are refused, not silently given them.
+    assert.throws(() => checkResolvedPatterns({ ...RESILIENT, readCache: undefined }, 'SHOP_PATTERNS'), /SHOP_PATTERNS\.readCache: is required/);
+    assert.throws(() => checkResolvedPatterns({ ...RESILIENT, readCache: { mode: 'write-through' } }, 'SHOP_PATTERNS'), /SHOP_PATTERNS\.readCache\.refreshMs: is required/);
   });
 });
 

@@ -1,6 +1,6 @@
 // What one shop instance does, as one typed value: a field per resilience pattern (Article 3's
-// connection, timeout, retry and read/write split; Article 4's circuit breaker; room for the
-// next issues). Given as a preset name or a preset plus overrides, checked once at the edge
+// connection, timeout, retry and read/write split; Article 4's circuit breaker, read cache,
+// write buffer and initialisation; room for the next issues). Given as a preset name or a preset plus overrides, checked once at the edge
 // against the published schema (schema/patterns.schema.json), resolved to defaults once, and
 // handed on as the resolved value: an instance process checks it (SHOP_PATTERNS) and never
 // re-defaults it.
@@ -9,10 +9,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 /** The named sets of patterns: the articles' BEFORE and AFTER. */
-export type PresetName = 'naive' | 'resilient' | 'resilient-breaker';
+export type PresetName = 'naive' | 'resilient' | 'resilient-breaker' | 'graceful';
 
 /** The presets, for validation and help texts. */
-export const PRESET_NAMES: readonly PresetName[] = ['naive', 'resilient', 'resilient-breaker'];
+export const PRESET_NAMES: readonly PresetName[] = ['naive', 'resilient', 'resilient-breaker', 'graceful'];
 
 /** The preset an object without `preset` starts from: the shop's default. */
 export const DEFAULT_PRESET: PresetName = 'resilient';
@@ -41,6 +41,24 @@ export type CircuitBreakerPattern =
   | ({ mode: 'local' } & BreakerPatternSettings)
   | ({ mode: 'shared' } & BreakerPatternSettings);
 
+/**
+ * Article 4's read cache: off, or write-through (every product read the database answers is
+ * written to the cache; reads fall back to it while the database is away). `refreshMs`: the
+ * longest a key goes without a rewrite while its value does not change, which is what keeps the
+ * write-through off the read path's cost (a write per read would halve GET /products).
+ */
+export type ReadCachePattern = { mode: 'off' } | { mode: 'write-through'; refreshMs: number };
+
+/** Article 4's write buffer: off, or queue (an order the database cannot take goes to the order queue: 202). */
+export type WriteBufferPattern = { mode: 'off' } | { mode: 'queue' };
+
+/**
+ * How the schema is created at start (Article 4's lesson): once (one attempt; after its failure
+ * requests go through anyway, and fail on the missing tables: the article's "500 forever"), or
+ * background (retried with a doubling delay; 503 DB_NOT_READY until done: the article's fix).
+ */
+export type InitialisationPattern = { mode: 'once' } | { mode: 'background'; initialDelayMs: number; maxDelayMs: number };
+
 /** What one shop instance does: one field per pattern, every default applied. */
 export interface Patterns {
   connection: ConnectionPattern;
@@ -51,8 +69,11 @@ export interface Patterns {
   /** Reads on the reader endpoint, writes on the writer; false: everything on the writer. */
   readWriteSplit: boolean;
   circuitBreaker: CircuitBreakerPattern;
-  // Reserved for the next issues (in the schema, documented, refused if set now): readCache,
-  // writeBuffer (Article 4), dependencyTimeouts, workerPools (Article 7).
+  readCache: ReadCachePattern;
+  writeBuffer: WriteBufferPattern;
+  initialisation: InitialisationPattern;
+  // Reserved for the next issues (in the schema, documented, refused if set now):
+  // dependencyTimeouts, workerPools (Article 7).
 }
 
 /** Overrides of a preset, each pattern deep-merged over the preset's. */
@@ -63,6 +84,9 @@ export interface PatternsOverrides {
   retry?: { delaysMs?: number[] };
   readWriteSplit?: boolean;
   circuitBreaker?: { mode?: CircuitBreakerPattern['mode']; failureThreshold?: number; recoveryTimeoutMs?: number };
+  readCache?: { mode?: ReadCachePattern['mode']; refreshMs?: number };
+  writeBuffer?: { mode?: WriteBufferPattern['mode'] };
+  initialisation?: { mode?: InitialisationPattern['mode']; initialDelayMs?: number; maxDelayMs?: number };
 }
 
 /** What a template, a `--patterns` flag or a library caller gives: a preset name, or a preset and overrides. */
@@ -70,14 +94,25 @@ export type PatternsInput = PresetName | PatternsOverrides;
 
 /** The patterns reserved for the next issues, and what each will be. */
 export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {
-  readCache: "Article 4's read cache",
-  writeBuffer: "Article 4's write buffer queue",
   dependencyTimeouts: "Article 7's per-dependency timeouts",
   workerPools: "Article 7's isolated worker pools",
 };
 
 /** Article 4's defaults: three consecutive failures open the circuit; it tries again after 30 s. */
 export const CIRCUIT_BREAKER_DEFAULTS: BreakerPatternSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
+
+/** A cached key is rewritten at least once a second while the database keeps answering the same value. */
+export const READ_CACHE_DEFAULTS = { refreshMs: 1000 } as const;
+
+/** Article 4's _init_db_with_retry: 2 s, doubled after each failure, capped at 30 s. */
+export const INITIALISATION_DEFAULTS = { initialDelayMs: 2000, maxDelayMs: 30_000 } as const;
+
+/** What every preset but graceful has: no cache, no queue, initialisation retried in the background (the shop's behaviour before Article 4's patterns). */
+const NO_DEGRADATION = {
+  readCache: { mode: 'off' },
+  writeBuffer: { mode: 'off' },
+  initialisation: { mode: 'background', ...INITIALISATION_DEFAULTS },
+} as const satisfies Pick<Patterns, 'readCache' | 'writeBuffer' | 'initialisation'>;
 
 /** Article 3's BEFORE: one persistent connection to the writer, no timeout, no retry. */
 const NAIVE: Patterns = {
@@ -86,6 +121,7 @@ const NAIVE: Patterns = {
   retry: { delaysMs: [] },
   readWriteSplit: false,
   circuitBreaker: { mode: 'off' },
+  ...NO_DEGRADATION,
 };
 
 /** Article 3's AFTER: a checked pool, a 5 s statement timeout, retries after 0.5 s, 1 s and 2 s, reads on the reader. */
@@ -95,6 +131,7 @@ const RESILIENT: Patterns = {
   retry: { delaysMs: [500, 1000, 2000] },
   readWriteSplit: true,
   circuitBreaker: { mode: 'off' },
+  ...NO_DEGRADATION,
 };
 
 /** The presets: full values for the articles' shops, overrides for the ones built on them. */
@@ -103,6 +140,9 @@ export const PATTERN_PRESETS: Readonly<Record<PresetName, PatternsInput>> = {
   resilient: RESILIENT,
   // Article 4's starting point: Article 3's resilient shop, plus a breaker in each instance's memory.
   'resilient-breaker': { preset: 'resilient', circuitBreaker: { mode: 'local' } },
+  // Article 4's AFTER: the fleet shares one breaker (Article 4's defaults), reads fall back to the
+  // write-through cache, orders to the queue the recovery worker drains.
+  graceful: { preset: 'resilient', circuitBreaker: { mode: 'shared' }, readCache: { mode: 'write-through' }, writeBuffer: { mode: 'queue' } },
 };
 
 // Where a pattern's kind (or mode) changes, it starts from that kind's defaults, not from the
@@ -115,6 +155,14 @@ const BREAKER_DEFAULTS: Record<CircuitBreakerPattern['mode'], Partial<CircuitBre
   off: { mode: 'off' },
   local: { mode: 'local', ...CIRCUIT_BREAKER_DEFAULTS },
   shared: { mode: 'shared', ...CIRCUIT_BREAKER_DEFAULTS },
+};
+const READ_CACHE_MODE_DEFAULTS: Record<ReadCachePattern['mode'], ReadCachePattern> = {
+  off: { mode: 'off' },
+  'write-through': { mode: 'write-through', ...READ_CACHE_DEFAULTS },
+};
+const INITIALISATION_MODE_DEFAULTS: Record<InitialisationPattern['mode'], InitialisationPattern> = {
+  once: { mode: 'once' },
+  background: { mode: 'background', ...INITIALISATION_DEFAULTS },
 };
 
 /** Patterns that cannot be given, and why (each names the field, the value and the reason). */
@@ -158,6 +206,10 @@ export function resolvePatterns(input: unknown, where = 'patterns'): Patterns {
  */
 export function checkResolvedPatterns(value: unknown, where = 'patterns'): Patterns {
   if (!validateResolved(value)) throw new PatternsError(describeErrors(validateResolved.errors, value, where));
+  const init = value.initialisation;
+  if (init.mode === 'background' && init.maxDelayMs < init.initialDelayMs) {
+    throw new PatternsError([`${where}.initialisation.maxDelayMs: must be at least initialDelayMs (${init.initialDelayMs}), got ${init.maxDelayMs}`]);
+  }
   return deepFreeze(structuredClone(value));
 }
 
@@ -198,6 +250,9 @@ export function mergePatternsInputs(base: PatternsInput | undefined, over: Patte
   if (from.connection && over.connection) merged.connection = mergeKinded(from.connection, over.connection, 'kind', {});
   if (from.retry && over.retry) merged.retry = { ...from.retry, ...over.retry };
   if (from.circuitBreaker && over.circuitBreaker) merged.circuitBreaker = mergeKinded(from.circuitBreaker, over.circuitBreaker, 'mode', {});
+  if (from.readCache && over.readCache) merged.readCache = mergeKinded(from.readCache, over.readCache, 'mode', {});
+  if (from.writeBuffer && over.writeBuffer) merged.writeBuffer = { ...from.writeBuffer, ...over.writeBuffer };
+  if (from.initialisation && over.initialisation) merged.initialisation = mergeKinded(from.initialisation, over.initialisation, 'mode', {});
   return merged;
 }
 
@@ -216,6 +271,9 @@ function expand(input: PatternsInput): Patterns {
     retry: { delaysMs: [...(input.retry?.delaysMs ?? base.retry.delaysMs)] },
     readWriteSplit: input.readWriteSplit ?? base.readWriteSplit,
     circuitBreaker: input.circuitBreaker ? (mergeKinded(base.circuitBreaker, input.circuitBreaker, 'mode', BREAKER_DEFAULTS) as CircuitBreakerPattern) : base.circuitBreaker,
+    readCache: input.readCache ? mergeKinded(base.readCache, input.readCache, 'mode', READ_CACHE_MODE_DEFAULTS) : base.readCache,
+    writeBuffer: input.writeBuffer ? ({ ...base.writeBuffer, ...input.writeBuffer } as WriteBufferPattern) : base.writeBuffer,
+    initialisation: input.initialisation ? mergeKinded(base.initialisation, input.initialisation, 'mode', INITIALISATION_MODE_DEFAULTS) : base.initialisation,
   };
 }
 
@@ -270,6 +328,14 @@ function fieldOf(where: string, parts: string[]): string {
   return parts.reduce((field, part) => (/^\d+$/.test(part) ? `${field}[${part}]` : `${field}.${part}`), where);
 }
 
+/** The settings of each pattern that has kinds (or modes): set under the wrong one, they "do not apply" rather than being unknown. */
+const KINDED_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  connection: ['size', 'validateAfterIdleMs'],
+  circuitBreaker: ['failureThreshold', 'recoveryTimeoutMs'],
+  readCache: ['refreshMs'],
+  initialisation: ['initialDelayMs', 'maxDelayMs'],
+};
+
 /** Each schema error as "field: what it must be, got value". */
 function describeErrors(errors: ErrorObject[] | null | undefined, data: unknown, where: string): string[] {
   const messages = (errors ?? [])
@@ -301,8 +367,16 @@ export function describeError(error: ErrorObject, data: unknown, where: string):
         // Patterns go into lab.json and journals: an address with a password has no place there.
         return `${field}.store: is not a pattern: a shared breaker keeps its state in the lab's services store, which the lab tells each instance through SERVICES_STORE_URL`;
       }
-      if (parts.length === 0) return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker)`;
-      if (parent === 'connection' || parent === 'circuitBreaker') {
+      if (parts.length === 0) {
+        return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker, readCache, writeBuffer, initialisation)`;
+      }
+      if (parent === 'readCache' && name === 'store') {
+        return `${field}.store: is not a pattern: the read cache lives in the lab's services store, which the lab tells each instance through READ_CACHE_URL`;
+      }
+      if (parent === 'writeBuffer' && (name === 'store' || name === 'queue')) {
+        return `${field}.${name}: is not a pattern: the order queue lives in the lab's services store, which the lab tells each instance through ORDER_QUEUE_URL`;
+      }
+      if (parent !== undefined && KINDED_FIELDS[parent]?.includes(name)) {
         const key = parent === 'connection' ? 'kind' : 'mode';
         const kind = (value as Record<string, unknown> | undefined)?.[key];
         if (kind !== undefined) return `${field}.${name}: does not apply when ${field}.${key} is ${JSON.stringify(kind)}`;

@@ -1,7 +1,7 @@
 // The shop's domain ports: what the HTTP routes ask for, in the shop's own words. The database
-// implements them today (database-ports.ts); patterns wrap them (compose.ts); the next issues
-// add reviews and promo beside them, and a read cache around the catalog, a write buffer
-// around orders.
+// implements them (database-ports.ts); patterns wrap them (compose.ts): a circuit breaker
+// around the catalog and the orders, a read cache around the catalog (read-cache-ports.ts), a
+// write buffer around the orders (write-buffer-ports.ts). The next issues add reviews and promo.
 import type { EndpointRole } from './database/queryable.ts';
 
 /** A product as the API shows it. */
@@ -37,18 +37,41 @@ export interface OrderOutcome {
   body: string;
   /** True when the key had been used before and this is the first answer again. */
   replayed: boolean;
+  /** True when the database could not take the order and it went to the queue (202): the write buffer. */
+  queued?: boolean;
 }
+
+/** A read's answer and where it came from: the database, or the read cache while the database is away (with the entry's age). */
+export interface Served<T> {
+  value: T;
+  source: 'database' | 'cache';
+  /** How long ago the cache entry was written (source cache only). */
+  ageMs?: number;
+}
+
+/**
+ * Where an order request (an idempotency key) stands: confirmed (committed, with the order),
+ * rejected (a business answer: 404 unknown product, 409 not enough stock, with its reason), or
+ * pending (in the order queue; dead-lettered when it failed maxReceiveCount times and waits for
+ * a redrive).
+ */
+export type OrderRequestStatus =
+  | { status: 'confirmed'; order: Record<string, unknown> }
+  | { status: 'rejected'; httpStatus: number; reason: string; answer: Record<string, unknown> }
+  | { status: 'pending'; deadLettered: boolean };
 
 /** The products. */
 export interface Catalog {
-  listProducts(): Promise<ProductRow[]>;
-  getProduct(id: number): Promise<ProductRow | undefined>;
+  listProducts(): Promise<Served<ProductRow[]>>;
+  getProduct(id: number): Promise<Served<ProductRow | undefined>>;
 }
 
 /** The orders. */
 export interface Orders {
   placeOrder(order: PlaceOrder): Promise<OrderOutcome>;
   getOrder(id: number): Promise<OrderRow | undefined>;
+  /** Where the order with this idempotency key stands, or undefined when nobody knows the key. */
+  orderRequest(key: string): Promise<OrderRequestStatus | undefined>;
 }
 
 /** Whether the database answers: /health/deep. */

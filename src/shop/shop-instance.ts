@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { PostgresBreakerStore, type CircuitBreaker } from '../resilience/circuit-breaker/index.ts';
+import { PostgresProductCache, type ProductCache } from '../services/cache/index.ts';
+import { ORDER_QUEUE_NAME, PostgresQueue, type MessageQueue } from '../services/queue/index.ts';
 import { buildShopApp } from './app.ts';
 import { composeCircuitBreaker, composeDatabase, composePorts } from './compose.ts';
 import { resolveShopConfig, type ShopConfig, type ShopOptions } from './config.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
 import { SchemaInitializer } from './initializer.ts';
 import { ShopMetrics } from './metrics.ts';
+import { DatabaseFailure } from './ports.ts';
 
 /** A running shop instance. */
 export interface ShopInstance {
@@ -17,11 +20,20 @@ export interface ShopInstance {
   readonly initializer: SchemaInitializer;
   /** The circuit breaker around the database ports, when the patterns ask for one. */
   readonly breaker: CircuitBreaker | undefined;
+  /** The read cache's client, when the patterns ask for the read cache. */
+  readonly cache: ProductCache | undefined;
+  /** The order queue's client, when the patterns ask for the write buffer. */
+  readonly queue: MessageQueue | undefined;
   /** Resolves once the schema is initialised (or initialisation gave up or was stopped). */
   whenInitialised(): Promise<void>;
   /** Stops serving and closes every database connection. */
   close(): Promise<void>;
 }
+
+/** How long opening a connection to the services store (cache, queue) may take. */
+const SERVICE_CONNECT_TIMEOUT_MS = 1000;
+/** How long one statement on the services store may take. */
+const SERVICE_STATEMENT_TIMEOUT_MS = 2000;
 
 /** Events a shop reports while it runs, for whoever shows them (library code never prints). */
 export interface ShopEvents {
@@ -53,9 +65,7 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
   const initializer = new SchemaInitializer({
     writer: config.writer,
     connectTimeoutMs: config.connectTimeoutMs,
-    mode: config.initMode,
-    initialDelayMs: config.initInitialDelayMs,
-    maxDelayMs: config.initMaxDelayMs,
+    pattern: config.patterns.initialisation,
     onAttemptFailed: events.onInitRetry,
   });
   // A shared breaker's store: the lab's services store, reached (in a lab) through its own
@@ -64,12 +74,32 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
   const store = breakerMode === 'shared' && config.servicesStore ? new PostgresBreakerStore({ ...config.servicesStore }) : undefined;
   const breaker = composeCircuitBreaker(config.patterns, { store, connectTimeoutMs: config.connectTimeoutMs });
   if (breaker && breakerMode !== 'off') metrics.observeCircuitBreaker(breaker, breakerMode);
+  // The read cache and the order queue: the services store again, each through its own way in (in
+  // a lab, its own fault-proxy listener), so that an experiment can cut one and not the others.
+  // Their timeouts are short: they are the fallback, asked while the database is already away,
+  // and a customer waiting seconds on a dead store is served no better than by a 503 at once.
+  const serviceTimeouts = { connectTimeoutMs: Math.min(config.connectTimeoutMs, SERVICE_CONNECT_TIMEOUT_MS), statementTimeoutMs: SERVICE_STATEMENT_TIMEOUT_MS };
+  const cache = config.patterns.readCache.mode !== 'off' && config.readCacheStore ? new PostgresProductCache({ connection: { ...config.readCacheStore }, ...serviceTimeouts }) : undefined;
+  const queue =
+    config.patterns.writeBuffer.mode !== 'off' && config.orderQueueStore ? new PostgresQueue({ connection: { ...config.orderQueueStore }, name: ORDER_QUEUE_NAME, ...serviceTimeouts }) : undefined;
   const release = async (): Promise<void> => {
     await database.close();
     await breaker?.close();
-    await store?.close();
+    await Promise.allSettled([store?.close(), cache?.close(), queue?.close()]);
   };
-  const ports = composePorts(database, config.patterns, { instanceId: config.instanceId, readerIsWriter: config.reader === config.writer, breaker });
+  const ports = composePorts(database, config.patterns, {
+    instanceId: config.instanceId,
+    readerIsWriter: config.reader === config.writer,
+    breaker,
+    cache,
+    queue,
+    // A failure the cache or the queue answered for is still a database failure: counted, as the routes count the others.
+    onDegradedFailure: (error) => {
+      if (error instanceof DatabaseFailure) metrics.databaseErrors.inc({ role: error.role, kind: error.kind });
+    },
+    onCacheWrite: (error) => metrics.readCacheWrites.inc({ result: error === undefined ? 'ok' : 'failed' }),
+    onQueueSend: (error) => metrics.writeBufferSends.inc({ result: error === undefined ? 'ok' : 'failed' }),
+  });
   const app = buildShopApp({ config, ports, initializer, metrics });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -87,6 +117,8 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     app,
     initializer,
     breaker,
+    cache,
+    queue,
     whenInitialised: () => initialised,
     async close() {
       initializer.stop();

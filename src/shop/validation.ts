@@ -2,8 +2,10 @@ import { invalid } from './errors.ts';
 
 /** The largest quantity one order may ask for; more is a typo or an attack, not a purchase. */
 export const MAX_QUANTITY = 1000;
-const MAX_INT4 = 2_147_483_647;
-const MAX_KEY_LENGTH = 255;
+/** PostgreSQL INTEGER's largest value: the largest product id. */
+export const MAX_INT4 = 2_147_483_647;
+/** The longest Idempotency-Key (and queued order key) the shop accepts. */
+export const MAX_KEY_LENGTH = 255;
 
 /** A validated order request. */
 export interface OrderRequest {
@@ -67,4 +69,12 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     throw invalid('INVALID_HEADER', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${describeValue(header)}`);
   }
   return header;
+}
+
+/** Parses the key of GET /orders/requests/:key: an Idempotency-Key (1 to 255 visible ASCII characters). */
+export function parseRequestKey(raw: string): string {
+  if (raw.length === 0 || raw.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(raw)) {
+    throw invalid('INVALID_KEY', `order request key must be an Idempotency-Key: 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${describeValue(raw)}`);
+  }
+  return raw;
 }

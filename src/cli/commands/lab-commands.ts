@@ -1,11 +1,12 @@
-// Commands against a running lab: status, down, instance, failover, proxy, fault. Each prints
-// what the lab did (or its JSON with --json).
+// Commands against a running lab: status, down, instance, failover, proxy, fault, queue. Each
+// prints what the lab did (or its JSON with --json).
 import { parseArgs } from 'node:util';
 import { DEPENDENCY_NAMES } from '../../lab/dependencies.ts';
-import type { LabStatus } from '../../lab/lab.ts';
+import type { LabQueueStatus, LabStatus } from '../../lab/lab.ts';
+import type { DeadLetter } from '../../services/queue/message-queue.ts';
 import { patternsName } from '../../shop/patterns.ts';
 import { LabClient, labDir } from '../lab-client.ts';
-import { parseDuration, UsageError } from '../shared.ts';
+import { parseCount, parseDuration, UsageError } from '../shared.ts';
 
 const COMMON = { dir: { type: 'string' }, json: { type: 'boolean', default: false } } as const;
 
@@ -36,11 +37,68 @@ function describeStatus(s: LabStatus): string {
   lines.push(`  database proxy: targets ${s.databaseProxy.registered ? 'registered' : 'DEREGISTERED'}`);
   lines.push('', 'dependencies (through the fault proxy):');
   for (const d of s.dependencies) lines.push(`  ${d.name}  ${d.kind} ${d.role}  127.0.0.1:${d.listen.port} -> ${d.upstream.host}:${d.upstream.port}  (${d.instanceEnv})`);
+  // Article 4's parts, where the lab runs them (the JSON has null otherwise).
+  if (s.breaker || s.queue || s.recoveryWorker) lines.push('');
+  if (s.breaker) lines.push(`breaker ${s.breaker.name}: ${s.breaker.state}, generation ${s.breaker.generation}, ${describeBreakerDetail(s.breaker)}`);
+  if (s.queue) lines.push(describeQueue(s.queue));
+  if (s.recoveryWorker) {
+    const w = s.recoveryWorker;
+    const c = w.counters;
+    lines.push(
+      `recovery worker: ${w.running ? `pid ${w.pid}` : 'not running (restarting)'}, restarts ${w.restarts}; received ${c.received}, committed ${c.committed}, replayed ${c.replayed}, rejected ${c.rejected}, dead-lettered ${c.deadLettered}, transient failures ${c.transientFailures}`,
+    );
+    if (w.lastProblem) lines.push(`  last problem ${w.lastProblem.at.slice(11, 19)}: ${w.lastProblem.message}`);
+  }
   lines.push('', 'faults:');
   const faults = s.faultProxies.flatMap((p) => p.faults);
   if (faults.length === 0) lines.push('  none');
   for (const f of faults) lines.push(`  ${f.id}  ${f.proxy}  ${f.type} ${JSON.stringify(f.params)}  until ${f.expiresAt}`);
   return lines.join('\n');
+}
+
+function describeBreakerDetail(b: NonNullable<LabStatus['breaker']>): string {
+  if (b.state === 'OPEN') return `open for ${seconds(b.openForMs)}`;
+  if (b.state === 'HALF_OPEN') return `trial lease ${seconds(b.trialLeaseLeftMs)} left`;
+  return `${b.failures} consecutive failure(s)`;
+}
+
+function seconds(ms: number | null): string {
+  return ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The queue's line: what `status` and `queue` print. */
+function describeQueue(q: LabQueueStatus): string {
+  const { stats, settings } = q;
+  return [
+    `queue ${q.name}: depth ${stats.depth}, in flight ${stats.inFlight}, dead letters ${stats.deadLetters}, oldest message ${stats.oldestAgeMs === null ? '-' : seconds(stats.oldestAgeMs)}`,
+    `  sent ${stats.sent}, deleted ${stats.deleted}; visibility timeout ${seconds(settings.visibilityTimeoutMs)}, long poll ${seconds(settings.receiveWaitTimeMs)}, dead-lettered after ${settings.maxReceiveCount} receives`,
+  ].join('\n');
+}
+
+/** chaos-lab queue [redrive [--limit N]]: the order queue of a lab whose patterns buffer writes. */
+export async function queueCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { ...COMMON, limit: { type: 'string' } }, strict: true, allowPositionals: true });
+  const [action, ...extra] = positionals;
+  if ((action !== undefined && action !== 'redrive') || extra.length > 0) throw new UsageError('usage: chaos-lab queue [--json] | chaos-lab queue redrive [--limit N]');
+  if (values.limit !== undefined && action !== 'redrive') throw new UsageError('--limit goes with queue redrive');
+  const limit = parseCount(values.limit, '--limit', 100_000);
+  const lab = await LabClient.open(labDir(values.dir));
+  if (action === 'redrive') {
+    const result = await lab.call<{ moved: number }>('POST', '/queue/redrive', limit === undefined ? {} : { limit });
+    print(values.json, result, () => `moved ${result.moved} dead letter(s) back to the queue`);
+    return;
+  }
+  const queue = await lab.call<LabQueueStatus & { deadLetters: DeadLetter[] }>('GET', '/queue');
+  print(values.json, queue, () => {
+    const lines = [describeQueue(queue), '', 'dead letters:'];
+    if (queue.deadLetters.length === 0) lines.push('  none');
+    for (const d of queue.deadLetters) {
+      const lastError = d.lastError && d.lastError !== d.reason ? ` (last error: ${d.lastError})` : '';
+      lines.push(`  ${d.messageId}  key ${d.key ?? '-'}  received ${d.receiveCount}x  dead-lettered ${d.deadLetteredAt}: ${d.reason}${lastError}`);
+    }
+    if (queue.deadLetters.length > 0) lines.push('', 'chaos-lab queue redrive moves them back to the queue.');
+    return lines.join('\n');
+  });
 }
 
 export async function downCommand(args: string[]): Promise<void> {

@@ -23,7 +23,13 @@ export async function shopCommand(args: string[]): Promise<void> {
   });
   try {
     console.log(`PostgreSQL ${lab.postgres.host}:${lab.postgres.port} (pid ${lab.postgres.pid}, data ${lab.postgres.dataDir})`);
-    if (lab.servicesStore) console.log(`services store ${lab.servicesStore.endpoint.host}:${lab.servicesStore.endpoint.port} (the shared breaker's state)`);
+    if (lab.servicesStore) {
+      const { circuitBreaker, readCache, writeBuffer } = lab.shop.config.patterns;
+      const holds = [circuitBreaker.mode === 'shared' ? "the shared breaker's state" : '', readCache.mode !== 'off' ? 'the read cache' : '', writeBuffer.mode !== 'off' ? 'the order queue' : ''].filter(Boolean);
+      console.log(`services store ${lab.servicesStore.endpoint.host}:${lab.servicesStore.endpoint.port} (${holds.join(', ')})`);
+      // No recovery worker here: `chaos-lab up` runs one.
+      if (writeBuffer.mode !== 'off') console.log('  orders queued while the database is away stay queued: no recovery worker runs with `chaos-lab shop` (`chaos-lab up` runs one)');
+    }
     await Promise.race([lab.shop.whenInitialised(), stop.stopped]);
     console.log(`Chaos Shop (patterns ${patternsName(lab.shop.config.patterns)}, instance ${lab.shop.config.instanceId}) at ${lab.shop.url}`);
     console.log(`  try: curl ${lab.shop.url}/products`);

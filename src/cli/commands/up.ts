@@ -59,7 +59,11 @@ export async function upCommand(args: string[]): Promise<void> {
       for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
       console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
       console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}${info.databaseProxy ? '' : '   (not in the instances\' path: --no-db-proxy)'}`);
-      if (info.endpoints.servicesStore) console.log(`  services store   ${info.endpoints.servicesStore.host}:${info.endpoints.servicesStore.port}   (the shared breaker's state; fault add services-store … cuts it)`);
+      if (info.endpoints.servicesStore) {
+        const paths = lab.dependencies.filter((d) => d.upstream.port === info.endpoints.servicesStore!.port).map((d) => d.name);
+        console.log(`  services store   ${info.endpoints.servicesStore.host}:${info.endpoints.servicesStore.port}   (reached through ${paths.join(', ')}; fault add <one of them> … cuts that path)`);
+      }
+      if (lab.recoveryWorker) console.log(`  recovery worker  pid ${lab.recoveryWorker.pid ?? '-'}   (drains the order queue; chaos-lab queue shows it)`);
       console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
       console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
       console.log('Ctrl-C (or chaos-lab down) stops everything.');

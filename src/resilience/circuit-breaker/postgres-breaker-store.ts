@@ -175,6 +175,10 @@ export class PostgresBreakerStore implements BreakerStore {
     }
     // An idle connection that breaks (the store restarted, a fault reset it) must not crash us.
     this.#pool.on('error', () => {});
+    // A connection that breaks while checked out (a fault proxy resets it mid-statement) emits
+    // 'error' on the client, which the pool only listens for while it is idle: without a
+    // listener of its own that error would crash the process. The statement's rejection reports it.
+    this.#pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   async read(name: string): Promise<BreakerRecord> {

@@ -1,0 +1,49 @@
+// The services store's bounded pool when a connection breaks in the middle of a statement.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FaultProxy } from '../src/lab/fault-proxy/index.ts';
+import { StorePool } from '../src/services/postgres/store-pool.ts';
+import { within } from './helpers/deadline.ts';
+import { freshDatabase, usePostgres } from './helpers/lab.ts';
+
+const postgres = usePostgres();
+
+describe('StorePool', () => {
+  it('a connection cut mid-statement rejects that statement and does not crash the process', async () => {
+    // Regression: pg.Pool listens for 'error' on a client only while it is idle; a connection
+    // reset while checked out emitted an unhandled 'error' that killed the shop (1 run in 8).
+    const direct = await within(30_000, 'creating a database', freshDatabase(postgres()));
+    const proxy = new FaultProxy();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    const status = await proxy.addProxy({ name: 'store', upstream: { host: direct.host, port: direct.port } });
+    const pool = new StorePool({
+      connection: { ...direct, port: status.listen.port },
+      connectTimeoutMs: 2000,
+      statementTimeoutMs: 5000,
+      maxConnections: 4,
+      applicationName: 'store-pool-test',
+    });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const statements = [0, 1, 2].map(() => pool.query({ text: 'SELECT pg_sleep(0.3)' }, []).then(() => 'answered', (error: Error) => error.message));
+        await delay(100);
+        await proxy.addFault('store', { type: 'reset' });
+        const outcomes = await within(10_000, 'the cut statements', Promise.all(statements));
+        assert.ok(outcomes.every((outcome) => outcome !== 'answered'), `every cut statement rejects, got ${outcomes.join(', ')}`);
+        await proxy.clearFaults();
+        // The pool recovers: broken connections were not reused.
+        const { rows } = await within(10_000, 'a statement after the cut', pool.query<{ one: number }>({ text: 'SELECT 1 AS one' }, []));
+        assert.equal(rows[0]?.one, 1);
+      }
+      await delay(100); // an 'error' emitted just after the rejection would land here
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await pool.end();
+      await proxy.close();
+    }
+  });
+});
