@@ -62,6 +62,10 @@ export class StorePool {
     // An idle connection that breaks (the store restarted, a fault reset it) must not crash us;
     // the next statement reports the failure to its caller.
     this.#pool.on('error', () => {});
+    // A connection that breaks while checked out (a fault proxy resets it mid-statement) emits
+    // 'error' on the client, which the pool only listens for while it is idle: without a
+    // listener of its own that error would crash the process. The statement's rejection reports it.
+    this.#pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   /** One statement, bounded; a connection whose statement timed out or failed mid-way is destroyed. */
