@@ -1,53 +1,11 @@
 // The built-in experiments under the quick profile, end to end on real parts: they must fail
 // where the articles say they fail, hold where the patterns say they hold, and lose no order.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { Ajv } from 'ajv';
-import { resolveExperiment } from '../src/chaos/builtin.ts';
 import type { Journal } from '../src/chaos/journal.ts';
-import { planRun, type PlannedShopLab } from '../src/chaos/plan.ts';
-import { PROFILES } from '../src/chaos/profiles.ts';
+import type { PlannedShopLab } from '../src/chaos/plan.ts';
 import { formatComparison, formatResults } from '../src/chaos/report.ts';
-import { runExperiment } from '../src/chaos/runner.ts';
-import { waitUntilGone } from './helpers/processes.ts';
-
-const journalSchema = JSON.parse(readFileSync(new URL('../schema/journal.schema.json', import.meta.url), 'utf8')) as object;
-const patternsSchema = JSON.parse(readFileSync(new URL('../schema/patterns.schema.json', import.meta.url), 'utf8')) as object;
-// The journal records each run's resolved patterns against the published patterns schema, which it refers to.
-const validateJournal = new Ajv({ allErrors: true, strict: false }).addSchema(patternsSchema).compile(journalSchema);
-
-/**
- * A run is interrupted after this long, so that a run that hangs still rolls back and tears its
- * lab down (the runner's own cleanup) before the test's 120 s timeout abandons it.
- */
-const RUN_BOUND_MS = 90_000;
-
-async function run(name: string, mode: string): Promise<Journal> {
-  const experiment = await resolveExperiment(name);
-  const journal = await runExperiment({
-    plan: planRun(name, experiment.template, mode, PROFILES.quick),
-    template: experiment.template,
-    signal: AbortSignal.timeout(RUN_BOUND_MS),
-  });
-  assert.ok(validateJournal(journal), `journal matches schema/journal.schema.json: ${JSON.stringify(validateJournal.errors)}`);
-  // Nothing is left behind: every instance the run launched is gone. The PIDs come from the
-  // fleet the journal records: the actions' effects name only the instances an action touched
-  // (none for db-failover), and an empty list would pass without checking anything.
-  const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
-  assert.ok(pids.length >= (journal.plan.lab as PlannedShopLab).instances, `the journal records the instances the run launched: ${JSON.stringify(journal.fleet.instances)}`);
-  assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance the run launched is gone');
-  return journal;
-}
-
-function assertNoOrderLost(journal: Journal): void {
-  assert.ok(journal.audit, `audited: ${journal.auditError ?? ''}`);
-  assert.equal(journal.audit.lost, 0, 'no acknowledged order is missing');
-  assert.equal(journal.audit.duplicated, 0);
-  assert.equal(journal.audit.phantom, 0);
-  assert.equal(journal.audit.stockConserved, true);
-  assert.equal(journal.audit.acknowledged, journal.traffic!.writes.ok + journal.traffic!.writes.queued);
-}
+import { assertNoOrderLost, runBuiltin as run } from './helpers/experiment-run.ts';
 
 describe('instance-stop (Article 1), quick profile', () => {
   const journals: Journal[] = [];

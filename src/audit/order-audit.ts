@@ -1,4 +1,12 @@
+// The order audit: what the client was told against what the database holds (Jepsen's history,
+// in small). A 201 must be in the database; a 202 is an acknowledgement before the commit (the
+// write buffer's), so it must END committed exactly once, or rejected with a reason (the
+// recovery worker's business rejection, recorded by place_order in idempotency_keys), else it
+// is lost. Dead-lettered and still-queued 202s are findings of their own, not lost: the order is
+// still durable in the queue and a redrive can apply it.
+import type { MessageQueue, MessageState } from '../services/queue/message-queue.ts';
 import type { Queryable } from '../shop/database/queryable.ts';
+import { SEED_PRODUCTS } from '../shop/schema.ts';
 import type { LedgerEntry } from './ledger.ts';
 
 /** Where the database stood before the run: what the audit compares against. */
@@ -9,11 +17,22 @@ export interface AuditBaseline {
   maxOrderId: number;
 }
 
+/** What the audit asks the queue about the 202s it cannot find in the database. */
+export type QueueLookup = Pick<MessageQueue, 'stateOfKey' | 'deadLetters'>;
+
+/** A 202 whose order the recovery worker applied and the database refused: final, with its reason. */
+export interface RejectedAfterAcceptance {
+  key: string;
+  /** place_order's answer: 404 (no such product), 409 (insufficient stock), 422 (key reused). */
+  status: number;
+  reason: string;
+}
+
 /** The audit's verdict. */
 export interface AuditResult {
   /** Writes the client was told succeeded (201) or were queued (202). */
   acknowledged: number;
-  /** Acknowledged writes with no order in the database: orders lost. */
+  /** Acknowledged writes that ended nowhere: a 201 with no order, a 202 neither committed, rejected, dead-lettered nor still queued. */
   lost: number;
   /** Keys with more than one order. */
   duplicated: number;
@@ -23,34 +42,152 @@ export interface AuditResult {
   ambiguous: { committed: number; notCommitted: number };
   /** Stock taken during the run equals the quantities of the run's orders, for every product. */
   stockConserved: boolean;
+  /** Writes answered 202 (accepted into the write buffer). */
+  queued: number;
+  /** 202s that ended committed (exactly one order with their key). */
+  committedFromQueue: number;
+  /** 202s the database refused when the worker applied them (the customer learns it from the follow-up endpoint). */
+  rejectedAfterAcceptance: number;
+  /** The rejections by reason ("insufficient stock": 3). */
+  rejectedReasons: Record<string, number>;
+  /** 202s whose message is on the dead-letter queue: not lost (durable, redrivable), not applied either. */
+  deadLettered: number;
+  /** 202s whose message was still queued or in flight when the audit ran (its wait for the queue ended first). */
+  stillQueued: number;
   /** The keys behind each finding, to look at. */
-  details: { lost: string[]; duplicated: string[]; phantom: string[]; stockMismatch: Array<{ productId: number; taken: number; ordered: number }> };
+  details: {
+    lost: string[];
+    duplicated: string[];
+    phantom: string[];
+    stockMismatch: Array<{ productId: number; taken: number; ordered: number }>;
+    rejectedAfterAcceptance: RejectedAfterAcceptance[];
+    deadLettered: Array<{ key: string; reason: string }>;
+    stillQueued: string[];
+  };
 }
 
-/** Reads the baseline before a run. */
+/** Whether the shop's tables exist yet: a run whose instances create them (init-race) may end without them. */
+async function shopTablesExist(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ orders: string | null; keys: string | null }>("SELECT to_regclass('orders')::text AS orders, to_regclass('idempotency_keys')::text AS keys");
+  return rows[0]?.orders != null && rows[0]?.keys != null;
+}
+
+/**
+ * Reads the baseline before a run. A database the instances have not created yet (init-race) starts
+ * as they will seed it: the catalogue's stock, no orders.
+ */
 export async function auditBaseline(db: Queryable): Promise<AuditBaseline> {
+  if (!(await shopTablesExist(db))) return { stock: new Map(SEED_PRODUCTS.map((p) => [p.id, p.stock])), maxOrderId: 0 };
   const products = await db.query<{ id: number; stock: number }>('SELECT id, stock FROM products');
   const { rows } = await db.query<{ max: number | null }>('SELECT max(id) AS max FROM orders');
   return { stock: new Map(products.rows.map((p) => [p.id, p.stock])), maxOrderId: rows[0]?.max ?? 0 };
 }
 
-/** Checks what the client was told against what the database holds. */
-export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[], baseline: AuditBaseline): Promise<AuditResult> {
-  const keys = ledger.map((entry) => entry.key);
-  const { rows } = await db.query<{ key: string; orders: number }>(
-    'SELECT idempotency_key AS key, count(*)::int AS orders FROM orders WHERE idempotency_key = ANY($1::text[]) GROUP BY 1',
-    [keys],
-  );
-  const ordersByKey = new Map(rows.map((row) => [row.key, row.orders]));
-  const result: AuditResult = {
+function emptyResult(): AuditResult {
+  return {
     acknowledged: 0,
     lost: 0,
     duplicated: 0,
     phantom: 0,
     ambiguous: { committed: 0, notCommitted: 0 },
     stockConserved: true,
-    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [] },
+    queued: 0,
+    committedFromQueue: 0,
+    rejectedAfterAcceptance: 0,
+    rejectedReasons: {},
+    deadLettered: 0,
+    stillQueued: 0,
+    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [] },
   };
+}
+
+/** The reason in place_order's answer body: its error, else its code, else the status. */
+function reasonOf(status: number, body: string): string {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    if (typeof parsed['error'] === 'string') return parsed['error'];
+    if (typeof parsed['code'] === 'string') return parsed['code'];
+  } catch {
+    // not JSON: the status says it
+  }
+  return `HTTP ${status}`;
+}
+
+// The queue is asked about each key on its own (stateOfKey); a handful at a time keeps the
+// store's small pool free for the worker.
+const LOOKUPS_AT_ONCE = 8;
+
+async function statesOf(queue: QueueLookup, keys: string[]): Promise<Map<string, MessageState | undefined>> {
+  const states = new Map<string, MessageState | undefined>();
+  for (let i = 0; i < keys.length; i += LOOKUPS_AT_ONCE) {
+    const batch = keys.slice(i, i + LOOKUPS_AT_ONCE);
+    const found = await Promise.all(batch.map((key) => queue.stateOfKey(key)));
+    batch.forEach((key, j) => states.set(key, found[j]));
+  }
+  return states;
+}
+
+/** place_order's business rejections recorded for these keys (idempotency_keys rows of 404, 409, 422). */
+async function rejectionsOf(db: Queryable, keys: string[]): Promise<Map<string, { status: number; body: string }>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<{ key: string; status: number; body: string }>(
+    'SELECT key, http_status AS status, body::text AS body FROM idempotency_keys WHERE key = ANY($1::text[]) AND http_status IN (404, 409, 422)',
+    [keys],
+  );
+  return new Map(rows.map((row) => [row.key, { status: row.status, body: row.body }]));
+}
+
+/**
+ * Where each 202 that is not in the database ended: rejected by place_order (`rejected`),
+ * dead-lettered or still queued (the queue), or nowhere: lost. Without a queue to ask, a 202
+ * neither committed nor rejected is lost.
+ */
+async function settleQueued(keys: string[], rejected: Map<string, { status: number; body: string }>, queue: QueueLookup | undefined, result: AuditResult): Promise<void> {
+  const rest = keys.filter((key) => !rejected.has(key));
+  const states = queue ? await statesOf(queue, rest) : new Map<string, MessageState | undefined>();
+  const anyDead = [...states.values()].includes('dead-letter');
+  const deadLetterReasons = anyDead && queue ? new Map((await queue.deadLetters(10_000)).map((d) => [d.key, d.reason])) : new Map<string | null, string>();
+  for (const key of keys) {
+    const rejection = rejected.get(key);
+    if (rejection) {
+      const reason = reasonOf(rejection.status, rejection.body);
+      result.rejectedAfterAcceptance++;
+      result.rejectedReasons[reason] = (result.rejectedReasons[reason] ?? 0) + 1;
+      result.details.rejectedAfterAcceptance.push({ key, status: rejection.status, reason });
+      continue;
+    }
+    const state = states.get(key);
+    if (state === 'dead-letter') {
+      result.deadLettered++;
+      result.details.deadLettered.push({ key, reason: deadLetterReasons.get(key) ?? 'unknown' });
+    } else if (state === 'queued' || state === 'in-flight') {
+      result.stillQueued++;
+      result.details.stillQueued.push(key);
+    } else {
+      result.lost++;
+      result.details.lost.push(key);
+    }
+  }
+}
+
+/**
+ * Checks what the client was told against what the database holds; `queue` (the write buffer's)
+ * is asked where the 202s that are not in the database are. Call it once the queue is idle: a
+ * message still being applied shows as still queued.
+ */
+export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[], baseline: AuditBaseline, queue?: QueueLookup): Promise<AuditResult> {
+  const result = emptyResult();
+  // No tables: the instances never created them (init-race's BEFORE), so no order was ever written.
+  const tables = await shopTablesExist(db);
+  const ordersByKey = new Map<string, number>();
+  if (tables) {
+    const { rows } = await db.query<{ key: string; orders: number }>(
+      'SELECT idempotency_key AS key, count(*)::int AS orders FROM orders WHERE idempotency_key = ANY($1::text[]) GROUP BY 1',
+      [ledger.map((entry) => entry.key)],
+    );
+    for (const row of rows) ordersByKey.set(row.key, row.orders);
+  }
+  const unsettled: string[] = [];
   for (const entry of ledger) {
     const orders = ordersByKey.get(entry.key) ?? 0;
     if (orders > 1) {
@@ -59,8 +196,11 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
     }
     if (entry.status === 201 || entry.status === 202) {
       result.acknowledged++;
-      // A 202 (queued) may not be in the database yet: the recovery worker's audit is its own.
-      if (orders === 0 && entry.status === 201) {
+      if (entry.status === 202) {
+        result.queued++;
+        if (orders > 0) result.committedFromQueue++;
+        else unsettled.push(entry.key);
+      } else if (orders === 0) {
         result.lost++;
         result.details.lost.push(entry.key);
       }
@@ -72,7 +212,9 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
       result.details.phantom.push(entry.key);
     }
   }
-  // Stock conservation over every order of the run, whoever placed it.
+  await settleQueued(unsettled, tables ? await rejectionsOf(db, unsettled) : new Map(), queue, result);
+  if (!tables) return result; // no order, no stock taken: conserved
+  // Stock conservation over every order of the run, whoever placed it (the shop or the worker).
   const current = await db.query<{ id: number; stock: number; ordered: number }>(
     `SELECT p.id, p.stock, COALESCE(sum(o.quantity), 0)::int AS ordered
      FROM products p LEFT JOIN orders o ON o.product_id = p.id AND o.id > $1

@@ -1,5 +1,7 @@
 // The journal: everything one run did and saw, as JSON (schema/journal.schema.json).
 import type { AuditResult } from '../audit/order-audit.ts';
+import type { RecoveryWorkerCounters } from '../lab/recovery-worker/recovery-worker.ts';
+import type { QueueSettings } from '../services/queue/message-queue.ts';
 import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts';
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
 import type { GeneratorStats, TrafficSecond } from '../traffic/traffic-generator.ts';
@@ -131,6 +133,47 @@ export interface BreakerLabRecord {
   callAfterRun: number;
 }
 
+/** One sample of the order queue, from the start of the running phase. */
+export interface QueueSample {
+  atMs: number;
+  depth: number;
+  inFlight: number;
+  deadLetters: number;
+}
+
+/**
+ * Article 4's observations (shop runs whose patterns have a read cache or a write buffer), computed
+ * once at the end of the run from the runner's and the driver's own records.
+ */
+export interface DegradationRecord {
+  /** Reads by where the answer came from (the article's `Reads: DB / CACHE / FAIL`). */
+  reads: { database: number; cache: number; fail: number };
+  /** Writes by answer (the article's `Writes: OK / 202_QUEUED / STOCK_OUT / FAIL`). */
+  writes: { ok: number; queued: number; stockOut: number; fail: number };
+  /** When the database came back (the proxy's targets registered again), from the start of the running phase; null: it never went away, or never came back. */
+  databaseReturnedAtMs: number | null;
+  /** The order queue (null: no write buffer). */
+  queue: {
+    settings: QueueSettings;
+    sampleEveryMs: number;
+    /** Queued + in flight when the audit's wait ended: what recovery left (the article's `SQS remaining`). */
+    remaining: number;
+    /** On the dead-letter queue then (the article's `DLQ`). */
+    deadLetters: number;
+    /** The most messages queued + in flight in one sample. */
+    peakDepth: number;
+    /** Samples the store did not answer (it was cut, or slow). */
+    failedSamples: number;
+    series: QueueSample[];
+  } | null;
+  /** From the database's return to the first sample with nothing queued or in flight; the goal is the breaker's recovery timeout (scaled) + 5 s to apply the backlog. */
+  drain: { timeToDrainMs: number | null; goalMs: number; met: boolean } | null;
+  /** The audit waited (at most limitMs, from the plan) for the queue to be idle; idle false: it gave up, and what was left is audited as still queued. */
+  auditWait: { limitMs: number; waitedMs: number; idle: boolean } | null;
+  /** The recovery worker as the run ended (null: none). */
+  worker: { restarts: number; counters: RecoveryWorkerCounters } | null;
+}
+
 export interface Journal {
   chaosLab: { version: string; journalVersion: 1 };
   experiment: string;
@@ -178,6 +221,8 @@ export interface Journal {
   };
   audit: AuditResult | null;
   auditError?: string;
+  /** Article 4's degradation: reads by source, writes by answer, the queue, its drain, the audit's wait (shop runs with a read cache or a write buffer). */
+  degradation?: DegradationRecord;
   /** The circuit-breaker lab's observations (breaker-lab runs only). */
   breakerLab?: BreakerLabRecord;
   postProbe: { deepHealth: { status: number; body: unknown }; productsStatus: number } | null;

@@ -8,7 +8,7 @@ import { auditOrders, type AuditBaseline } from '../audit/order-audit.ts';
 import type { Lab } from '../lab/lab.ts';
 import { SHOP_DATABASE } from '../lab/standalone-shop.ts';
 import { detectionWindow, formatProbe, type ProbeResult } from '../traffic/probe.ts';
-import type { TrafficResult } from '../traffic/traffic-generator.ts';
+import type { TrafficResult, TrafficTotals } from '../traffic/traffic-generator.ts';
 import type { HypothesisResult, Journal } from './journal.ts';
 import { notify, type RunObserver } from './observer.ts';
 import type { RunPlan } from './plan.ts';
@@ -18,6 +18,10 @@ export interface Timeline {
   runningAt: number;
   endedAt: number;
   failures: number[];
+  /** Each action that ran: when it started and, for one with an undo, when its undo finished (epoch ms). */
+  actions: Array<{ name: string; actionId: string; startedAt: number; undoneAt: number | null }>;
+  /** What the traffic generator counted, once it is done (undefined: no traffic, or it never ran). */
+  traffic?: TrafficTotals;
 }
 
 /** Checks the steady-state hypothesis through the load balancer (or the lab's front door). */
@@ -115,7 +119,8 @@ export async function audit(lab: Lab, journal: Journal, baseline: AuditBaseline 
   try {
     journal.audit = await withWriter(lab, async (db) => {
       await settle(db);
-      return auditOrders(db, ledger.entries, baseline);
+      // The lab's own client of the order queue says where the 202s not in the database are.
+      return auditOrders(db, ledger.entries, baseline, lab.queue);
     });
   } catch (error) {
     journal.auditError = (error as Error).message;
@@ -127,6 +132,9 @@ async function settle(db: pg.Client): Promise<void> {
   const deadline = Date.now() + 10_000;
   let last = -1;
   while (Date.now() < deadline) {
+    // No orders table: the instances never created it (init-race), so nothing is being written.
+    const { rows: tables } = await db.query<{ orders: string | null }>("SELECT to_regclass('orders')::text AS orders");
+    if (tables[0]?.orders == null) return;
     const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM orders');
     const count = Number(rows[0]?.n ?? 0);
     if (count === last) return;

@@ -1,7 +1,12 @@
 // A run plan: one template, one mode, one profile, resolved into milliseconds and rates.
+// Every duration of the timeline is scaled by the profile: the run, the actions, health checks,
+// the queue's visibility timeout and long poll, and the patterns' waits (the breaker's recovery
+// timeout, the read cache's refresh, the initialisation's backoff). Timeouts that stand for a
+// customer's patience or the database's physics (the client's, the statement timeout) are not.
 import type { EjectionSettings, HealthCheckSettings } from '../lab/fleet/target-health.ts';
 import { ALB_HEALTH_CHECK_DEFAULTS } from '../lab/fleet/target-health.ts';
-import { DEFAULT_PRESET, mergePatternsInputs, resolvePatterns, type Patterns } from '../shop/patterns.ts';
+import { ARTICLE_QUEUE_SETTINGS, type QueueSettings } from '../services/queue/message-queue.ts';
+import { checkResolvedPatterns, DEFAULT_PRESET, mergePatternsInputs, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { planBreakerLab, type PlannedBreakerLab } from './breaker-lab-plan.ts';
 import { parseDurationMs } from './duration.ts';
 import type { Profile } from './profiles.ts';
@@ -24,6 +29,12 @@ export interface PlannedShopLab {
   ejection: EjectionSettings | undefined;
   healthCheck: HealthCheckSettings;
   healthCheckGracePeriodMs: number;
+  /** The order queue's settings (used when the patterns' writeBuffer is queue), scaled by the profile. */
+  queue: QueueSettings;
+  /** The database proxy's targets when the lab starts: deregistered, the database is not there yet (init-race). */
+  databaseProxyTargets: 'registered' | 'deregistered';
+  /** The lab creates the shop's tables before the instances start; false: only the instances do. */
+  createSchema: boolean;
 }
 
 export interface PlannedAction {
@@ -54,7 +65,7 @@ export interface RunPlan {
   probe: { everyMs: number; path: string; timeoutMs: number } | undefined;
   actions: PlannedAction[];
   stopConditions: PlannedStopCondition[];
-  hypothesis: { title: string; probes: HypothesisProbeSpec[] } | undefined;
+  hypothesis: { title: string; checkBefore?: boolean; probes: HypothesisProbeSpec[] } | undefined;
   rollbacks: Array<{ name: string; actionId: string }>;
 }
 
@@ -65,11 +76,43 @@ function mergeLab(base: LabSettings = {}, over: LabSettings = {}): LabSettings {
   return {
     ...base,
     ...over,
+    queue: { ...base.queue, ...over.queue },
     loadBalancer: {
       ...base.loadBalancer,
       ...over.loadBalancer,
       healthCheck: { ...base.loadBalancer?.healthCheck, ...over.loadBalancer?.healthCheck },
     },
+  };
+}
+
+/** A duration in ms under the profile: at least 1 ms. */
+const scaleMs = (ms: number, profile: Profile): number => Math.max(1, Math.round(ms * profile.timeScale));
+
+/**
+ * The patterns' waits under the profile (the breaker's recovery timeout, the read cache's refresh,
+ * the initialisation's backoff), so that a quick run trips, recovers and drains in proportion to
+ * its shorter outage. Checked again as a resolved value: what runs is what the journal records.
+ */
+export function scalePatterns(patterns: Patterns, profile: Profile): Patterns {
+  if (profile.timeScale === 1) return patterns;
+  const breaker = patterns.circuitBreaker;
+  const cache = patterns.readCache;
+  const init = patterns.initialisation;
+  return checkResolvedPatterns({
+    ...patterns,
+    circuitBreaker: breaker.mode === 'off' ? breaker : { ...breaker, recoveryTimeoutMs: scaleMs(breaker.recoveryTimeoutMs, profile) },
+    readCache: cache.mode === 'off' ? cache : { ...cache, refreshMs: scaleMs(cache.refreshMs, profile) },
+    initialisation: init.mode === 'once' ? init : { ...init, initialDelayMs: scaleMs(init.initialDelayMs, profile), maxDelayMs: scaleMs(init.maxDelayMs, profile) },
+  });
+}
+
+/** The queue's settings under the profile: Article 4's, or the template's, durations scaled. */
+function planQueue(queue: LabSettings['queue'], profile: Profile): QueueSettings {
+  const scaled = (text: string | undefined, fallbackMs: number): number => scaleMs(text ? parseDurationMs(text) : fallbackMs, profile);
+  return {
+    visibilityTimeoutMs: scaled(queue?.visibilityTimeout, ARTICLE_QUEUE_SETTINGS.visibilityTimeoutMs),
+    receiveWaitTimeMs: scaled(queue?.receiveWaitTime, ARTICLE_QUEUE_SETTINGS.receiveWaitTimeMs),
+    maxReceiveCount: queue?.maxReceiveCount ?? ARTICLE_QUEUE_SETTINGS.maxReceiveCount,
   };
 }
 
@@ -119,9 +162,9 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
   if (kind === 'breaker-lab') return { ...common, lab: planBreakerLab(template.lab?.breakerLab, modeSpec.lab?.breakerLab, profile), traffic: traffic(0) };
   const lab = mergeLab(template.lab, modeSpec.lab);
   const modePatterns = modeSpec.lab?.patterns;
-  const patterns = resolvePatterns(
-    mergePatternsInputs(template.lab?.patterns, modePatterns) ?? DEFAULT_PRESET,
-    modePatterns !== undefined ? `modes.${mode}.lab.patterns` : 'lab.patterns',
+  const patterns = scalePatterns(
+    resolvePatterns(mergePatternsInputs(template.lab?.patterns, modePatterns) ?? DEFAULT_PRESET, modePatterns !== undefined ? `modes.${mode}.lab.patterns` : 'lab.patterns'),
+    profile,
   );
   const hc = lab.loadBalancer?.healthCheck ?? {};
   const intervalMs = hc.interval ? scale(hc.interval) : Math.round(ALB_HEALTH_CHECK_DEFAULTS.intervalMs * profile.timeScale);
@@ -144,6 +187,9 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
         unhealthyThreshold: hc.unhealthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.unhealthyThreshold,
       },
       healthCheckGracePeriodMs: lab.healthCheckGracePeriod ? scale(lab.healthCheckGracePeriod) : Math.round(300_000 * profile.timeScale),
+      queue: planQueue(lab.queue, profile),
+      databaseProxyTargets: lab.databaseProxyTargets ?? 'registered',
+      createSchema: lab.createSchema ?? true,
     },
     traffic: traffic(1),
   };

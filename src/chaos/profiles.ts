@@ -15,7 +15,7 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   article: { name: 'article', timeScale: 1, description: "the articles' timings: 10 s health checks, 120 s runs" },
-  demo: { name: 'demo', timeScale: 0.25, description: 'a quarter of the time, four times the rate: the whole suite in under 5 minutes' },
+  demo: { name: 'demo', timeScale: 0.25, description: 'a quarter of the time, four times the rate: the whole suite in about 7 minutes' },
   quick: { name: 'quick', timeScale: 0.05, description: 'a twentieth of the time, for tests' },
 };
 

@@ -78,3 +78,84 @@ describe('the generator shortfall in RESULTS and BEFORE vs AFTER', () => {
     assert.doesNotMatch(fine, /Not sent|WARNING/);
   });
 });
+
+describe("Article 4's rows: reads by source, writes by answer, the queue after recovery", () => {
+  const audit = (over: Partial<NonNullable<Journal['audit']>>): NonNullable<Journal['audit']> => ({
+    acknowledged: 0,
+    lost: 0,
+    duplicated: 0,
+    phantom: 0,
+    ambiguous: { committed: 0, notCommitted: 0 },
+    stockConserved: true,
+    queued: 0,
+    committedFromQueue: 0,
+    rejectedAfterAcceptance: 0,
+    rejectedReasons: {},
+    deadLettered: 0,
+    stillQueued: 0,
+    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [] },
+    ...over,
+  });
+  const before = (): Journal => {
+    const journal = journalWith('resilient', {
+      reads: { ok: 30, fail: 12, notSent: 0, cache: 0, bySource: { database: 30 }, failByStatus: { 500: 12 } },
+      writes: { ok: 31, queued: 0, stockOut: 0, fail: 11, notSent: 0, failByStatus: { 500: 11 } },
+      durationMs: 6000,
+      series: [],
+    });
+    journal.experiment = 'db-outage';
+    journal.audit = audit({ acknowledged: 31, ambiguous: { committed: 0, notCommitted: 11 } });
+    return journal;
+  };
+  const after = (): Journal => {
+    const journal = journalWith('graceful', {
+      reads: { ok: 70, fail: 0, notSent: 0, cache: 19, bySource: { database: 51, cache: 19 }, failByStatus: {} },
+      writes: { ok: 44, queued: 23, stockOut: 3, fail: 0, notSent: 0, failByStatus: {} },
+      durationMs: 6000,
+      series: [],
+    });
+    journal.experiment = 'db-outage';
+    journal.audit = audit({ acknowledged: 67, queued: 23, committedFromQueue: 21, rejectedAfterAcceptance: 2, rejectedReasons: { 'insufficient stock': 2 } });
+    journal.degradation = {
+      reads: { database: 51, cache: 19, fail: 0 },
+      writes: { ok: 44, queued: 23, stockOut: 3, fail: 0 },
+      databaseReturnedAtMs: 10_500,
+      queue: { settings: { visibilityTimeoutMs: 4500, receiveWaitTimeMs: 1000, maxReceiveCount: 10 }, sampleEveryMs: 50, remaining: 0, deadLetters: 0, peakDepth: 23, failedSamples: 0, series: [] },
+      drain: { timeToDrainMs: 1200, goalMs: 1750, met: true },
+      auditWait: { limitMs: 7500, waitedMs: 40, idle: true },
+      worker: { restarts: 0, counters: { received: 23, committed: 21, replayed: 0, rejected: 2, deadLettered: 0, transientFailures: 0, errors: 0, staleReceipts: 0 } },
+    };
+    return journal;
+  };
+
+  it("RESULTS prints the article's lines: Reads DB/CACHE/FAIL, Writes OK/202_QUEUED/STOCK_OUT/FAIL, SQS remaining and DLQ", () => {
+    const results = formatResults(after());
+    assert.match(results, /^Reads: {2}DB=51 {2}CACHE=19 {2}FAIL=0$/m);
+    assert.match(results, /^Writes: OK=44 {2}202_QUEUED=23 {2}STOCK_OUT=3 {2}FAIL=0$/m);
+    assert.match(results, /^Queue remaining: 0 {3}DLQ: 0 /m);
+    assert.match(results, /^Time to drain after the database returned: 1\.2 s \(goal 1\.8 s\)$/m);
+    assert.match(results, /^Queued \(202\): 23: 21 committed, 2 \(insufficient stock×2\) rejected after acceptance, 0 dead-lettered, 0 still queued$/m);
+    assert.doesNotMatch(formatResults(before()), /CACHE=|Queue remaining/, 'a run without the patterns has no degradation section to print');
+  });
+
+  it('the BEFORE vs AFTER table has the article rows, positions naming BEFORE and AFTER (resilient is Article 4\u2019s BEFORE)', () => {
+    const table = formatComparison([before(), after()]);
+    assert.match(table, /BEFORE \(resilient\)\s+AFTER \(graceful\)/);
+    assert.match(table, /^Reads: DB \/ CACHE \/ FAIL\s+30 \/ 0 \/ 12\s+51 \/ 19 \/ 0$/m);
+    assert.match(table, /^Writes: OK \/ 202_QUEUED \/ STOCK_OUT \/ FAIL\s+31 \/ 0 \/ 0 \/ 11\s+44 \/ 23 \/ 3 \/ 0$/m);
+    assert.match(table, /^Queue remaining \/ DLQ after recovery\s+no queue\s+0 \/ 0$/m);
+    assert.match(table, /^Time to drain after the database returned\s+no queue\s+1\.2 s \(goal 1\.8 s\)$/m);
+    assert.match(table, /^Rejected after acceptance\s+0\s+2 \(insufficient stock×2\)$/m);
+    assert.match(table, /^Orders lost \(acknowledged, missing\)\s+0\s+0$/m);
+    assert.match(table, /^Audit\s+clean\s+clean$/m);
+  });
+
+  it('the audit row names what it found, and a drain that missed its goal says so', () => {
+    const missed = after();
+    missed.degradation!.drain = { timeToDrainMs: 4000, goalMs: 1750, met: false };
+    missed.audit = audit({ lost: 2, deadLettered: 1, stillQueued: 3 });
+    const table = formatComparison([before(), missed]);
+    assert.match(table, /^Time to drain after the database returned\s+no queue\s+4\.0 s \(goal 1\.8 s: MISSED\)$/m);
+    assert.match(table, /^Audit\s+clean\s+2 lost, 1 dead-lettered, 3 still queued$/m);
+  });
+});

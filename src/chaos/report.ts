@@ -2,7 +2,8 @@
 // AFTER table. Pure functions over journals.
 import type { TrafficTotals } from '../traffic/traffic-generator.ts';
 import { formatMs } from './duration.ts';
-import type { BreakerLabRecord, Journal, LatencySummary } from './journal.ts';
+import type { AuditResult } from '../audit/order-audit.ts';
+import type { BreakerLabRecord, DegradationRecord, Journal, LatencySummary } from './journal.ts';
 
 const clock = (at: number | string): string => new Date(at).toISOString().slice(11, 19);
 
@@ -50,6 +51,66 @@ function recovery(journal: Journal): string {
   return `~${formatMs(journal.impact.recoveryMs ?? 0)}`;
 }
 
+/** Article 4's read line: where the answers came from. The degradation section's counts, or the traffic's (a run without Article 4's patterns). */
+function readsBySource(journal: Journal): { database: number; cache: number; fail: number } | undefined {
+  if (journal.degradation) return journal.degradation.reads;
+  const t = journal.traffic;
+  return t ? { database: t.reads.bySource['database'] ?? 0, cache: t.reads.bySource['cache'] ?? 0, fail: t.reads.fail } : undefined;
+}
+
+/** Article 4's `SQS remaining: 0   DLQ: 0`, as a cell. */
+function queueLeft(d: DegradationRecord | undefined): string {
+  if (!d?.queue) return 'no queue';
+  return `${d.queue.remaining} / ${d.queue.deadLetters}`;
+}
+
+/** The time to drain against its goal, as a cell. */
+function drainCell(d: DegradationRecord | undefined): string {
+  if (!d?.queue) return 'no queue';
+  if (!d.drain) return 'the database never came back';
+  if (d.drain.timeToDrainMs === null) return `not drained (goal ${formatMs(d.drain.goalMs)})`;
+  return `${formatMs(d.drain.timeToDrainMs)} (goal ${formatMs(d.drain.goalMs)}${d.drain.met ? '' : ': MISSED'})`;
+}
+
+/** The rejections after a 202, with their reasons. */
+function rejectedCell(a: AuditResult): string {
+  const reasons = Object.entries(a.rejectedReasons ?? {}).map(([reason, n]) => `${reason}×${n}`);
+  return `${a.rejectedAfterAcceptance ?? 0}${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
+}
+
+/** The audit in a word: clean, or what it found. */
+function auditCell(journal: Journal): string {
+  const a = journal.audit;
+  if (!a) return journal.auditError ? `could not run: ${journal.auditError}` : 'not audited';
+  const findings = [
+    a.lost ? `${a.lost} lost` : '',
+    a.duplicated ? `${a.duplicated} duplicated` : '',
+    a.phantom ? `${a.phantom} phantom` : '',
+    a.stockConserved ? '' : 'stock NOT conserved',
+    a.deadLettered ? `${a.deadLettered} dead-lettered` : '',
+    a.stillQueued ? `${a.stillQueued} still queued` : '',
+  ].filter(Boolean);
+  return findings.length === 0 ? 'clean' : findings.join(', ');
+}
+
+/** Article 4's lines in RESULTS: reads by source, writes by answer, the queue after recovery, the drain, the audit's wait. */
+function degradationLines(d: DegradationRecord): string[] {
+  const lines = [
+    `Reads:  DB=${d.reads.database}  CACHE=${d.reads.cache}  FAIL=${d.reads.fail}`,
+    `Writes: OK=${d.writes.ok}  202_QUEUED=${d.writes.queued}  STOCK_OUT=${d.writes.stockOut}  FAIL=${d.writes.fail}`,
+  ];
+  if (d.queue) {
+    lines.push(`Queue remaining: ${d.queue.remaining}   DLQ: ${d.queue.deadLetters}   (peak ${d.queue.peakDepth}${d.queue.failedSamples ? `, ${d.queue.failedSamples} samples unanswered` : ''})`);
+    lines.push(`Time to drain after the database returned: ${drainCell(d)}`);
+  }
+  if (d.auditWait) lines.push(`Audit waited ${formatMs(d.auditWait.waitedMs)} of at most ${formatMs(d.auditWait.limitMs)} for the queue: ${d.auditWait.idle ? 'idle' : 'NOT idle'}`);
+  if (d.worker) {
+    const c = d.worker.counters;
+    lines.push(`Recovery worker: ${c.committed} committed, ${c.replayed} replayed, ${c.rejected} rejected, ${c.deadLettered} dead-lettered, ${c.transientFailures} transient failures, ${d.worker.restarts} restarts`);
+  }
+  return lines;
+}
+
 function verdict(journal: Journal): string {
   if (journal.status !== 'completed') return `${journal.status}: ${journal.stopReason?.detail ?? ''}`.trim();
   if (!journal.steadyState.after) return 'completed';
@@ -87,11 +148,15 @@ export function formatResults(journal: Journal): string {
     lines.push(`products now: http=${journal.postProbe.productsStatus}`);
   }
   if (journal.breakerLab) lines.push(...breakerLabLines(journal.breakerLab));
+  if (journal.degradation) lines.push(...degradationLines(journal.degradation));
   if (journal.audit) {
     const a = journal.audit;
     lines.push(
       `Audit: ${a.acknowledged} acknowledged, ${a.lost} lost, ${a.duplicated} duplicated, ${a.phantom} phantom; ambiguous answers: ${a.ambiguous.committed} committed, ${a.ambiguous.notCommitted} not; stock ${a.stockConserved ? 'conserved' : 'NOT conserved'}`,
     );
+    if (a.queued) {
+      lines.push(`Queued (202): ${a.queued}: ${a.committedFromQueue} committed, ${rejectedCell(a)} rejected after acceptance, ${a.deadLettered} dead-lettered, ${a.stillQueued} still queued`);
+    }
   } else if (journal.auditError) {
     lines.push(`Audit: could not run: ${journal.auditError}`);
   }
@@ -127,12 +192,17 @@ function breakerLabLines(b: BreakerLabRecord): string[] {
   ];
 }
 
-/** The label of a mode's column: the BEFORE and AFTER of the articles (naive, resilient) and of the circuit-breaker lab (local, shared). */
-function columnTitle(mode: string): string {
-  if (mode === 'naive') return 'BEFORE (naive)';
-  if (mode === 'resilient') return 'AFTER (resilient)';
-  if (mode === 'local') return 'BEFORE (local)';
-  if (mode === 'shared') return 'AFTER (shared)';
+/**
+ * The label of a mode's column. Templates list their BEFORE first and their AFTER last, and a mode
+ * name means different things in different experiments (resilient is Article 3's AFTER and
+ * Article 4's BEFORE): in a comparison the position says which. Alone, the articles' names do.
+ */
+function columnTitle(mode: string, index: number, count: number): string {
+  if (count >= 2 && index === 0) return `BEFORE (${mode})`;
+  if (count >= 2 && index === count - 1) return `AFTER (${mode})`;
+  if (count >= 2) return mode;
+  if (mode === 'naive' || mode === 'local') return `BEFORE (${mode})`;
+  if (mode === 'resilient' || mode === 'shared') return `AFTER (${mode})`;
   return mode;
 }
 
@@ -174,6 +244,14 @@ function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => 
     rows.push(['Probe failures', (j) => (j.probe ? `${formatFailures(j.probe.failures, j.probe.failByStatus)} of ${j.probe.total}` : '-')]);
     rows.push(['Detection window', (j) => (j.probe?.detectionWindow ? formatMs(j.probe.detectionWindow.ms) : 'none')]);
   }
+  if (any((j) => j.degradation !== undefined)) {
+    // Article 4's table: where reads came from, what writes were told, what recovery left.
+    rows.push(['Reads: DB / CACHE / FAIL', (j) => { const r = readsBySource(j); return r ? `${r.database} / ${r.cache} / ${r.fail}` : '-'; }]);
+    rows.push(['Writes: OK / 202_QUEUED / STOCK_OUT / FAIL', (j) => (j.traffic ? `${j.traffic.writes.ok} / ${j.traffic.writes.queued} / ${j.traffic.writes.stockOut} / ${j.traffic.writes.fail}` : '-')]);
+    rows.push(['Queue remaining / DLQ after recovery', (j) => queueLeft(j.degradation)]);
+    rows.push(['Time to drain after the database returned', (j) => drainCell(j.degradation)]);
+    rows.push(['Rejected after acceptance', (j) => (j.audit ? rejectedCell(j.audit) : '-')]);
+  }
   if (any((j) => j.traffic !== null)) {
     rows.push(['Read failures', (j) => (j.traffic ? formatFailures(j.traffic.reads.fail, j.traffic.reads.failByStatus) : '-')]);
     rows.push(['Write failures (real)', (j) => (j.traffic ? formatFailures(j.traffic.writes.fail, j.traffic.writes.failByStatus) : '-')]);
@@ -187,17 +265,19 @@ function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => 
   rows.push(['Orders lost (acknowledged, missing)', (j) => (j.audit ? String(j.audit.lost) : 'not audited')]);
   rows.push(['Duplicated / phantom orders', (j) => (j.audit ? `${j.audit.duplicated} / ${j.audit.phantom}` : '-')]);
   rows.push(['Stock conserved', (j) => (j.audit ? (j.audit.stockConserved ? 'yes' : 'NO') : '-')]);
+  if (any((j) => j.degradation !== undefined)) rows.push(['Audit', auditCell]);
   rows.push(['App state after', appState]);
   rows.push(['Verdict', verdict]);
   return rows;
 }
 
 function renderTable(journals: readonly Journal[], rows: Array<[string, (j: Journal) => string]>): string {
-  const header = ['', ...journals.map((j) => columnTitle(j.mode))];
+  const titles = journals.map((j, i) => columnTitle(j.mode, i, journals.length));
+  const header = ['', ...titles];
   const body = rows.map(([label, cell]) => [label, ...journals.map(cell)]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  const title = `${journals[0]!.experiment}: ${journals.map((j) => columnTitle(j.mode)).join(' vs ')} (${journals[0]!.profile.name} profile)`;
+  const title = `${journals[0]!.experiment}: ${titles.join(' vs ')} (${journals[0]!.profile.name} profile)`;
   const table = [title, line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
   const notSent = journals.reduce((n, j) => n + notSentOf(j), 0);
   if (notSent > 0) table.push(notSentWarning(notSent));

@@ -101,7 +101,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   let dir: string | undefined;
   let lab: LabSession | undefined;
   let end: RunEnd | undefined;
-  const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [] };
+  const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [], actions: [] };
   const ledger = new OrderLedger();
   try {
     setState('initiating');
@@ -112,7 +112,8 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     throwIfStopped(stop.signal);
     await lab.ready(stop.signal);
     journal.targets = resolveTargets(options.template, lab, seed);
-    if (plan.hypothesis) {
+    // checkBefore false: the run starts where the steady state cannot hold yet (init-race: no database).
+    if (plan.hypothesis && plan.hypothesis.checkBefore !== false) {
       journal.steadyState.before = await checkHypothesis(lab.url, plan.hypothesis);
       if (!journal.steadyState.before.met) throw new RunEnd('hypothesis-before', 'the steady state did not hold before the run: nothing was injected');
     }
@@ -195,7 +196,7 @@ async function runMethod(
   const actionsDone = new AbortController(); // cancels what has not started when the run ends, and ends durations
   const onStop = (): void => actionsDone.abort();
   stop.signal.addEventListener('abort', onStop, { once: true });
-  const actions = runActions(plan, lab, journal, timeline.runningAt, actionsDone.signal, observer, (record) =>
+  const actions = runActions(plan, lab, journal, timeline, actionsDone.signal, observer, (record) =>
     stop.abort(new RunEnd('action-failed', `action ${record.name} (${record.actionId}) failed: ${record.error}`)),
   );
   try {
@@ -239,7 +240,10 @@ async function runMethod(
         watch.stop();
       });
     const [trafficResult, probeResults] = await Promise.all([traffic, probe, sending]);
-    if (trafficResult) journal.traffic = trafficRecord(trafficResult);
+    if (trafficResult) {
+      timeline.traffic = trafficResult;
+      journal.traffic = trafficRecord(trafficResult);
+    }
     if (probeResults) journal.probe = probeRecord(probeResults);
   } finally {
     timeline.endedAt ||= Date.now();
@@ -257,7 +261,7 @@ async function runActions(
   plan: RunPlan,
   lab: LabSession,
   journal: Journal,
-  runningAt: number,
+  timeline: Timeline,
   cancel: AbortSignal,
   observer: RunObserver,
   onFailure: (record: ActionRecord) => void,
@@ -283,7 +287,10 @@ async function runActions(
       record.targets = Object.fromEntries(Object.entries(action.targets).map(([key, target]) => [key, journal.targets[target] ?? []]));
       record.state = 'running';
       record.startedAt = new Date().toISOString();
-      record.offsetMs = Date.now() - runningAt;
+      record.offsetMs = Date.now() - timeline.runningAt;
+      // The runner's own record of when the fault began and ended: what the observations compute from.
+      const timed = { name, actionId: action.actionId, startedAt: Date.now(), undoneAt: null as number | null };
+      timeline.actions.push(timed);
       notify(observer.action, record);
       try {
         const outcome = await definition.run({ lab: lab.actionLab, targets: record.targets, parameters: action.parameters, durationMs: action.durationMs });
@@ -296,7 +303,10 @@ async function runActions(
           // No duration: the fault holds until the running phase ends.
           await new Promise((resolve) => cancel.addEventListener('abort', resolve, { once: true }));
         }
-        if (outcome.undo) record.undo = await outcome.undo();
+        if (outcome.undo) {
+          record.undo = await outcome.undo();
+          timed.undoneAt = Date.now();
+        }
         record.state = 'completed';
       } catch (error) {
         record.state = 'failed';

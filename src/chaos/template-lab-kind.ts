@@ -12,7 +12,7 @@ export function labKindOf(data: Record<string, unknown>): LabKind {
 }
 
 // The lab fields that belong to one kind of lab only.
-const SHOP_LAB_FIELDS = ['instances', 'patterns', 'databaseProxy', 'loadBalancer', 'healthCheckGracePeriod'];
+const SHOP_LAB_FIELDS = ['instances', 'patterns', 'databaseProxy', 'loadBalancer', 'healthCheckGracePeriod', 'queue', 'databaseProxyTargets', 'createSchema'];
 const BREAKER_LAB_FIELDS = ['breakerLab'];
 
 /** What a template of each lab kind may say: its lab's fields, its actions and rollbacks, its metrics. */

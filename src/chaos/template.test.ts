@@ -44,13 +44,13 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ],
   ['misspelt lab field', (t) => (t.modes.naive = { lab: { instnces: 2 } }), 'modes.naive.lab: unknown field "instnces"'],
   ['too many instances', (t) => (t.lab = { instances: 50 }), 'lab.instances: must be <= 8, got 50'],
-  ['unknown patterns preset', (t) => (t.lab = { patterns: 'paranoid' }), 'lab.patterns: must be one of naive, resilient, resilient-breaker, got "paranoid"'],
+  ['unknown patterns preset', (t) => (t.lab = { patterns: 'paranoid' }), 'lab.patterns: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
   // strategy meant the shop's connection code and the lab's topology at once; an old template gets told what replaced it.
   ['the old strategy field', (t) => (t.lab = { strategy: 'naive' }), 'lab.strategy: is gone: say what the shop does with patterns'],
   ['a negative retry delay in a mode', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', retry: { delaysMs: [-1] } } } }), 'modes.naive.lab.patterns.retry.delaysMs[0]: must be >= 0, got -1'],
   ['a zero statement timeout', (t) => (t.modes.resilient.lab.patterns = { queryTimeoutMs: 0 }), 'modes.resilient.lab.patterns.queryTimeoutMs: must be > 0, got 0'],
   ['an unknown pattern', (t) => (t.modes.resilient.lab.patterns = { bulkhead: true }), 'modes.resilient.lab.patterns: unknown field "bulkhead"'],
-  ['a reserved pattern', (t) => (t.modes.resilient.lab.patterns = { readCache: { ttl: 5 } }), "modes.resilient.lab.patterns.readCache: is reserved for Article 4's read cache (a later issue) and cannot be set yet"],
+  ['a reserved pattern', (t) => (t.modes.resilient.lab.patterns = { workerPools: { size: 5 } }), "modes.resilient.lab.patterns.workerPools: is reserved for Article 7's isolated worker pools (a later issue) and cannot be set yet"],
   ['a pool size on a persistent connection', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', connection: { size: 5 } } } }), 'modes.naive.lab.patterns.connection.size: does not apply when modes.naive.lab.patterns.connection.kind is "persistent"'],
   ['a store address in the patterns', (t) => (t.modes.resilient.lab.patterns = { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }), 'modes.resilient.lab.patterns.circuitBreaker: unknown field "store"'],
   ['a databaseProxy that is not a boolean', (t) => (t.lab = { databaseProxy: 'yes' }), 'lab.databaseProxy: must be boolean, got "yes"'],
@@ -111,6 +111,19 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
     `actions.cut.duration: lab:network:disrupt lasts at most 895s (the fault proxy's 15-minute lease, less a 5 s margin), got "15m"`,
   ],
   ['a pause longer than the fault lease', (t) => (t.actions.hang = { actionId: 'lab:instance:pause', targets: { Instances: 'shops' }, duration: '20m' }), 'actions.hang.duration: lab:instance:pause lasts at most 895s'],
+  // The queue's long poll and visibility timeout are SQS's: a longer one validated would run as no SQS queue can.
+  ["a long poll over SQS's 20 s", (t) => (t.lab = { queue: { receiveWaitTime: '30s' } }), `lab.queue.receiveWaitTime: must be at most 20s (SQS's longest long poll), got "30s"`],
+  ["a visibility timeout over SQS's 12 h", (t) => (t.modes.resilient.lab.queue = { visibilityTimeout: '50000s' }), `modes.resilient.lab.queue.visibilityTimeout: must be at most 43200s (SQS's longest visibility timeout), got "50000s"`],
+  ['a zero receive count', (t) => (t.lab = { queue: { maxReceiveCount: 0 } }), 'lab.queue.maxReceiveCount: must be >= 1, got 0'],
+  ['a queue duration that is not one', (t) => (t.lab = { queue: { visibilityTimeout: 90 } }), 'lab.queue.visibilityTimeout: must be string, got 90'],
+  ['an unknown queue field', (t) => (t.lab = { queue: { delaySeconds: 5 } }), 'lab.queue: unknown field "delaySeconds"'],
+  ['unknown proxy target state', (t) => (t.lab = { databaseProxyTargets: 'absent' }), 'lab.databaseProxyTargets: must be one of registered, deregistered, got "absent"'],
+  [
+    'deregistered proxy targets with no proxy in the path',
+    (t) => (t.modes.naive = { lab: { databaseProxy: false, databaseProxyTargets: 'deregistered' } }),
+    'modes.naive.lab.databaseProxyTargets: deregistered needs the database proxy in the path, and mode naive has databaseProxy: false, got "deregistered"',
+  ],
+  ['a createSchema that is not a boolean', (t) => (t.lab = { createSchema: 'no' }), 'lab.createSchema: must be boolean, got "no"'],
   ['unknown rollback', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:db:failover' }]), 'rollbacks[0].actionId: must be one of lab:instance:resume-all, lab:db-proxy:register, lab:network:clear, lab:backend:restore, got "lab:db:failover"'],
 ];
 
@@ -149,6 +162,7 @@ const INVALID_BREAKER_LAB: Array<[string, (t: Record<string, any>) => void, stri
   ['an unknown behaviour parameter', (t) => (t.actions.fail.parameters = { errorRate: 1 }), 'actions.fail.parameters.errorRate: unknown parameter (expected failureRate, latencyMs, hang), got 1'],
   ['a shop action in a breaker lab', (t) => (t.actions.failover = { actionId: 'lab:db:failover' }), "actions.failover.actionId: lab:db:failover acts on the shop lab, and this template's lab.kind is breaker-lab"],
   ['a shop rollback in a breaker lab', (t) => (t.rollbacks = [{ name: 'r', actionId: 'lab:network:clear' }]), "rollbacks[0].actionId: lab:network:clear acts on the shop lab, and this template's lab.kind is breaker-lab"],
+  ['a queue in a breaker lab', (t) => (t.lab.queue = { maxReceiveCount: 3 }), "lab.queue: applies to the shop lab, and this template's lab.kind is breaker-lab"],
   ['writes in a breaker lab', (t) => (t.traffic.writesPerSecond = 1), "traffic.writesPerSecond: the breaker lab's function takes reads only, got 1"],
   ['targets in a breaker lab', (t) => (t.targets = { db: { resourceType: 'lab:db-cluster', selectionMode: 'ALL' } }), 'targets: the breaker lab has no targets to select'],
   ['a load-balancer stop condition in a breaker lab', (t) => (t.stopConditions = [{ name: 's', metric: 'lb.healthyHosts', operator: '<', threshold: 1 }]), 'stopConditions[0].metric: the breaker lab has no load balancer (only traffic.failureRate), got "lb.healthyHosts"'],
@@ -209,7 +223,9 @@ describe('template validation', () => {
     };
     const checked = validateTemplate(template);
     const naive = planRun('t', checked, 'naive', PROFILES.quick).lab as PlannedShopLab;
-    assert.deepEqual(naive.patterns, { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' } });
+    // Article 4's patterns off, initialisation in the background with its backoff scaled by the quick profile.
+    const article4 = { readCache: { mode: 'off' }, writeBuffer: { mode: 'off' }, initialisation: { mode: 'background', initialDelayMs: 100, maxDelayMs: 1500 } };
+    assert.deepEqual(naive.patterns, { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' }, ...article4 });
     assert.equal(naive.databaseProxy, false);
     const tuned = planRun('t', checked, 'tuned', PROFILES.quick).lab as PlannedShopLab;
     assert.deepEqual(tuned.patterns, {
@@ -218,8 +234,41 @@ describe('template validation', () => {
       retry: { delaysMs: [100] },
       readWriteSplit: true,
       circuitBreaker: { mode: 'off' },
+      ...article4,
     });
     assert.equal(tuned.databaseProxy, true, 'the database proxy is in the path unless a mode says otherwise');
+  });
+
+  it("scales the queue's durations and the patterns' waits with the profile, and leaves timeouts alone", () => {
+    const template = valid();
+    template['lab'] = { queue: { visibilityTimeout: '60s' } };
+    template['modes'] = { resilient: { lab: { patterns: 'resilient' } }, graceful: { lab: { patterns: 'graceful', queue: { maxReceiveCount: 4 } } } };
+    const checked = validateTemplate(template);
+    const quick = planRun('t', checked, 'graceful', PROFILES.quick).lab as PlannedShopLab;
+    assert.deepEqual(quick.queue, { visibilityTimeoutMs: 3000, receiveWaitTimeMs: 1000, maxReceiveCount: 4 }, "the template's 60 s and Article 4's 20 s long poll, a twentieth; a count is not a duration");
+    assert.equal(quick.patterns.circuitBreaker.mode === 'off' ? 0 : quick.patterns.circuitBreaker.recoveryTimeoutMs, 1500, "Article 4's 30 s recovery timeout, a twentieth");
+    assert.deepEqual(quick.patterns.readCache, { mode: 'write-through', refreshMs: 50 });
+    assert.deepEqual(quick.patterns.initialisation, { mode: 'background', initialDelayMs: 100, maxDelayMs: 1500 }, "Article 4's 2 s doubling to 30 s, a twentieth");
+    assert.equal(quick.patterns.queryTimeoutMs, 5000, 'a statement timeout is the database physics: not scaled');
+    assert.deepEqual(quick.patterns.retry, { delaysMs: [500, 1000, 2000] }, 'retry waits are not scaled (as before)');
+    assert.equal(quick.databaseProxyTargets, 'registered');
+    assert.equal(quick.createSchema, true);
+    const article = planRun('t', checked, 'graceful', PROFILES.article).lab as PlannedShopLab;
+    assert.deepEqual(article.queue, { visibilityTimeoutMs: 60_000, receiveWaitTimeMs: 20_000, maxReceiveCount: 4 });
+    assert.equal(article.patterns.circuitBreaker.mode === 'off' ? 0 : article.patterns.circuitBreaker.recoveryTimeoutMs, 30_000);
+    const resilient = planRun('t', checked, 'resilient', PROFILES.demo).lab as PlannedShopLab;
+    assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 15_000, receiveWaitTimeMs: 5000, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
+    assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 500, maxDelayMs: 7500 });
+  });
+
+  it('plans a database that is not there yet and a schema only the instances create (init-race)', () => {
+    const template = valid();
+    template['lab'] = { databaseProxyTargets: 'deregistered', createSchema: false };
+    template['modes'] = { once: { lab: { patterns: { initialisation: { mode: 'once' } } } } };
+    const lab = planRun('t', validateTemplate(template), 'once', PROFILES.quick).lab as PlannedShopLab;
+    assert.equal(lab.databaseProxyTargets, 'deregistered');
+    assert.equal(lab.createSchema, false);
+    assert.deepEqual(lab.patterns.initialisation, { mode: 'once' });
   });
 
   for (const [what, breakIt, message] of INVALID) {

@@ -12,10 +12,12 @@ import { isDuration, parseDurationMs } from './duration.ts';
 import { parseSelectionMode } from './target-selection.ts';
 import type { LabKind } from './lab-kind.ts';
 import { labKindOf, labKindProblems } from './template-lab-kind.ts';
+import { shopLabProblems } from './template-shop-lab.ts';
 import { parseTemplateText, readTemplateText, TemplateTextError } from './template-text.ts';
 import { isRecord, kindOf, show } from './template-values.ts';
 
 export { MAX_TEMPLATE_BYTES } from './template-text.ts';
+export { MAX_RECEIVE_WAIT_MS, MAX_VISIBILITY_TIMEOUT_MS } from './template-shop-lab.ts';
 
 /** The longest health-check interval or timeout: the articles use 10 s and 5 s; a longer one stalls start-up. */
 export const MAX_HEALTH_CHECK_MS = 60_000;
@@ -44,6 +46,12 @@ export interface LabSettings {
     healthCheck?: { interval?: string; timeout?: string; healthyThreshold?: number; unhealthyThreshold?: number };
   };
   healthCheckGracePeriod?: string;
+  /** The order queue's settings (SQS semantics), when the patterns' writeBuffer is queue; durations scaled by the profile. */
+  queue?: { visibilityTimeout?: string; receiveWaitTime?: string; maxReceiveCount?: number };
+  /** The database proxy's targets when the lab starts (default registered): deregistered, the database is not there yet. */
+  databaseProxyTargets?: 'registered' | 'deregistered';
+  /** The lab creates the shop's tables before the instances start (default true). */
+  createSchema?: boolean;
 }
 
 export interface TargetDefinition {
@@ -92,7 +100,8 @@ export interface ExperimentTemplate {
   targets?: Record<string, TargetDefinition>;
   actions: Record<string, ActionSpec>;
   stopConditions?: StopConditionSpec[];
-  steadyStateHypothesis?: { title: string; probes: HypothesisProbeSpec[] };
+  /** checkBefore false: only the check after the run counts (the run starts where it cannot hold). */
+  steadyStateHypothesis?: { title: string; checkBefore?: boolean; probes: HypothesisProbeSpec[] };
   rollbacks?: Array<{ name: string; actionId: string }>;
 }
 
@@ -274,7 +283,7 @@ function semanticProblems(data: unknown): string[] {
   if (cycle) problems.push(`actions: startAfter makes a cycle: ${cycle.join(' -> ')}`);
   const kind = labKindOf(data);
   problems.push(...labKindProblems(data, kind));
-  if (kind === 'shop') problems.push(...patternsProblems(data));
+  if (kind === 'shop') problems.push(...patternsProblems(data), ...shopLabProblems(data));
   const conditions = Array.isArray(data['stopConditions']) ? (data['stopConditions'] as unknown[]) : [];
   for (const [index, condition] of conditions.entries()) {
     if (!isRecord(condition)) continue;

@@ -200,6 +200,16 @@ class Session {
           writesFailed: journal.traffic?.writes.fail ?? null,
           probeFailures: journal.probe?.failures ?? null,
           ordersLost: journal.audit?.lost ?? null,
+          ...(journal.degradation
+            ? {
+                readsFromCache: journal.degradation.reads.cache,
+                ordersQueued: journal.degradation.writes.queued,
+                rejectedAfterAcceptance: journal.audit?.rejectedAfterAcceptance ?? null,
+                queueRemaining: journal.degradation.queue?.remaining ?? null,
+                deadLetters: journal.degradation.queue?.deadLetters ?? null,
+                timeToDrainMs: journal.degradation.drain?.timeToDrainMs ?? null,
+              }
+            : {}),
           recovered: journal.impact.recovered,
           journal: relative(dir, file),
         })),
