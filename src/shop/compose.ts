@@ -11,7 +11,7 @@ import {
 } from '../resilience/circuit-breaker/index.ts';
 import type { ProductCache } from '../services/cache/index.ts';
 import type { MessageQueue } from '../services/queue/index.ts';
-import { catalogWithBreaker, isDatabaseUnavailable, ordersWithBreaker } from './circuit-breaker-ports.ts';
+import { isDatabaseUnavailable, withCircuitBreaker } from './circuit-breaker-ports.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import { ConnectionPool } from './database/connection-pool.ts';
 import { PersistentConnection } from './database/persistent-connection.ts';
@@ -36,10 +36,11 @@ export interface DatabaseTarget {
 /**
  * The database access the patterns describe: a persistent connection or a checked pool per
  * endpoint, with the statement timeout; the reader used for reads when the read/write split is
- * on (else everything goes to the writer); statements that lose their connection retried on
- * the retry schedule.
+ * on (else everything goes to the writer); each statement attempt through the circuit breaker
+ * (composeCircuitBreaker), when there is one; statements that lose their connection retried on
+ * the retry schedule, around the breaker (circuit-breaker-ports.ts says why that order).
  */
-export function composeDatabase(patterns: Patterns, target: DatabaseTarget): ShopDatabase {
+export function composeDatabase(patterns: Patterns, target: DatabaseTarget, breaker?: CircuitBreaker): ShopDatabase {
   const connect = (endpoint: DatabaseEndpoint): EndpointConnection => {
     const { connection, queryTimeoutMs } = patterns;
     if (connection.kind === 'persistent') return new PersistentConnection({ endpoint, connectTimeoutMs: target.connectTimeoutMs, queryTimeoutMs });
@@ -56,8 +57,9 @@ export function composeDatabase(patterns: Patterns, target: DatabaseTarget): Sho
       await Promise.all(reader === writer ? [writer.close()] : [writer.close(), reader.close()]);
     },
   };
+  const guarded = breaker ? withCircuitBreaker(byRole, breaker) : byRole;
   const { delaysMs } = patterns.retry;
-  return delaysMs.length === 0 ? byRole : withStatementRetry(byRole, delaysMs, target.onRetry);
+  return delaysMs.length === 0 ? guarded : withStatementRetry(guarded, delaysMs, target.onRetry);
 }
 
 /** Retries a statement that lost its connection after each delay in turn (Article 3: 0.5 s, 1 s, 2 s). */
@@ -91,8 +93,9 @@ export interface BreakerTarget {
 }
 
 /**
- * The breaker the patterns ask for around the database ports, or undefined when it is off. A
- * failure is the database not answering (isDatabaseUnavailable), never a business answer.
+ * The breaker the patterns ask for around the database's statements (composeDatabase), or
+ * undefined when it is off. A failure is the database not answering (isDatabaseUnavailable),
+ * never a business answer.
  */
 export function composeCircuitBreaker(patterns: Patterns, target: BreakerTarget): CircuitBreaker | undefined {
   const pattern = patterns.circuitBreaker;
@@ -104,24 +107,21 @@ export function composeCircuitBreaker(patterns: Patterns, target: BreakerTarget)
 }
 
 /**
- * How long the HALF_OPEN trial holds its lease: at least the longest a port call can take when
- * every attempt runs into its timeouts (connect, statement) and the retry waits, so a slow but
- * live trial is never presumed lost and doubled by a second one. With no statement timeout (the
- * naive connection waits forever) a hang has no bound: the default lease keeps the breaker moving.
+ * How long the HALF_OPEN trial holds its lease: at least the longest one statement attempt can
+ * take (the breaker guards attempts, inside the retry) when it runs into its timeouts (connect,
+ * statement), so a slow but live trial is never presumed lost and doubled by a second one. With
+ * no statement timeout (the naive connection waits forever) a hang has no bound: the default
+ * lease keeps the breaker moving.
  */
 export function trialLeaseMs(patterns: Patterns, connectTimeoutMs: number): number {
   if (patterns.queryTimeoutMs === null) return DEFAULT_BREAKER_SETTINGS.trialLeaseMs;
-  const { delaysMs } = patterns.retry;
-  const worstCallMs = (delaysMs.length + 1) * (connectTimeoutMs + patterns.queryTimeoutMs) + delaysMs.reduce((sum, delay) => sum + delay, 0);
-  return Math.max(DEFAULT_BREAKER_SETTINGS.trialLeaseMs, worstCallMs);
+  return Math.max(DEFAULT_BREAKER_SETTINGS.trialLeaseMs, connectTimeoutMs + patterns.queryTimeoutMs);
 }
 
 /** What composePorts wraps the ports with, besides the patterns: the breaker, the cache, the queue, and hooks for metrics. */
 export interface PortsTarget {
   instanceId: string;
   readerIsWriter: boolean;
-  /** The circuit breaker (composeCircuitBreaker), when the patterns ask for one. */
-  breaker?: CircuitBreaker;
   /** The read cache (the services store's product cache); required when patterns.readCache is on. */
   cache?: ProductCache;
   /** The order queue (the services store's order-buffer); required when patterns.writeBuffer is on. */
@@ -135,13 +135,11 @@ export interface PortsTarget {
 }
 
 /**
- * The ports the routes talk to, over `database`, wrapped as the patterns say: the circuit
- * breaker (composeCircuitBreaker) around the catalog and the orders first, then the read cache
- * around the catalog and the write buffer around the orders, so that a call the breaker refuses
- * falls back exactly like one the database failed. The health port is never wrapped:
- * /health/deep reports the database as it is this moment, not the breaker's opinion of it (a
- * probe answered 503 CIRCUIT_OPEN would hide that the database is back), and its pings are not
- * customer calls, so they neither trip the breaker nor take its one trial call.
+ * The ports the routes talk to, over `database` (whose statements already pass the circuit
+ * breaker, composeDatabase), wrapped as the patterns say: the read cache around the catalog and
+ * the write buffer around the orders, so that a call the breaker refuses falls back exactly like
+ * one the database failed. The health port is never wrapped: /health/deep reports the database
+ * as it is this moment.
  */
 export function composePorts(database: ShopDatabase, patterns: Patterns, target: PortsTarget): ShopPorts {
   const ports = databasePorts(database, {
@@ -149,8 +147,7 @@ export function composePorts(database: ShopDatabase, patterns: Patterns, target:
     retriesStatements: patterns.retry.delaysMs.length > 0,
     readYourWrites: patterns.readWriteSplit && !target.readerIsWriter,
   });
-  const { breaker } = target;
-  let { catalog, orders } = breaker ? { catalog: catalogWithBreaker(ports.catalog, breaker), orders: ordersWithBreaker(ports.orders, breaker) } : ports;
+  let { catalog, orders } = ports;
   const { readCache, writeBuffer } = patterns;
   if (readCache.mode === 'write-through') {
     if (!target.cache) throw new Error('patterns.readCache.mode: write-through needs the read cache (READ_CACHE_URL), got none');

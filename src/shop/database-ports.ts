@@ -1,6 +1,7 @@
 // The shop's ports implemented over its database: the statements of Article 1's API.
 import { randomUUID } from 'node:crypto';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import { CircuitOpenError } from '../resilience/circuit-breaker/index.ts';
 import { Coalescer } from '../resilience/coalesce.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import type { EndpointRole } from './database/queryable.ts';
@@ -109,6 +110,8 @@ export function requestStatus(httpStatus: number, bodyText: string): OrderReques
   return { status: 'rejected', httpStatus, reason, answer };
 }
 
-function failure(role: EndpointRole, error: unknown): DatabaseFailure {
+/** The port's error for a failed statement: the breaker's refusal as it is (the database was not called), else a DatabaseFailure. */
+function failure(role: EndpointRole, error: unknown): Error {
+  if (error instanceof CircuitOpenError) return error;
   return new DatabaseFailure(role, isConnectionError(error) ? 'connection' : 'statement', error);
 }

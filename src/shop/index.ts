@@ -41,7 +41,7 @@ export { ordersWithWriteBuffer, requestStatusUrl, QUEUED_KEY_PREFIX } from './wr
 export type { WriteBufferOptions } from './write-buffer-ports.ts';
 export { parseOrderMessage, orderMessageBody, OrderMessageError } from './order-message.ts';
 export type { OrderMessage } from './order-message.ts';
-export { catalogWithBreaker, ordersWithBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';
+export { withCircuitBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';
 export { databasePorts } from './database-ports.ts';
 export { DatabaseFailure } from './ports.ts';
 export type { Catalog, Orders, DatabaseHealth, ShopPorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome, Served, OrderRequestStatus } from './ports.ts';

@@ -42,7 +42,7 @@ export interface ShopEvents {
 }
 
 /** Creates the database access the instance's patterns describe. */
-export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, events: ShopEvents = {}): ShopDatabase {
+export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, events: ShopEvents = {}, breaker?: CircuitBreaker): ShopDatabase {
   return composeDatabase(config.patterns, {
     writer: config.writer,
     reader: config.reader,
@@ -51,7 +51,7 @@ export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, eve
       metrics.databaseRetries.inc({ role });
       events.onDatabaseRetry?.(role, error, attempt);
     },
-  });
+  }, breaker);
 }
 
 /**
@@ -61,7 +61,6 @@ export function createShopDatabase(config: ShopConfig, metrics: ShopMetrics, eve
 export async function startShop(options: ShopOptions, events: ShopEvents = {}): Promise<ShopInstance> {
   const config = resolveShopConfig(options);
   const metrics = new ShopMetrics({ instance_id: config.instanceId, availability_zone: config.availabilityZone });
-  const database = createShopDatabase(config, metrics, events);
   const initializer = new SchemaInitializer({
     writer: config.writer,
     connectTimeoutMs: config.connectTimeoutMs,
@@ -74,6 +73,7 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
   const store = breakerMode === 'shared' && config.servicesStore ? new PostgresBreakerStore({ ...config.servicesStore }) : undefined;
   const breaker = composeCircuitBreaker(config.patterns, { store, connectTimeoutMs: config.connectTimeoutMs });
   if (breaker && breakerMode !== 'off') metrics.observeCircuitBreaker(breaker, breakerMode);
+  const database = createShopDatabase(config, metrics, events, breaker);
   // The read cache and the order queue: the services store again, each through its own way in (in
   // a lab, its own fault-proxy listener), so that an experiment can cut one and not the others.
   // Their timeouts are short: they are the fallback, asked while the database is already away,
@@ -90,7 +90,6 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
   const ports = composePorts(database, config.patterns, {
     instanceId: config.instanceId,
     readerIsWriter: config.reader === config.writer,
-    breaker,
     cache,
     queue,
     // A failure the cache or the queue answered for is still a database failure: counted, as the routes count the others.
