@@ -257,8 +257,8 @@ describe('template validation', () => {
     assert.deepEqual(article.queue, { visibilityTimeoutMs: 60_000, receiveWaitTimeMs: 20_000, maxReceiveCount: 4 });
     assert.equal(article.patterns.circuitBreaker.mode === 'off' ? 0 : article.patterns.circuitBreaker.recoveryTimeoutMs, 30_000);
     const resilient = planRun('t', checked, 'resilient', PROFILES.demo).lab as PlannedShopLab;
-    assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 15_000, receiveWaitTimeMs: 5000, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
-    assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 500, maxDelayMs: 7500 });
+    assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 9000, receiveWaitTimeMs: 3000, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
+    assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 300, maxDelayMs: 4500 });
   });
 
   it('plans a database that is not there yet and a schema only the instances create (init-race)', () => {
