@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FaultProxy } from '../src/lab/fault-proxy/index.ts';
 import { StorePool } from '../src/services/postgres/store-pool.ts';
-import { within } from './helpers/deadline.ts';
-import { freshDatabase, usePostgres } from './helpers/lab.ts';
+import type { DatabaseEndpoint } from '../src/shop/database/queryable.ts';
+import { until, within } from './helpers/deadline.ts';
+import { freshDatabase, usePostgres, withClient } from './helpers/lab.ts';
 
 const postgres = usePostgres();
 
@@ -22,17 +23,24 @@ describe('StorePool', () => {
     const pool = new StorePool({
       connection: { ...direct, port: status.listen.port },
       connectTimeoutMs: 2000,
-      statementTimeoutMs: 5000,
+      // Far beyond the statements' 30 s sleep: what ends them within seconds is the cut.
+      statementTimeoutMs: 60_000,
       maxConnections: 4,
       applicationName: 'store-pool-test',
     });
     try {
       for (let round = 0; round < 5; round++) {
-        const statements = [0, 1, 2].map(() => pool.query({ text: 'SELECT pg_sleep(0.3)' }, []).then(() => 'answered', (error: Error) => error.message));
-        await delay(100);
+        // Each round's text is its own, so the wait below cannot count a previous round's orphans.
+        const text = `SELECT pg_sleep(30) /* round ${round} */`;
+        const statements = [0, 1, 2].map(() => pool.query({ text }, []).then(() => 'answered', (error: Error) => error.message));
+        // Cut only once the server runs all three (a fixed delay under load could cut before
+        // they were sent, and the test would no longer cut a statement mid-way).
+        await until(`round ${round}: the three statements running on the server`, () => runningOnServer(direct, text), 10_000);
         await proxy.addFault('store', { type: 'reset' });
         const outcomes = await within(10_000, 'the cut statements', Promise.all(statements));
         assert.ok(outcomes.every((outcome) => outcome !== 'answered'), `every cut statement rejects, got ${outcomes.join(', ')}`);
+        // The server does not notice the cut while it sleeps: end those sessions.
+        await withClient(direct, (client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [text]));
         await proxy.clearFaults();
         // The pool recovers: broken connections were not reused.
         const { rows } = await within(10_000, 'a statement after the cut', pool.query<{ one: number }>({ text: 'SELECT 1 AS one' }, []));
@@ -44,6 +52,22 @@ describe('StorePool', () => {
       process.off('uncaughtException', onUncaught);
       await pool.end();
       await proxy.close();
+      // A round that failed may have left sessions sleeping.
+      await withClient(direct, (client) =>
+        client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'store-pool-test'`),
+      );
     }
   });
 });
+
+/** Whether the server is running three statements of this text for the pool (a direct connection asks). */
+async function runningOnServer(endpoint: DatabaseEndpoint, text: string): Promise<boolean> {
+  return withClient(endpoint, async (client) => {
+    const { rows } = await client.query<{ running: number }>(
+      `SELECT count(*)::int AS running FROM pg_stat_activity
+        WHERE application_name = 'store-pool-test' AND state = 'active' AND query = $1`,
+      [text],
+    );
+    return rows[0]?.running === 3;
+  });
+}

@@ -39,7 +39,12 @@ export interface ReceivedMessage {
 /** A message on the dead-letter queue. */
 export interface DeadLetter {
   messageId: string;
+  /** The body's first 200 characters (DEAD_LETTER_PREVIEW_CHARS): a dead letter may be far too big to list. */
   body: string;
+  /** The whole body's size in bytes. */
+  bodyBytes: number;
+  /** Whether `body` is only the start of it. */
+  bodyTruncated: boolean;
   key: string | null;
   receiveCount: number;
   /** Why it is here: the reason given to deadLetter(), or the last recorded error once maxReceiveCount was exceeded. */
@@ -60,7 +65,7 @@ export interface QueueStats {
   deadLetters: number;
   /** Age of the oldest message that is queued or in flight, or null when there is none. */
   oldestAgeMs: number | null;
-  /** Messages ever sent to this queue. */
+  /** Messages ever sent to this queue (deleted + still on it, dead letters included). */
   sent: number;
   /** Messages ever deleted from it (processed). */
   deleted: number;
@@ -83,7 +88,10 @@ export interface ReceiveOptions {
 
 /** A queue with SQS semantics. Failures of the store reject, in bounded time, with QueueError QUEUE_UNAVAILABLE. */
 export interface MessageQueue {
-  /** Durable (committed) when it resolves. `key`: the order's idempotency key, for lookups (not SQS dedup). */
+  /**
+   * Durable (committed) when it resolves. `key`: the order's idempotency key, for lookups (not SQS dedup).
+   * A body over 256 KiB (as SQS) is refused with INVALID_ARGUMENT.
+   */
   send(body: string, options?: { key?: string }): Promise<{ messageId: string }>;
   /** Long poll: waits up to waitTimeMs (default settings.receiveWaitTimeMs) for a visible message; wakes at once on a send (LISTEN/NOTIFY). */
   receive(options?: ReceiveOptions): Promise<ReceivedMessage[]>;
@@ -91,9 +99,9 @@ export interface MessageQueue {
   deleteMessage(receipt: string): Promise<void>;
   /** Hides the message for timeoutMs from now (0: visible again at once). RECEIPT_STALE likewise. */
   changeVisibility(receipt: string, timeoutMs: number): Promise<void>;
-  /** Moves the message to the dead-letter queue now, with a reason (a body that is not an order). */
+  /** Moves the message to the dead-letter queue now, with a reason (a body that is not an order; its first 1000 characters kept). */
   deadLetter(receipt: string, reason: string): Promise<void>;
-  /** Records why the last attempt failed (kept on the message, shown on its dead letter). */
+  /** Records why the last attempt failed (kept on the message, its first 1000 characters, shown on its dead letter). */
   recordError(receipt: string, error: string): Promise<void>;
   /** Moves dead letters (oldest first, all by default) back to the queue with a fresh receive count. */
   redrive(options?: { limit?: number }): Promise<{ moved: number }>;
@@ -102,6 +110,7 @@ export interface MessageQueue {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   /** Where the message(s) with this key are now, or undefined (deleted or never sent). */
   stateOfKey(key: string): Promise<MessageState | undefined>;
+  /** Ends the connections. A receive waiting at the time resolves empty; any call after it rejects with QUEUE_CLOSED. */
   close(): Promise<void>;
 }
 

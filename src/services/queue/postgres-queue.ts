@@ -17,7 +17,9 @@ import {
 } from './message-queue.ts';
 import { QueueListener } from './queue-listener.ts';
 import {
+  MAX_MESSAGE_BYTES,
   MAX_MESSAGES_PER_RECEIVE,
+  MAX_REASON_CHARS,
   MAX_RECEIVE_WAIT_TIME_MS,
   MAX_VISIBILITY_TIMEOUT_MS,
   resolveQueueSettings,
@@ -42,10 +44,16 @@ export interface PostgresQueueOptions {
   statementTimeoutMs?: number;
   /** Pooled connections (default 4); the long poll's LISTEN connection comes on top. */
   maxConnections?: number;
+  /**
+   * A waiting long poll looks again at least this often (default 1000 ms), in case a
+   * notification was lost (the LISTEN connection broke). Not an SQS setting: a test sets it
+   * long to prove that a NOTIFY, or a message's visible_at, is what woke the poll.
+   */
+  recheckMs?: number;
 }
 
-/** A long poll re-checks at least this often, in case a notification was lost. */
-const RECHECK_MS = 1000;
+/** A long poll re-checks at least this often by default, in case a notification was lost. */
+const DEFAULT_RECHECK_MS = 1000;
 /** A visible message that a receive could not take (another receiver is taking it): look again soon. */
 const CONTENDED_RECHECK_MS = 20;
 
@@ -57,11 +65,13 @@ export class PostgresQueue implements MessageQueue {
   readonly settings: QueueSettings;
   readonly #pool: StorePool;
   readonly #listener: QueueListener;
+  readonly #recheckMs: number;
   #closed = false;
 
   constructor(options: PostgresQueueOptions) {
     this.name = validateQueueName(options.name);
     this.settings = resolveQueueSettings(options.settings);
+    this.#recheckMs = validateDurationMs('recheckMs', options.recheckMs ?? DEFAULT_RECHECK_MS, MAX_RECEIVE_WAIT_TIME_MS, 1);
     const poolOptions: StorePoolOptions = {
       connection: options.connection,
       connectTimeoutMs: options.connectTimeoutMs ?? 1000,
@@ -75,6 +85,10 @@ export class PostgresQueue implements MessageQueue {
 
   async send(body: string, options: { key?: string } = {}): Promise<{ messageId: string }> {
     if (typeof body !== 'string') throw new QueueError('INVALID_ARGUMENT', `message body must be a string, got ${typeof body}`);
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > MAX_MESSAGE_BYTES) {
+      throw new QueueError('INVALID_ARGUMENT', `message body is ${bytes} bytes, over the queue's limit of ${MAX_MESSAGE_BYTES} bytes (256 KiB, as SQS)`);
+    }
     const { rows } = await this.#query<{ message_id: string }>(sql.SEND, [this.name, randomUUID(), body, options.key ?? null]);
     return { messageId: rows[0]!.message_id };
   }
@@ -91,23 +105,33 @@ export class PostgresQueue implements MessageQueue {
       MAX_VISIBILITY_TIMEOUT_MS,
     );
     const { signal } = options;
+    if (this.#closed) throw new QueueError('QUEUE_CLOSED', `queue ${this.name} is closed`);
     const deadline = performance.now() + waitTimeMs;
-    for (let first = true; ; first = false) {
-      // Closed while it waited: the poll ends empty (a receive on a closed queue rejects, below).
-      if (signal?.aborted || (this.#closed && !first)) return [];
-      // Listen before looking, so a send that commits after the look still moves the generation.
-      if (waitTimeMs > 0) await this.#listener.ensure();
-      const generation = this.#listener.generation;
-      const taken = await this.#take(maxMessages, visibilityTimeoutMs);
-      if (taken.length > 0) return taken;
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0 || signal?.aborted) return [];
-      // Wake at the earliest of: a send (notification), the next message's visibility (an
-      // expiring visibility timeout notifies nobody), the 1 s re-check, the end of the wait.
-      const nextMs = await this.#nextVisibleMs();
-      let sleepMs = Math.min(remainingMs, RECHECK_MS);
-      if (nextMs !== null) sleepMs = Math.min(sleepMs, Math.max(nextMs, CONTENDED_RECHECK_MS));
-      await this.#listener.wait(generation, sleepMs, signal);
+    try {
+      for (;;) {
+        // Closed or aborted while it waited: the poll ends empty.
+        if (signal?.aborted || this.#closed) return [];
+        // Listen before looking, so a send that commits after the look still moves the generation.
+        if (waitTimeMs > 0) await this.#listener.ensure();
+        const generation = this.#listener.generation;
+        const taken = await this.#take(maxMessages, visibilityTimeoutMs);
+        if (taken.length > 0) return taken;
+        const remainingMs = deadline - performance.now();
+        if (remainingMs <= 0 || signal?.aborted || this.#closed) return [];
+        // Wake at the earliest of: a send (notification), the next message's visibility (an
+        // expiring visibility timeout notifies nobody), the re-check, the end of the wait.
+        const nextMs = await this.#nextVisibleMs();
+        let sleepMs = Math.min(remainingMs, this.#recheckMs);
+        if (nextMs !== null) sleepMs = Math.min(sleepMs, Math.max(nextMs, CONTENDED_RECHECK_MS));
+        await this.#listener.wait(generation, sleepMs, signal);
+      }
+    } catch (error) {
+      // close() landed during one of the poll's statements: the next one is refused with
+      // QUEUE_CLOSED (or the pool, ending, fails it). To the receiver, close() ended the wait as
+      // an abort does: empty. A statement that took messages resolved with them above; one
+      // that failed took none.
+      if (this.#closed) return [];
+      throw error;
     }
   }
 
@@ -121,11 +145,11 @@ export class PostgresQueue implements MessageQueue {
   }
 
   async deadLetter(receipt: string, reason: string): Promise<void> {
-    await this.#byReceipt('dead-letter', sql.DEAD_LETTER, receipt, String(reason));
+    await this.#byReceipt('dead-letter', sql.DEAD_LETTER, receipt, String(reason).slice(0, MAX_REASON_CHARS));
   }
 
   async recordError(receipt: string, error: string): Promise<void> {
-    await this.#byReceipt('record an error on', sql.RECORD_ERROR, receipt, String(error));
+    await this.#byReceipt('record an error on', sql.RECORD_ERROR, receipt, String(error).slice(0, MAX_REASON_CHARS));
   }
 
   async redrive(options: { limit?: number } = {}): Promise<{ moved: number }> {
@@ -172,13 +196,15 @@ export class PostgresQueue implements MessageQueue {
         maxMessages - taken.length,
         visibilityTimeoutMs,
         this.settings.maxReceiveCount,
+        MAX_MESSAGE_BYTES,
       ]);
       let deadLettered = 0;
       for (const row of rows) {
         if (row.dead) deadLettered++;
         else taken.push(toReceived(row));
       }
-      if (deadLettered === 0 || taken.length >= maxMessages) return taken;
+      // Closed meanwhile: hand over what was taken rather than fail with it in hand.
+      if (deadLettered === 0 || taken.length >= maxMessages || this.#closed) return taken;
     }
   }
 

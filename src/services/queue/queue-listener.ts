@@ -2,7 +2,7 @@
 // commits a NOTIFY; the listener counts the notifications for its queue, so a receive that
 // found nothing can tell whether a send landed while it was looking (the count moved) and look
 // again at once instead of sleeping through it. Notifications can be lost (the connection
-// breaks, the store restarts): the long poll re-checks at least every second anyway, so the
+// breaks, the store restarts): the long poll re-checks every recheckMs (1 s by default) anyway, so the
 // listener is an accelerator, never the only way a message is found.
 import pg from 'pg';
 import { QUEUE_CHANNEL } from './queue-schema.ts';
@@ -33,7 +33,7 @@ export class QueueListener {
     return this.#generation;
   }
 
-  /** Makes sure the LISTEN is in place; never rejects (without it, the long poll just re-checks every second). */
+  /** Makes sure the LISTEN is in place; never rejects (without it, the long poll just re-checks every recheckMs). */
   ensure(): Promise<void> {
     if (this.#closed || this.#client) return Promise.resolve();
     if (performance.now() - this.#lastFailureAt < RECONNECT_AFTER_MS) return Promise.resolve();

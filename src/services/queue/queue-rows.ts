@@ -25,7 +25,9 @@ export interface StatsRow {
 /** A DEAD_LETTERS row. */
 export interface DeadLetterRow {
   message_id: string;
+  /** The body's first DEAD_LETTER_PREVIEW_CHARS characters. */
   body: string;
+  body_bytes: number;
   key: string | null;
   receive_count: number;
   dead_letter_reason: string | null;
@@ -63,6 +65,8 @@ export function toDeadLetter(row: DeadLetterRow): DeadLetter {
   return {
     messageId: row.message_id,
     body: row.body,
+    bodyBytes: row.body_bytes,
+    bodyTruncated: Buffer.byteLength(row.body, 'utf8') < row.body_bytes,
     key: row.key,
     receiveCount: row.receive_count,
     reason: row.dead_letter_reason ?? '',

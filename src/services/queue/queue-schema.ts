@@ -7,11 +7,10 @@ import type { StatementRunner } from '../postgres/index.ts';
 /** The channel every send, redrive and zero-visibility change notifies (payload: the queue's name). */
 export const QUEUE_CHANNEL = 'chaos_lab_queue';
 
-/** The queue tables: the queues with their counters, and the messages. */
+/** The queue tables: the queues with their count of deleted messages, and the messages. */
 export const QUEUE_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS queues (
   name        text PRIMARY KEY,
-  sent        bigint NOT NULL DEFAULT 0,
   deleted     bigint NOT NULL DEFAULT 0,
   created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -39,7 +38,7 @@ export async function ensureQueueSchema(client: StatementRunner): Promise<void> 
   await client.query(QUEUE_SCHEMA_SQL);
 }
 
-/** Creates a queue (its counters row); sending to a queue not created creates it too. */
+/** Creates a queue (its row, for the count of deleted messages); a queue not created works as well (a delete creates the row). */
 export async function createQueue(client: StatementRunner, name: string): Promise<void> {
   await client.query('INSERT INTO queues (name) VALUES ($1) ON CONFLICT DO NOTHING', [name]);
 }

@@ -7,6 +7,17 @@ export const MAX_VISIBILITY_TIMEOUT_MS = 12 * 60 * 60 * 1000;
 export const MAX_RECEIVE_WAIT_TIME_MS = 10 * 60 * 1000;
 /** Messages one receive may return at most (SQS: 10). */
 export const MAX_MESSAGES_PER_RECEIVE = 10;
+/**
+ * The largest message body, in bytes (SQS: 256 KiB). send() refuses a bigger one; a bigger one
+ * put on the table by other means is dead-lettered by the receive that finds it, never
+ * delivered: a huge body would make every receive of it time out and roll back, so it would
+ * never even reach the dead-letter queue.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** A dead letter lists at most this many characters of its body (the whole body may be huge). */
+export const DEAD_LETTER_PREVIEW_CHARS = 200;
+/** A reason or a recorded error keeps at most this many characters: dead letters list them whole. */
+export const MAX_REASON_CHARS = 1000;
 
 /** Queue names as SQS allows them: letters, digits, hyphens and underscores, 1 to 80. */
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
