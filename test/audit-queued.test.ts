@@ -143,6 +143,56 @@ describe('the audit of queued (202) orders', () => {
     }
   });
 
+  it('a second order queued under a key already used for a different order ends rejected after acceptance, not committed', async () => {
+    // The audit counted the orders under a 202's key without looking at what they were: the worker's
+    // 422 for a key reused by a different order left the key's first order in place, and the second
+    // 202 passed as committed (and a 4xx or 5xx sent with the key as a phantom or a commit).
+    const { db, queue } = await within(30_000, 'preparing the database', shopDatabase());
+    try {
+      const baseline = await auditBaseline(db);
+      // Two orders queued under one key (both answered 202); the worker applies the first, then is refused the second.
+      assert.equal(await placeOrder(db, 'shared-key', 1, 2), 201);
+      assert.equal(await placeOrder(db, 'shared-key', 3, 1), 422);
+      // A redelivery of the refused message is refused again and recorded once.
+      assert.equal(await placeOrder(db, 'shared-key', 3, 1), 422);
+      const { rows } = await db.query<{ product_id: number; quantity: number }>("SELECT product_id, quantity FROM key_conflicts WHERE key = 'shared-key'");
+      assert.deepEqual(rows, [{ product_id: 3, quantity: 1 }]);
+      // A third order under another used key, still waiting for the worker: not settled, and not committed either.
+      assert.equal(await placeOrder(db, 'other-key', 2, 1), 201);
+      await queue.send('{"key":"other-key","product_id":4,"quantity":1}', { key: 'other-key' });
+      const ledger = [
+        entry('shared-key', 202, 1, 2),
+        entry('shared-key', 202, 3, 1),
+        entry('other-key', 202, 2, 1),
+        entry('other-key', 202, 4, 1),
+        // Told 422 at once, and a timeout, under a key whose order is another one: neither placed anything.
+        entry('shared-key', 422, 5, 1),
+        entry('shared-key', 0, 6, 1),
+      ];
+      const audit = await auditOrders(db, ledger, baseline, queue);
+      assert.equal(audit.queued, 4);
+      assert.equal(audit.committedFromQueue, 2, 'the first order of each key');
+      assert.equal(audit.rejectedAfterAcceptance, 1);
+      assert.deepEqual(audit.details.rejectedAfterAcceptance, [{ key: 'shared-key', status: 422, reason: 'Idempotency-Key was already used for a different order' }]);
+      assert.deepEqual(audit.rejectedReasons, { 'Idempotency-Key was already used for a different order': 1 });
+      assert.deepEqual(audit.details.stillQueued, ['other-key']);
+      assert.equal(audit.lost, 0);
+      assert.equal(audit.phantom, 0, "the key's order is not the 422's");
+      assert.deepEqual(audit.ambiguous, { committed: 0, notCommitted: 1 });
+      assert.equal(audit.duplicated, 0);
+      assert.equal(audit.stockConserved, true, JSON.stringify(audit.details.stockMismatch));
+      // The waiting one, dropped instead of applied: lost, not committed.
+      const [message] = await queue.receive({ waitTimeMs: 0 });
+      await queue.deleteMessage(message!.receipt);
+      const dropped = await auditOrders(db, ledger, baseline, queue);
+      assert.deepEqual(dropped.details.lost, ['other-key']);
+      assert.equal(dropped.committedFromQueue, 2);
+    } finally {
+      await within(10_000, 'closing the queue', queue.close()).catch(() => {});
+      await within(10_000, 'closing the database connection', db.end()).catch(() => {});
+    }
+  });
+
   it("the audit's wait for the queue gives up at its bound, and says so, when a message is never applied", async () => {
     const { db, queue } = await within(30_000, 'preparing the database', shopDatabase());
     const sampler = new QueueSampler(queue, 50);

@@ -1,12 +1,14 @@
 // The order audit: what the client was told against what the database holds (Jepsen's history,
 // in small). A 201 must be in the database; a 202 is an acknowledgement before the commit (the
 // write buffer's), so it must END committed exactly once, or rejected with a reason (the
-// recovery worker's business rejection, recorded by place_order in idempotency_keys), else it
-// is lost. Dead-lettered and still-queued 202s are findings of their own, not lost: the order is
+// recovery worker's business rejection, recorded by place_order in idempotency_keys, or its 422
+// for a key already used by a different order, recorded in key_conflicts), else it is lost. Every
+// entry is matched to the order under its key by product and quantity too: a key reused for a
+// different order does not make that order this entry's. Dead-lettered and still-queued 202s are findings of their own, not lost: the order is
 // still durable in the queue and a redrive can apply it.
 import type { MessageQueue, MessageState } from '../services/queue/message-queue.ts';
 import type { Queryable } from '../shop/database/queryable.ts';
-import { SEED_PRODUCTS } from '../shop/schema.ts';
+import { KEY_REUSED_REASON, SEED_PRODUCTS } from '../shop/schema.ts';
 import type { LedgerEntry } from './ledger.ts';
 
 /** Where the database stood before the run: what the audit compares against. */
@@ -127,33 +129,80 @@ async function statesOf(queue: QueueLookup, keys: string[]): Promise<Map<string,
   return states;
 }
 
-/** place_order's business rejections recorded for these keys (idempotency_keys rows of 404, 409, 422). */
-async function rejectionsOf(db: Queryable, keys: string[]): Promise<Map<string, { status: number; body: string }>> {
+/** A 202 that is in no order of its own: what the database recorded against it, if anything. */
+interface Unsettled {
+  key: string;
+  /** place_order's final answer to this very order: its recorded rejection (404, 409), or the 422 of a reused key. */
+  rejection?: { status: number; reason: string };
+}
+
+/** A key's first answer as place_order recorded it (idempotency_keys). */
+interface KeyRow {
+  productId: number;
+  quantity: number;
+  status: number;
+  body: string;
+}
+
+/** The idempotency_keys rows of these keys. */
+async function keyRowsOf(db: Queryable, keys: string[]): Promise<Map<string, KeyRow>> {
   if (keys.length === 0) return new Map();
-  const { rows } = await db.query<{ key: string; status: number; body: string }>(
-    'SELECT key, http_status AS status, body::text AS body FROM idempotency_keys WHERE key = ANY($1::text[]) AND http_status IN (404, 409, 422)',
+  const { rows } = await db.query<{ key: string; product_id: number; quantity: number; status: number; body: string }>(
+    'SELECT key, product_id, quantity, http_status AS status, body::text AS body FROM idempotency_keys WHERE key = ANY($1::text[])',
     [keys],
   );
-  return new Map(rows.map((row) => [row.key, { status: row.status, body: row.body }]));
+  return new Map(rows.map((row) => [row.key, { productId: row.product_id, quantity: row.quantity, status: row.status, body: row.body }]));
+}
+
+const orderId = (key: string, productId: number, quantity: number): string => JSON.stringify([key, productId, quantity]);
+
+/** The orders place_order refused for reusing one of these keys (key_conflicts), by orderId; none on a database from before that table. */
+async function keyConflictsOf(db: Queryable, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const { rows: exists } = await db.query<{ table: string | null }>("SELECT to_regclass('key_conflicts')::text AS table");
+  if (exists[0]?.table == null) return new Set();
+  const { rows } = await db.query<{ key: string; product_id: number; quantity: number }>('SELECT key, product_id, quantity FROM key_conflicts WHERE key = ANY($1::text[])', [keys]);
+  return new Set(rows.map((row) => orderId(row.key, row.product_id, row.quantity)));
 }
 
 /**
- * Where each 202 that is not in the database ended: rejected by place_order (`rejected`),
- * dead-lettered or still queued (the queue), or nowhere: lost. Without a queue to ask, a 202
- * neither committed nor rejected is lost.
+ * What the database recorded against each 202 that has no order of its own. Its key's row is its
+ * own answer when the row is for the same product and quantity (a 404 or 409: rejected with that
+ * reason). A row for a different order means the key was reused: the 202's order was refused with
+ * 422 when the worker applied it, final, if place_order recorded that refusal (key_conflicts);
+ * until then it is not settled (still queued, dead-lettered, or lost).
  */
-async function settleQueued(keys: string[], rejected: Map<string, { status: number; body: string }>, queue: QueueLookup | undefined, result: AuditResult): Promise<void> {
-  const rest = keys.filter((key) => !rejected.has(key));
+async function recordedAgainst(db: Queryable, entries: LedgerEntry[]): Promise<Unsettled[]> {
+  const keys = [...new Set(entries.map((entry) => entry.key))];
+  const [keyRows, conflicts] = await Promise.all([keyRowsOf(db, keys), keyConflictsOf(db, keys)]);
+  return entries.map((entry): Unsettled => {
+    const row = keyRows.get(entry.key);
+    if (row === undefined) return { key: entry.key };
+    if (row.productId === entry.productId && row.quantity === entry.quantity) {
+      return REJECTIONS.has(row.status) ? { key: entry.key, rejection: { status: row.status, reason: reasonOf(row.status, row.body) } } : { key: entry.key };
+    }
+    return conflicts.has(orderId(entry.key, entry.productId, entry.quantity)) ? { key: entry.key, rejection: { status: 422, reason: KEY_REUSED_REASON } } : { key: entry.key };
+  });
+}
+
+// place_order's business rejections: final answers, never retried.
+const REJECTIONS = new Set([404, 409, 422]);
+
+/**
+ * Where each 202 that is in no order of its own ended: rejected by place_order (its recorded
+ * rejection), dead-lettered or still queued (the queue), or nowhere: lost. Without a queue to
+ * ask, a 202 neither committed nor rejected is lost.
+ */
+async function settleQueued(unsettled: Unsettled[], queue: QueueLookup | undefined, result: AuditResult): Promise<void> {
+  const rest = [...new Set(unsettled.filter((u) => u.rejection === undefined).map((u) => u.key))];
   const states = queue ? await statesOf(queue, rest) : new Map<string, MessageState | undefined>();
   const anyDead = [...states.values()].includes('dead-letter');
   const deadLetterReasons = anyDead && queue ? new Map((await queue.deadLetters(10_000)).map((d) => [d.key, d.reason])) : new Map<string | null, string>();
-  for (const key of keys) {
-    const rejection = rejected.get(key);
+  for (const { key, rejection } of unsettled) {
     if (rejection) {
-      const reason = reasonOf(rejection.status, rejection.body);
       result.rejectedAfterAcceptance++;
-      result.rejectedReasons[reason] = (result.rejectedReasons[reason] ?? 0) + 1;
-      result.details.rejectedAfterAcceptance.push({ key, status: rejection.status, reason });
+      result.rejectedReasons[rejection.reason] = (result.rejectedReasons[rejection.reason] ?? 0) + 1;
+      result.details.rejectedAfterAcceptance.push({ key, status: rejection.status, reason: rejection.reason });
       continue;
     }
     const state = states.get(key);
@@ -179,27 +228,31 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
   const result = emptyResult();
   // No tables: the instances never created them (init-race's BEFORE), so no order was ever written.
   const tables = await shopTablesExist(db);
-  const ordersByKey = new Map<string, number>();
+  // The orders under each key, by product and quantity: an entry's own order is the one under its
+  // key for its product and quantity. Two orders sent with one key share the key, and only the first
+  // is placed: counting the key's order for the second would call a refused order committed.
+  const ordersByKey = new Map<string, Array<{ productId: number; quantity: number; orders: number }>>();
   if (tables) {
-    const { rows } = await db.query<{ key: string; orders: number }>(
-      'SELECT idempotency_key AS key, count(*)::int AS orders FROM orders WHERE idempotency_key = ANY($1::text[]) GROUP BY 1',
+    const { rows } = await db.query<{ key: string; product_id: number; quantity: number; orders: number }>(
+      'SELECT idempotency_key AS key, product_id, quantity, count(*)::int AS orders FROM orders WHERE idempotency_key = ANY($1::text[]) GROUP BY 1, 2, 3',
       [ledger.map((entry) => entry.key)],
     );
-    for (const row of rows) ordersByKey.set(row.key, row.orders);
+    for (const row of rows) ordersByKey.set(row.key, [...(ordersByKey.get(row.key) ?? []), { productId: row.product_id, quantity: row.quantity, orders: row.orders }]);
   }
-  const unsettled: string[] = [];
+  const unsettled: LedgerEntry[] = [];
   for (const entry of ledger) {
-    const orders = ordersByKey.get(entry.key) ?? 0;
-    if (orders > 1) {
+    const underKey = ordersByKey.get(entry.key) ?? [];
+    if (underKey.reduce((sum, o) => sum + o.orders, 0) > 1) {
       result.duplicated++;
       result.details.duplicated.push(entry.key);
     }
+    const orders = underKey.filter((o) => o.productId === entry.productId && o.quantity === entry.quantity).reduce((sum, o) => sum + o.orders, 0);
     if (entry.status === 201 || entry.status === 202) {
       result.acknowledged++;
       if (entry.status === 202) {
         result.queued++;
         if (orders > 0) result.committedFromQueue++;
-        else unsettled.push(entry.key);
+        else unsettled.push(entry);
       } else if (orders === 0) {
         result.lost++;
         result.details.lost.push(entry.key);
@@ -212,7 +265,7 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
       result.details.phantom.push(entry.key);
     }
   }
-  await settleQueued(unsettled, tables ? await rejectionsOf(db, unsettled) : new Map(), queue, result);
+  await settleQueued(tables ? await recordedAgainst(db, unsettled) : unsettled.map((entry) => ({ key: entry.key })), queue, result);
   if (!tables) return result; // no order, no stock taken: conserved
   // Stock conservation over every order of the run, whoever placed it (the shop or the worker).
   const current = await db.query<{ id: number; stock: number; ordered: number }>(

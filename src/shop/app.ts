@@ -1,13 +1,14 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { CircuitOpenError } from '../resilience/circuit-breaker/index.ts';
 import type { ShopConfig } from './config.ts';
 import { errorBody, invalid, ShopError } from './errors.ts';
 import type { SchemaInitializer } from './initializer.ts';
 import type { ShopMetrics } from './metrics.ts';
+import { conflictsOf } from './order-request.ts';
 import { patternsName } from './patterns.ts';
 import { DatabaseFailure, type OrderRequestStatus, type ShopPorts } from './ports.ts';
-import { parseId, parseIdempotencyKey, parseOrderRequest, parseRequestKey } from './validation.ts';
+import { describeValue, MAX_INT4, MAX_KEY_LENGTH, parseId, parseIdempotencyKey, parseOrderRequest, parseRequestKey } from './validation.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,8 +33,22 @@ const productSchema = {
 
 /** Builds the Chaos Shop HTTP app (Article 1's API) over the shop's ports. */
 export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDependencies): FastifyInstance {
-  // maxParamLength: an order request's key is an Idempotency-Key (up to 255 characters, more once percent-encoded).
-  const app = Fastify({ bodyLimit: config.bodyLimitBytes, logger: false, return503OnClosing: true, routerOptions: { maxParamLength: 1024 } });
+  // maxParamLength: an order request's key is an Idempotency-Key (up to 255 characters, up to 765 percent-encoded).
+  const app = Fastify({
+    bodyLimit: config.bodyLimitBytes,
+    logger: false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // The router's own refusals (a path parameter past maxParamLength, a bad percent-encoding) never reach
+    // setErrorHandler: without this Fastify answers them in its own shape ({error: "Bad Request", message, statusCode}).
+    // They skip the onResponse hook too (no route context), so they are counted here.
+    frameworkErrors: (error, request, reply) => {
+      const answer = routerError(error, request.url);
+      metrics.requests.inc({ method: request.method, route: 'unmatched', status: answer.statusCode, source: 'none' });
+      // The handler's reply type is generic over a route schema it has none of here.
+      void (reply as FastifyReply).code(answer.statusCode).send(errorBody(answer));
+    },
+  });
   app.decorateRequest('source', 'none');
   // Only JSON bodies: anything else is 415. Our own parser, for messages that say what is wrong.
   app.removeAllContentTypeParsers();
@@ -202,15 +217,50 @@ const CIRCUIT_OPEN_MESSAGE = {
   HALF_OPEN: "database unavailable: the circuit breaker is testing the database with one trial call; the database was not called, try again later",
 } as const;
 
-/** The follow-up endpoint's answer for one key. */
+/** The follow-up endpoint's answer for one key: its own status, and the later orders refused for reusing it. */
 function requestStatusBody(key: string, found: OrderRequestStatus): Record<string, unknown> {
+  const conflicts = conflictsOf(found);
+  const withConflicts = (body: Record<string, unknown>): Record<string, unknown> => (conflicts.length === 0 ? body : { ...body, conflicts });
   switch (found.status) {
     case 'confirmed':
-      return { idempotency_key: key, status: 'confirmed', order: found.order };
+      return withConflicts({ idempotency_key: key, status: 'confirmed', order: found.order });
     case 'rejected':
-      return { idempotency_key: key, status: 'rejected', reason: found.reason, http_status: found.httpStatus, answer: found.answer };
+      return withConflicts({ idempotency_key: key, status: 'rejected', reason: found.reason, http_status: found.httpStatus, answer: found.answer });
     case 'pending':
       return found.deadLettered ? { idempotency_key: key, status: 'pending', dead_lettered: true } : { idempotency_key: key, status: 'pending' };
+  }
+}
+
+/** The longest path parameter the router matches; a longer one is refused before any route runs. */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * The shop's answer to an error the router raised before any route ran: a parameter too long for
+ * maxParamLength names the parameter it was (the order request key, a product or order id), as
+ * the route's own validation would; a path that is not valid percent-encoding is 400 INVALID_URL.
+ */
+function routerError(error: FastifyError, url: string): ShopError {
+  const path = url.split('?')[0] ?? url;
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const segment = path.slice(path.lastIndexOf('/') + 1);
+    const length = decodedLength(segment);
+    if (path.startsWith('/orders/requests/')) {
+      return invalid('INVALID_KEY', `order request key must be an Idempotency-Key: 1 to ${MAX_KEY_LENGTH} visible ASCII characters, got ${length} characters`, { length });
+    }
+    const what = path.startsWith('/products/') ? 'product' : path.startsWith('/orders/') ? 'order' : undefined;
+    if (what !== undefined) return invalid('INVALID_ID', `${what} id must be a positive integer up to ${MAX_INT4}, got ${length} characters`, { length });
+    return invalid('INVALID_URL', `a path segment is longer than ${MAX_PARAM_LENGTH} characters (${length})`, { length });
+  }
+  if (error.code === 'FST_ERR_BAD_URL') return invalid('INVALID_URL', `the path is not valid percent-encoding: ${describeValue(path)}`);
+  return new ShopError(error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400, error.code ?? 'BAD_REQUEST', error.message);
+}
+
+/** A path segment's length once percent-decoded (its raw length when it does not decode). */
+function decodedLength(segment: string): number {
+  try {
+    return decodeURIComponent(segment).length;
+  } catch {
+    return segment.length;
   }
 }
 

@@ -6,7 +6,8 @@ import { Coalescer } from '../resilience/coalesce.ts';
 import { isConnectionError } from './database/connection-errors.ts';
 import type { EndpointRole } from './database/queryable.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
-import { DatabaseFailure, type OrderRequestStatus, type OrderRow, type ProductRow, type ShopPorts } from './ports.ts';
+import { ORDER_REQUEST, orderRequestStatus, type OrderRequestRow } from './order-request.ts';
+import { DatabaseFailure, type OrderRow, type ProductRow, type ShopPorts } from './ports.ts';
 
 /** How the database ports behave, as the patterns say. */
 export interface DatabasePortsOptions {
@@ -29,8 +30,6 @@ const GET_ORDER = `
          to_char(o.created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS created_at
   FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = $1`;
 const PLACE_ORDER = 'SELECT http_status, body, replayed FROM place_order($1, $2, $3, $4)';
-// The first answer given for a key: what place_order recorded (201 with the order, 404 or 409 with the reason).
-const ORDER_REQUEST = 'SELECT http_status, body::text AS body FROM idempotency_keys WHERE key = $1';
 
 // Prefix of the keys given to orders that came without one when statements are retried, so that
 // the shop's own retries can never place an order twice.
@@ -86,8 +85,8 @@ export function databasePorts(database: ShopDatabase, options: DatabasePortsOpti
       },
       async orderRequest(key) {
         // On the writer: the answer was just recorded there, and a lagging reader would say "unknown".
-        const row = (await run<{ http_status: number; body: string }>('writer', { name: 'order-request', text: ORDER_REQUEST, values: [key] })).rows[0];
-        return row === undefined ? undefined : requestStatus(row.http_status, row.body);
+        const row = (await run<OrderRequestRow>('writer', { name: 'order-request', text: ORDER_REQUEST, values: [key] })).rows[0];
+        return row === undefined ? undefined : orderRequestStatus(row);
       },
     },
     health: {
@@ -100,14 +99,6 @@ export function databasePorts(database: ShopDatabase, options: DatabasePortsOpti
       },
     },
   };
-}
-
-/** The recorded first answer for a key, as a request status: 201 confirmed, anything else a rejection with its reason. */
-export function requestStatus(httpStatus: number, bodyText: string): OrderRequestStatus {
-  const answer = JSON.parse(bodyText) as Record<string, unknown>;
-  if (httpStatus === 201) return { status: 'confirmed', order: answer };
-  const reason = typeof answer['error'] === 'string' ? answer['error'] : `answered ${httpStatus}`;
-  return { status: 'rejected', httpStatus, reason, answer };
 }
 
 /** The port's error for a failed statement: the breaker's refusal as it is (the database was not called), else a DatabaseFailure. */

@@ -8,7 +8,8 @@
  * | INVALID_FIELD          | 400    | a field is missing, of the wrong type or out of range |
  * | INVALID_ID             | 400    | a path id is not a positive 32-bit integer |
  * | INVALID_HEADER         | 400    | the Idempotency-Key header is malformed |
- * | INVALID_KEY            | 400    | the key of GET /orders/requests/:key is not an Idempotency-Key |
+ * | INVALID_KEY            | 400    | the key of GET /orders/requests/:key is not an Idempotency-Key (also one past the router's 1024 characters) |
+ * | INVALID_URL            | 400    | the path is not valid percent-encoding (or a segment is too long for the router) |
  * | PRODUCT_NOT_FOUND      | 404    | no product with that id |
  * | ORDER_NOT_FOUND        | 404    | no order with that id |
  * | ORDER_REQUEST_NOT_FOUND | 404   | neither the database nor the order queue knows that key |
@@ -19,11 +20,12 @@
  * | CACHE_EMPTY            | 503    | the database is away and the read cache has no entry: "database unavailable, cache empty" |
  * | CACHE_UNAVAILABLE      | 503    | the database is away and the read cache's store does not answer either |
  * | QUEUE_UNAVAILABLE      | 503    | the database is away and the order could not be queued: "database unavailable and queue failed"; nothing acknowledged |
+ * | QUEUE_UNCERTAIN        | 503    | as QUEUE_UNAVAILABLE, but the send got no answer (a timeout): it may have been queued; `outcome: "unknown"` with the idempotency_key and status_url to follow it or resend it |
  * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
  * | INTERNAL_ERROR         | 500    | anything else |
  *
  * Fastify's own errors (FST_ERR_CTP_INVALID_MEDIA_TYPE 415, FST_ERR_CTP_BODY_TOO_LARGE 413, …) keep their codes
- * and 4xx statuses.
+ * and 4xx statuses; the router's (FST_ERR_MAX_PARAM_LENGTH, FST_ERR_BAD_URL) become INVALID_KEY, INVALID_ID or INVALID_URL.
  */
 export class ShopError extends Error {
   readonly code: string;

@@ -48,7 +48,7 @@ export class ShopMetrics {
     });
     this.writeBufferSends = new Counter({
       name: 'chaos_shop_write_buffer_sends_total',
-      help: 'Orders sent to the order queue while the database was away (answered 202 when ok, 503 QUEUE_UNAVAILABLE when failed), by result',
+      help: 'Orders sent to the order queue while the database was away (answered 202 when ok, 503 QUEUE_UNAVAILABLE or QUEUE_UNCERTAIN when failed), by result',
       labelNames: ['result'],
       registers: [this.registry],
     });

@@ -14,6 +14,9 @@ export const SEED_PRODUCTS: ReadonlyArray<{ id: number; name: string; price: num
   { id: 10, name: 'USB Microphone', price: 69.99, stock: 70 },
 ];
 
+/** place_order's answer (422 IDEMPOTENCY_KEY_REUSED) to an order whose key was already used for a different one. */
+export const KEY_REUSED_REASON = 'Idempotency-Key was already used for a different order';
+
 // Any constant works; it only has to be the same for every instance so that concurrent
 // initialisations run one after the other (CREATE TABLE IF NOT EXISTS alone races on pg_type).
 const INIT_LOCK_KEY = 0x0c4a05;
@@ -43,6 +46,17 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   body JSON NOT NULL,
   created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
+-- Orders refused because their Idempotency-Key was already used for a different order (place_order's 422).
+-- idempotency_keys keeps only a key's first answer, so without this table a queued order the worker was
+-- refused for its key would leave no trace: the follow-up would show the earlier order as confirmed. One
+-- row per distinct order: a redelivered message repeats the same refusal, which is the same request.
+CREATE TABLE IF NOT EXISTS key_conflicts (
+  key TEXT NOT NULL,
+  product_id INTEGER NOT NULL,
+  quantity INTEGER NOT NULL,
+  created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (key, product_id, quantity)
+);
 `;
 
 // The order transaction of Article 1 as one server-side function, so that an order costs one
@@ -69,8 +83,9 @@ BEGIN
     SELECT k.product_id, k.quantity, k.http_status, k.body INTO v_previous FROM idempotency_keys k WHERE k.key = p_key;
     IF FOUND THEN
       IF v_previous.product_id <> p_product_id OR v_previous.quantity <> p_quantity THEN
+        INSERT INTO key_conflicts (key, product_id, quantity) VALUES (p_key, p_product_id, p_quantity) ON CONFLICT DO NOTHING;
         RETURN QUERY SELECT 422, row_to_json(t)::text, FALSE FROM (SELECT
-          'Idempotency-Key was already used for a different order' AS error,
+          ${literal(KEY_REUSED_REASON)} AS error,
           'IDEMPOTENCY_KEY_REUSED' AS code,
           v_previous.product_id AS original_product_id,
           v_previous.quantity AS original_quantity) t;

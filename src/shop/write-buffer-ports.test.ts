@@ -1,14 +1,15 @@
 // The write buffer's decisions, over stand-in ports (the flows against a real database, queue and
-// fault proxy are in test/shop-degradation.test.ts): which failures queue an order, and that the
+// fault proxy are in test/shop-degradation-orders.test.ts): which failures queue an order, and that the
 // database attempt and the queued message carry the same key.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CircuitOpenError } from '../resilience/circuit-breaker/index.ts';
-import type { MessageQueue, MessageState } from '../services/queue/index.ts';
+import { StoreTimeoutError } from '../services/postgres/index.ts';
+import { QueueError, type MessageQueue, type MessageState } from '../services/queue/index.ts';
 import { ShopError } from './errors.ts';
 import { parseOrderMessage } from './order-message.ts';
 import { DatabaseFailure, type OrderRequestStatus, type Orders, type PlaceOrder } from './ports.ts';
-import { ordersWithWriteBuffer, QUEUED_KEY_PREFIX } from './write-buffer-ports.ts';
+import { ordersWithWriteBuffer, QUEUED_KEY_PREFIX, sendOutcome } from './write-buffer-ports.ts';
 
 /** Orders whose every call fails with `error` (or answers), recording the keys it was given. */
 function ordersFailingWith(error: unknown, requests: Array<OrderRequestStatus | undefined> = []): Orders & { keys: Array<string | undefined> } {
@@ -38,7 +39,7 @@ function queueStandIn(options: { failSend?: boolean; state?: MessageState } = {}
   return {
     sent,
     async send(body, sendOptions) {
-      if (options.failSend) throw new Error('connect ECONNREFUSED');
+      if (options.failSend) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       sent.push({ body, key: sendOptions?.key });
       return { messageId: `m-${sent.length}` };
     },
@@ -103,6 +104,50 @@ describe('ordersWithWriteBuffer', () => {
       return true;
     });
     assert.equal((sends[0] as Error).message, 'connect ECONNREFUSED');
+  });
+
+  it('answers 503 QUEUE_UNCERTAIN with the key to follow when the send got no answer: it may have committed', async () => {
+    // A send that timed out was answered like a refused one, "nothing acknowledged", although its
+    // INSERT may have run: the worker then placed an order whose customer had been told 503 and,
+    // without an Idempotency-Key of their own, had no key to follow it or to retry it safely.
+    const timedOut = new QueueError('QUEUE_UNAVAILABLE', 'queue order-buffer is unavailable: the services store did not answer within 2000 ms', { cause: new StoreTimeoutError(2000) });
+    const queue = queueStandIn();
+    queue.send = async () => {
+      throw timedOut;
+    };
+    const orders = ordersFailingWith(refused);
+    const buffered = ordersWithWriteBuffer(orders, queue, { instanceId: 'i-1' });
+    await assert.rejects(buffered.placeOrder({ productId: 4, quantity: 2, idempotencyKey: undefined }), (error: unknown) => {
+      assert.ok(error instanceof ShopError);
+      assert.equal(error.statusCode, 503);
+      assert.equal(error.code, 'QUEUE_UNCERTAIN');
+      assert.equal(error.message, 'database unavailable and queue failed');
+      const key = orders.keys[0] ?? '';
+      assert.ok(key.startsWith(QUEUED_KEY_PREFIX));
+      assert.equal(error.details['outcome'], 'unknown');
+      assert.equal(error.details['idempotency_key'], key);
+      assert.equal(error.details['status_url'], `/orders/requests/${encodeURIComponent(key)}`);
+      return true;
+    });
+  });
+
+  it('tells a send that never left (refused, connect timeout, a server error, a closed queue) from one whose outcome is unknown', () => {
+    const wrapped = (cause: unknown): QueueError => new QueueError('QUEUE_UNAVAILABLE', `queue order-buffer is unavailable: ${(cause as Error).message}`, { cause });
+    const notSent = [
+      wrapped(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })),
+      wrapped(new Error('timeout exceeded when trying to connect')),
+      wrapped(new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })),
+      wrapped(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014', severity: 'ERROR' })),
+      new QueueError('QUEUE_CLOSED', 'queue order-buffer is closed'),
+    ];
+    for (const error of notSent) assert.equal(sendOutcome(error), 'not-sent', error.message);
+    const unknown = [
+      wrapped(new StoreTimeoutError(2000)),
+      wrapped(new Error('Connection terminated unexpectedly')),
+      wrapped(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+      new Error('something else'),
+    ];
+    for (const error of unknown) assert.equal(sendOutcome(error), 'unknown', error.message);
   });
 
   it('follows a key: the database first, then the queue, then the database again (the worker may have committed it in between)', async () => {
