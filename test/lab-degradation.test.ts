@@ -10,12 +10,23 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LabInfo, LabQueueStatus, LabStatus } from '../src/lab/lab.ts';
 import { ORDER_QUEUE_NAME, PostgresQueue, type DeadLetter } from '../src/services/queue/index.ts';
+import { until } from './helpers/deadline.ts';
 import { call } from './helpers/lab.ts';
+import { sample } from './helpers/metrics.ts';
 import { CLI, labCommand, spawnUp, waitReady, type UpProcess } from './helpers/lab-cycle.ts';
 import { alive, descendants, killFamily, waitUntilGone } from './helpers/processes.ts';
 
 // Article 4's patterns with a 2 s recovery timeout, so the circuit closes within the test.
 const PATTERNS = JSON.stringify({ preset: 'graceful', circuitBreaker: { recoveryTimeoutMs: 2000 } });
+
+/** The control API's GET /metrics text. */
+async function metricsOf(dir: string, info: LabInfo): Promise<string> {
+  const token = readFileSync(join(dir, 'token'), 'utf8').trim();
+  const response = await fetch(`${info.controlUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+  return response.text();
+}
 
 /** The control API straight (the CLI's text is checked where it matters; a CLI process per poll costs ~1 s on 2 cores). */
 async function api<T>(dir: string, info: LabInfo, path: string): Promise<T> {
@@ -25,15 +36,6 @@ async function api<T>(dir: string, info: LabInfo, path: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** Polls `check` every 100 ms until it is true; fails naming `what` past `timeoutMs`. */
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await delay(100);
-  }
-}
-
 describe('chaos-lab up --patterns graceful', () => {
   let dir: string;
   let up: UpProcess | undefined;
@@ -41,6 +43,7 @@ describe('chaos-lab up --patterns graceful', () => {
   let family: number[] = [];
   const status = (_dir: string): Promise<LabStatus> => api<LabStatus>(dir, info, '/status');
   const queue = (_dir: string): Promise<LabQueueStatus & { deadLetters: DeadLetter[] }> => api(dir, info, '/queue');
+  const metrics = (): Promise<string> => metricsOf(dir, info);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'chaos-lab-graceful-'));
@@ -94,14 +97,18 @@ describe('chaos-lab up --patterns graceful', () => {
       const waiting = await labCommand(dir, 'queue');
       assert.match(waiting.stdout, /^queue order-buffer: depth \d+, in flight \d+, dead letters 0, oldest message \d+\.\d s$/m);
       assert.equal((await queue(dir)).stats.sent, 2);
+      // The same as metrics: both orders waiting (or one in the worker's hands), the oldest aging.
+      const text = await metrics();
+      assert.equal(sample(text, 'chaos_lab_queue_depth') + sample(text, 'chaos_lab_queue_in_flight'), 2);
+      assert.ok(sample(text, 'chaos_lab_queue_oldest_age_seconds') > 0, text);
     } finally {
       await labCommand(dir, 'proxy', 'register');
     }
     // The worker waits for the circuit, then applies both (the recovery timeout is 2 s).
-    await until('the queue drained', 30_000, async () => {
+    await until('the queue drained', async () => {
       const { stats } = await queue(dir);
       return stats.depth === 0 && stats.inFlight === 0 && stats.deleted === 2;
-    });
+    }, 30_000, 100);
     const s = await status(dir);
     assert.equal(s.recoveryWorker!.counters.committed, 2);
     assert.equal(s.recoveryWorker!.counters.deadLettered, 0);
@@ -119,7 +126,7 @@ describe('chaos-lab up --patterns graceful', () => {
     } finally {
       await client.close();
     }
-    await until('the message dead-lettered', 15_000, async () => (await queue(dir)).stats.deadLetters === 1);
+    await until('the message dead-lettered', async () => (await queue(dir)).stats.deadLetters === 1, 15_000, 100);
     const listed = await labCommand(dir, 'queue');
     assert.match(listed.stdout, /dead letters 1/);
     assert.match(listed.stdout, /key by-hand {2}received 1x {2}dead-lettered .*: message body is not JSON/);
@@ -128,11 +135,39 @@ describe('chaos-lab up --patterns graceful', () => {
     assert.equal(redriven.code, 0, redriven.stderr);
     assert.equal(redriven.stdout.trim(), 'moved 1 dead letter(s) back to the queue');
     // Back on the queue, received again, and dead-lettered again: it is still not an order.
-    await until('the worker dead-lettering it again', 15_000, async () => (await status(dir)).recoveryWorker!.counters.deadLettered === 2);
+    await until('the worker dead-lettering it again', async () => (await status(dir)).recoveryWorker!.counters.deadLettered === 2, 15_000, 100);
     assert.equal((await queue(dir)).deadLetters.length, 1);
     const bad = await labCommand(dir, 'queue', 'redrive', '--limit', '0');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--limit must be an integer from 1 to 100000, got "0"/);
+  });
+
+  it('serves the queue\'s depth, in flight, dead letters and oldest age, and the worker\'s counters and restarts, on GET /metrics', async () => {
+    // After the test before: the queue drained, the body that is not an order dead-lettered again.
+    await until('the dead letter settled', async () => {
+      const { stats } = await queue(dir);
+      return stats.depth === 0 && stats.inFlight === 0;
+    }, 15_000, 100);
+    const text = await metrics();
+    // Present, not merely 0 (sample() says 0 for a series that is missing).
+    for (const name of ['chaos_lab_queue_up', 'chaos_lab_queue_depth', 'chaos_lab_queue_in_flight', 'chaos_lab_queue_dead_letters', 'chaos_lab_queue_oldest_age_seconds']) {
+      assert.match(text, new RegExp(`^# TYPE ${name} gauge\n${name} \\S+$`, 'm'), name);
+    }
+    assert.equal(sample(text, 'chaos_lab_queue_up'), 1);
+    assert.equal(sample(text, 'chaos_lab_queue_depth'), 0);
+    assert.equal(sample(text, 'chaos_lab_queue_in_flight'), 0);
+    assert.equal(sample(text, 'chaos_lab_queue_dead_letters'), 1);
+    assert.equal(sample(text, 'chaos_lab_queue_oldest_age_seconds'), 0);
+    const worker = (await status(dir)).recoveryWorker!;
+    assert.equal(sample(text, 'chaos_lab_recovery_worker_up'), 1);
+    assert.match(text, /^chaos_lab_recovery_worker_restarts_total 0$/m);
+    assert.equal(sample(text, 'chaos_lab_recovery_worker_committed_total'), worker.counters.committed);
+    assert.equal(sample(text, 'chaos_lab_recovery_worker_committed_total'), 2);
+    assert.equal(sample(text, 'chaos_lab_recovery_worker_dead_lettered_total'), 2);
+    assert.equal(sample(text, 'chaos_lab_recovery_worker_received_total'), worker.counters.received);
+    // The load balancer's series are still there, before the lab's.
+    assert.match(text, /^chaos_lb_healthy_host_count \d+$/m);
+    assert.ok(text.indexOf('chaos_lb_healthy_host_count') < text.indexOf('chaos_lab_queue_up'));
   });
 
   it('stops the recovery worker and the services store with the lab', async () => {

@@ -4,7 +4,6 @@
 // the fleet's circuit is open.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { RecoveryWorker, type RecoveryWorkerOptions } from '../src/lab/recovery-worker/recovery-worker.ts';
 import { RecoveryWorkerProcess } from '../src/lab/recovery-worker/worker-process.ts';
@@ -25,7 +24,7 @@ import { databasePorts } from '../src/shop/database-ports.ts';
 import { resolvePatterns, type Patterns } from '../src/shop/patterns.ts';
 import { DatabaseFailure } from '../src/shop/ports.ts';
 import { initSchema } from '../src/shop/schema.ts';
-import { within } from './helpers/deadline.ts';
+import { until, within } from './helpers/deadline.ts';
 import { freshDatabase, usePostgres, withClient } from './helpers/lab.ts';
 import { killAll } from './helpers/processes.ts';
 
@@ -94,15 +93,6 @@ async function stockOf(endpoint: DatabaseEndpoint, productId: number): Promise<n
   return withClient(endpoint, async (client) => (await client.query('SELECT stock FROM products WHERE id = $1', [productId])).rows[0].stock as number);
 }
 
-/** Polls `check` every 50 ms until it is true; fails naming `what` past `timeoutMs`. */
-async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await delay(50);
-  }
-}
-
 describe('the recovery worker', () => {
   let s: Setup;
   before(async () => {
@@ -117,27 +107,38 @@ describe('the recovery worker', () => {
     const stockBefore = await stockOf(s.shop, 3);
     await s.queue.send(orderBody(key, 3, 2), { key });
     // Worker A holds the message past its visibility timeout before it applies it: B receives the
-    // same message meanwhile (receive count 2) and applies it first.
+    // same message meanwhile (receive count 2) and applies it first. Only A's first apply waits,
+    // and on B's commit rather than a fixed time: a duplicate A received later would otherwise be
+    // held past its visibility too, and which worker got it was chance (staleReceipts 2).
     let aHasIt!: () => void;
     const aReceived = new Promise<void>((resolve) => (aHasIt = resolve));
+    let bCommitted!: () => void;
+    const bSettled = new Promise<void>((resolve) => (bCommitted = resolve));
     const ports = databasePorts(s.database, { instanceId: 'i-test', retriesStatements: false, readYourWrites: false });
+    let applies = 0;
     const slow = worker(s, {
       applyOrder: async (order) => {
-        aHasIt();
-        await delay(FAST_QUEUE.visibilityTimeoutMs * 3);
+        if (applies++ === 0) {
+          aHasIt();
+          await within(10_000, 'worker B committing the redelivered message', bSettled);
+        }
         return ports.orders.placeOrder(order);
       },
     });
-    const fast = worker(s);
+    const fast = worker(s, {
+      onEvent: (event) => {
+        if (event.type === 'settled' && event.outcome === 'committed') bCommitted();
+      },
+    });
     const abort = new AbortController();
     const runs: Promise<void>[] = [slow.run(abort.signal)];
     try {
       await within(5000, 'worker A receiving the message', aReceived);
       runs.push(fast.run(abort.signal));
-      await until('A settling the message after B', 10_000, () => slow.counters.replayed === 1);
+      await until('A settling the message after B', () => slow.counters.replayed === 1, 10_000);
       // A duplicate message with the same key (a shop that queued it twice): a replay, deleted.
       await s.queue.send(orderBody(key, 3, 2), { key });
-      await until('the duplicate settled', 10_000, () => slow.counters.replayed + fast.counters.replayed === 2);
+      await until('the duplicate settled', () => slow.counters.replayed + fast.counters.replayed === 2, 10_000);
     } finally {
       abort.abort();
       await within(10_000, 'the workers stopping', Promise.all(runs));
@@ -159,7 +160,7 @@ describe('the recovery worker', () => {
     try {
       await s.queue.send(orderBody('reject-404', 999, 1), { key: 'reject-404' });
       await s.queue.send(orderBody('reject-409', 4, 1000), { key: 'reject-409' });
-      await until('both rejections settled', 10_000, () => w.counters.rejected === 2);
+      await until('both rejections settled', () => w.counters.rejected === 2, 10_000);
     } finally {
       abort.abort();
       await within(10_000, 'the worker stopping', run);
@@ -186,7 +187,7 @@ describe('the recovery worker', () => {
       await s.queue.send('{"product_id": 1', { key: 'not-json' });
       await s.queue.send(JSON.stringify({ key: 'bad-quantity', product_id: 1, quantity: 0, served_by: 'i-test', accepted_at: new Date().toISOString() }), { key: 'bad-quantity' });
       await s.queue.send(orderBody('after-garbage', 1, 1), { key: 'after-garbage' });
-      await until('two dead letters and the good order', 10_000, () => w.counters.deadLettered === 2 && w.counters.committed === 1);
+      await until('two dead letters and the good order', () => w.counters.deadLettered === 2 && w.counters.committed === 1, 10_000);
     } finally {
       abort.abort();
       await within(10_000, 'the worker stopping', run);
@@ -202,7 +203,7 @@ describe('the recovery worker', () => {
     await withClient(s.services, (client) => client.query('DELETE FROM queue_messages'));
   });
 
-  it('leaves a message to redelivery while the database is away, stops receiving once the breaker opens, and applies it when the database is back', async () => {
+  it('leaves a message to redelivery while the database is away at the cost of one receive per outage, pinging rather than receiving until the database is back, then applies it', async () => {
     // The database behind a proxy the test can empty (Article 4's deregistered target).
     const proxy = new DatabaseProxy({ writerAddress: () => ({ host: s.shop.host, port: s.shop.port }), readerAddress: () => undefined }, { borrowTimeoutMs: 1000 });
     await proxy.listen();
@@ -217,22 +218,39 @@ describe('the recovery worker', () => {
     try {
       // A first order applied: the worker is past its first look at the circuit, receiving.
       await s.queue.send(orderBody('before-outage', 6, 1), { key: 'before-outage' });
-      await until('the first order applied', 5000, () => w.counters.committed === 1);
+      await until('the first order applied', () => w.counters.committed === 1, 5000);
       proxy.deregister();
       await s.queue.send(orderBody('through-outage', 6, 1), { key: 'through-outage' });
-      await until('the breaker open', 10_000, () => breaker.state !== 'CLOSED' && breaker.stats().rejected >= 3);
-      // One receive per failure the breaker needed to open (its threshold), then none: no spinning,
-      // and far from the ten receives that would dead-letter a good order.
-      assert.equal(w.counters.received, 1 + 3);
-      assert.equal(w.counters.transientFailures, 3);
-      const [row] = await withClient(s.services, async (client) => (await client.query("SELECT receive_count, last_error FROM queue_messages WHERE key = 'through-outage'")).rows);
-      assert.equal(row.receive_count, 3);
+      await until('the breaker open', () => breaker.state !== 'CLOSED' && breaker.stats().rejected >= 3, 10_000);
+      // One receive for the outage: after the failure the worker pings (the pings open the
+      // breaker), it does not receive. Receiving again while the circuit was still CLOSED once
+      // cost one receive per failure the breaker needed (its threshold), and a flapping database
+      // could push a good order to maxReceiveCount and the dead-letter queue.
+      assert.equal(w.counters.received, 1 + 1);
+      assert.equal(w.counters.transientFailures, 1);
+      const receiveCount = async (key: string): Promise<{ receive_count: number; last_error: string | null }> =>
+        withClient(s.services, async (client) => (await client.query('SELECT receive_count, last_error FROM queue_messages WHERE key = $1', [key])).rows[0]);
+      const row = await receiveCount('through-outage');
+      assert.equal(row.receive_count, 1);
       assert.ok(typeof row.last_error === 'string' && row.last_error.length > 0, `last error recorded: ${row.last_error}`);
       assert.equal(await s.queue.stateOfKey('through-outage'), 'queued');
       proxy.register();
-      await until('the order applied once the database is back', 10_000, () => w.counters.committed === 2);
-      assert.equal(w.counters.received, 5);
+      await until('the order applied once the database is back', () => w.counters.committed === 2, 10_000);
+      assert.equal(w.counters.received, 3);
       assert.equal(await ordersWithKey(s.shop, 'through-outage'), 1);
+
+      // A second outage (the database flapping): one more receive for it, not another threshold's worth.
+      proxy.deregister();
+      await s.queue.send(orderBody('second-outage', 6, 1), { key: 'second-outage' });
+      await until('the second order left for redelivery', () => w.counters.transientFailures === 2, 10_000);
+      const rejectedBefore = breaker.stats().rejected;
+      await until('the breaker open again', () => breaker.state !== 'CLOSED' && breaker.stats().rejected >= rejectedBefore + 3, 10_000);
+      assert.equal(w.counters.received, 4);
+      assert.equal((await receiveCount('second-outage')).receive_count, 1);
+      proxy.register();
+      await until('the second order applied', () => w.counters.committed === 3, 10_000);
+      assert.equal(w.counters.received, 5);
+      assert.equal(w.counters.transientFailures, 2);
     } finally {
       abort.abort();
       await within(10_000, 'the worker stopping', run);
@@ -254,7 +272,7 @@ describe('the recovery worker', () => {
       for (let i = 0; i < 3; i++) {
         await fleet.execute(() => Promise.reject(new DatabaseFailure('writer', 'connection', new Error('connect ECONNREFUSED')))).catch(() => {});
       }
-      await until('the circuit open in the store', 5000, async () => (await stores[1]!.read(SHOP_BREAKER_NAME)).state === 'OPEN');
+      await until('the circuit open in the store', async () => (await stores[1]!.read(SHOP_BREAKER_NAME)).state === 'OPEN', 5000);
       await s.queue.send(orderBody('after-outage', 2, 1), { key: 'after-outage' });
 
       const breaker = composeCircuitBreaker(workerPatterns(patterns), { store: stores[1], connectTimeoutMs: 2000 })!;
@@ -262,13 +280,13 @@ describe('the recovery worker', () => {
       const w = worker(s, { breaker, breakerPollMs: 100 });
       run = w.run(abort.signal);
       // The worker has looked at the circuit (and been refused) several times…
-      await until('the worker refused by the open circuit', 5000, () => breaker.stats().rejected >= 3);
+      await until('the worker refused by the open circuit', () => breaker.stats().rejected >= 3, 5000);
       // …and burnt no receive meanwhile: the message was never handed out.
       assert.equal(w.counters.received, 0);
       const waiting = await s.queue.stats();
       assert.deepEqual([waiting.depth, waiting.inFlight], [1, 0]);
       // The recovery timeout runs out: the worker's ping is the trial, the circuit closes, the queue drains.
-      await until('the order applied', 10_000, () => w.counters.committed === 1);
+      await until('the order applied', () => w.counters.committed === 1, 10_000);
       assert.equal(w.counters.received, 1);
       assert.equal(w.counters.transientFailures, 0);
       assert.equal((await stores[1]!.read(SHOP_BREAKER_NAME)).state, 'CLOSED');
@@ -311,30 +329,29 @@ describe('the recovery worker process', () => {
       });
       const first = launcher.pid!;
       pids.push(first);
-      await until('the order transaction waiting on the row lock', 15_000, async () =>
+      await until('the order transaction waiting on the row lock', async () =>
         withClient(s.shop, async (client) => {
           const { rows } = await client.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%place_order%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
           return rows.length > 0;
-        }),
-      );
+        }), 15_000);
       launcher.kill();
-      await until('a new worker process', 10_000, () => launcher!.pid !== undefined && launcher!.pid !== first);
+      await until('a new worker process', () => launcher!.pid !== undefined && launcher!.pid !== first, 10_000);
       pids.push(launcher.pid!);
       await locker.query('ROLLBACK');
       // The redelivery (after the 1.5 s visibility timeout) settles the message: the killed
       // worker's statement may have committed on its own once the lock went (the server had not
       // noticed its client was gone), and the key makes the second application a replay.
-      await until('the message settled by the new worker', 15_000, async () => {
+      await until('the message settled by the new worker', async () => {
         const stats = await s.queue.stats();
         return stats.depth === 0 && stats.inFlight === 0 && stats.deleted >= 1;
-      });
+      }, 15_000);
       assert.equal(await ordersWithKey(s.shop, key), 1);
       assert.equal(await stockOf(s.shop, 5), stockBefore - 3);
       const status = launcher.status();
       assert.equal(status.restarts, 1);
       assert.equal(status.lastExit?.signal, 'SIGKILL');
       assert.equal((await s.queue.stats()).deadLetters, 0);
-      await until('the new worker reporting the message', 5000, () => launcher!.counters.committed + launcher!.counters.replayed === 1);
+      await until('the new worker reporting the message', () => launcher!.counters.committed + launcher!.counters.replayed === 1, 5000);
       // SIGTERM: the worker leaves its long poll and exits promptly, by itself.
       const stopping = performance.now();
       await launcher.stop();

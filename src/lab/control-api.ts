@@ -5,6 +5,7 @@ import { FaultProxyApiError } from './fault-proxy/client.ts';
 import type { FaultSpec } from './fault-proxy/fault-proxy.ts';
 import { InstanceGroupError } from './fleet/instance-group.ts';
 import type { Lab } from './lab.ts';
+import { labMetricsText } from './lab-metrics.ts';
 import { requireBearerToken } from './net/bearer-auth.ts';
 
 const INSTANCE_ACTIONS = ['stop', 'kill', 'pause', 'resume', 'terminate'] as const;
@@ -18,7 +19,8 @@ const FAULT_FIELDS = ['dependency', 'type', 'params', 'direction', 'toxicity', '
  * folder. Every operation answers with what it did.
  *
  *   GET  /status
- *   GET  /metrics  the load balancer's, in Prometheus text
+ *   GET  /metrics  the load balancer's, the order queue's (depth, in flight, dead letters, oldest
+ *                  age) and the recovery worker's (counters, restarts), in Prometheus text
  *   POST /instances/:id/(stop|kill|pause|resume|terminate)
  *   POST /failover
  *   POST /db-proxy/(deregister|register)
@@ -37,8 +39,13 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
   requireBearerToken(app, token, 'see the token file in the lab folder');
 
   app.get('/status', async () => lab.status());
-  // The load balancer's metrics in Prometheus text: healthy/unhealthy host counts, requests by status.
-  app.get('/metrics', async (_request, reply) => reply.type(lab.loadBalancer.registry.contentType).send(await lab.loadBalancer.registry.metrics()));
+  // The load balancer's metrics in Prometheus text (healthy/unhealthy host counts, requests by
+  // status), then the lab's own: the order queue and the recovery worker, when it runs them.
+  app.get('/metrics', async (_request, reply) => {
+    const [balancer, own] = await Promise.all([lab.loadBalancer.registry.metrics(), labMetricsText(lab)]);
+    const separator = balancer === '' || balancer.endsWith('\n') ? '' : '\n';
+    return reply.type(lab.loadBalancer.registry.contentType).send(`${balancer}${separator}${own}`);
+  });
 
   app.post<{ Params: { id: string; action: string } }>('/instances/:id/:action', async (request, reply) => {
     const { id, action } = request.params;

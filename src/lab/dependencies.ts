@@ -110,6 +110,35 @@ export function presentDependencies(context: DependencyContext): LabDependency[]
   return DEPENDENCIES.filter((d) => d.present?.(context) ?? true);
 }
 
+/** One dependency as `status` shows it. */
+export interface DependencyStatus {
+  name: string;
+  kind: LabDependency['kind'];
+  role: LabDependency['role'];
+  listen: Address;
+  upstream: Address;
+  /** The environment variable that tells an instance where it is. */
+  instanceEnv: string;
+}
+
+/**
+ * The present dependencies wired to their fault-proxy listeners (`listenOf` by name): each as
+ * `status` shows it, and the instances' environment that points them at the listeners.
+ */
+export function wireDependencies(
+  present: readonly LabDependency[],
+  listenOf: (name: string) => Address,
+  context: DependencyContext,
+): { statuses: DependencyStatus[]; env: Record<string, string> } {
+  const env: Record<string, string> = {};
+  const statuses = present.map((d): DependencyStatus => {
+    const listen = listenOf(d.name);
+    env[d.instanceEnv.name] = d.instanceEnv.value(listen, context);
+    return { name: d.name, kind: d.kind, role: d.role, listen, upstream: d.upstream(context), instanceEnv: d.instanceEnv.name };
+  });
+  return { statuses, env };
+}
+
 /** The dependencies' names, for validation and help texts. */
 export const DEPENDENCY_NAMES: readonly string[] = DEPENDENCIES.map((d) => d.name);
 

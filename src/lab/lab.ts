@@ -8,7 +8,7 @@ import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.t
 import { initSchema } from '../shop/schema.ts';
 import { PostgresCluster, type ClusterStatus } from './cluster/postgres-cluster.ts';
 import { DatabaseProxy, type DatabaseProxyStatus } from './db-proxy/database-proxy.ts';
-import { presentDependencies, type DependencyContext, type LabDependency } from './dependencies.ts';
+import { presentDependencies, wireDependencies, type DependencyContext, type DependencyStatus } from './dependencies.ts';
 import type { Address } from './fault-proxy/connection.ts';
 import type { ProxyStatus } from './fault-proxy/fault-proxy.ts';
 import { spawnFaultProxy, type FaultProxyProcess } from './fault-proxy/spawn.ts';
@@ -17,9 +17,10 @@ import { ShopProcessLauncher } from './fleet/instance-process.ts';
 import { LoadBalancer, type TargetStateChange, type TargetStatus } from './fleet/load-balancer.ts';
 import type { EjectionSettings, HealthCheckSettings } from './fleet/target-health.ts';
 import { LabDir } from './lab-dir.ts';
-import { RecoveryWorkerProcess, type RecoveryWorkerStatus } from './recovery-worker/worker-process.ts';
-import { recoveryWorkerEnv, StoreClients, storeUses, type LabQueueStatus } from './store-clients.ts';
-import { ServicesStore, SERVICES_DATABASE } from './services-store/index.ts';
+import { startFleetWithWorker, startServicesStore, type CleanupSteps } from './lab-services.ts';
+import type { RecoveryWorkerProcess, RecoveryWorkerStatus } from './recovery-worker/worker-process.ts';
+import { recoveryWorkerEnv, storeUses, type LabQueueStatus, type StoreClients } from './store-clients.ts';
+import { SERVICES_DATABASE, type ServicesStore } from './services-store/index.ts';
 import { SHOP_DATABASE } from './standalone-shop.ts';
 
 /** Options of a lab. */
@@ -84,6 +85,7 @@ export interface LabInfo {
 }
 
 export type { LabQueueStatus } from './store-clients.ts';
+export type { DependencyStatus } from './dependencies.ts';
 
 /** Everything about a running lab. */
 export interface LabStatus {
@@ -103,17 +105,6 @@ export interface LabStatus {
   breaker: (BreakerRecord & { name: string }) | null;
   /** The recovery worker, when the lab runs one. */
   recoveryWorker: RecoveryWorkerStatus | null;
-}
-
-/** One dependency as `status` shows it. */
-export interface DependencyStatus {
-  name: string;
-  kind: LabDependency['kind'];
-  role: LabDependency['role'];
-  listen: Address;
-  upstream: Address;
-  /** The environment variable that tells an instance where it is. */
-  instanceEnv: string;
 }
 
 /**
@@ -204,7 +195,7 @@ export class Lab {
     const queueSettings: QueueSettings = { ...ARTICLE_QUEUE_SETTINGS, ...options.queue };
     // First, before anything starts: a second lab over this folder is refused here.
     const labDir = await LabDir.claim(resolve(options.dir));
-    const cleanup: Array<() => Promise<void>> = [() => labDir.release(LAB_FILES)];
+    const cleanup: CleanupSteps = [() => labDir.release(LAB_FILES)];
     try {
       progress('starting the PostgreSQL writer and reader');
       const cluster = await PostgresCluster.start({ databases: [SHOP_DATABASE] });
@@ -218,15 +209,7 @@ export class Lab {
         progress('creating the schema');
         await createSchema(cluster.writerEndpoint, cluster.password);
       }
-      // Only when needed: it is a third PostgreSQL server (~0.9 s to start here), and a lab
-      // whose patterns keep nothing in it does not pay for it.
-      let servicesStore: ServicesStore | undefined;
-      if (options.servicesStore || uses.sharedBreaker || uses.readCache || uses.writeBuffer) {
-        progress('starting the services store');
-        const store = await ServicesStore.start();
-        cleanup.push(() => store.close());
-        servicesStore = store;
-      }
+      const servicesStore = await startServicesStore(options.servicesStore ?? false, uses, cleanup, progress);
 
       progress('starting the fault proxy');
       const context: DependencyContext = {
@@ -241,16 +224,9 @@ export class Lab {
       const present = presentDependencies(context);
       const faultProxy = await spawnFaultProxy(present.map((d) => ({ name: d.name, upstream: d.upstream(context) })));
       cleanup.push(() => faultProxy.stop());
-      const dependencies: DependencyStatus[] = present.map((d) => ({
-        name: d.name,
-        kind: d.kind,
-        role: d.role,
-        listen: faultProxy.proxies.find((p) => p.name === d.name)!.listen,
-        upstream: d.upstream(context),
-        instanceEnv: d.instanceEnv.name,
-      }));
-      const env: Record<string, string> = { SHOP_PATTERNS: JSON.stringify(patterns) };
-      for (const [index, d] of present.entries()) env[d.instanceEnv.name] = d.instanceEnv.value(dependencies[index]!.listen, context);
+      const wired = wireDependencies(present, (name) => faultProxy.proxies.find((p) => p.name === name)!.listen, context);
+      const dependencies = wired.statuses;
+      const env: Record<string, string> = { SHOP_PATTERNS: JSON.stringify(patterns), ...wired.env };
 
       const loadBalancer = new LoadBalancer({ healthCheck: options.healthCheck, retry: options.retry, ejection: options.ejection });
       await loadBalancer.listen();
@@ -267,18 +243,15 @@ export class Lab {
         healthCheckGracePeriodMs: options.healthCheckGracePeriodMs,
       });
       cleanup.push(() => group.close());
-      // The lab's own clients of the store: the queue (stats, dead letters, redrive) and the breaker's record.
-      const storeClients = servicesStore && new StoreClients(servicesStore, uses, queueSettings);
-      if (storeClients) cleanup.push(() => storeClients.close());
-      let workerStarting: Promise<RecoveryWorkerProcess> | undefined;
-      if (storeClients?.queue) {
-        progress('starting the recovery worker');
-        // Started beside the instances (each is a Node process that takes a moment to boot).
-        const starting = (workerStarting = RecoveryWorkerProcess.start({ env: recoveryWorkerEnv(env, patterns, queueSettings) }));
-        cleanup.push(async () => (await starting.catch(() => undefined))?.stop());
-      }
-      await group.start();
-      const recoveryWorker = await workerStarting;
+      const { storeClients, recoveryWorker } = await startFleetWithWorker({
+        startFleet: () => group.start(),
+        store: servicesStore,
+        uses,
+        queueSettings,
+        workerEnv: () => recoveryWorkerEnv(env, patterns, queueSettings),
+        cleanup,
+        progress,
+      });
       return new Lab({
         cluster,
         databaseProxy,

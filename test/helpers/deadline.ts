@@ -18,3 +18,15 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
     clearTimeout(timer);
   }
 }
+
+/**
+ * Polls `predicate` every `intervalMs` (default 50) until it holds; rejects with a DeadlineError
+ * naming `what` once `timeoutMs` has passed without it. For a state with no event to await.
+ */
+export async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (performance.now() > deadline) throw new DeadlineError(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -66,9 +66,10 @@ const MAX_QUEUE_RETRY_DELAY_MS = 5000;
 const defaultWait = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal }).catch(() => {});
 
 /**
- * The loop. Batch size 1. It receives only while the circuit is CLOSED: while it is not, it makes
- * its own trial through the breaker with a ping, so a database that is away costs no receive (a
- * receive counts towards maxReceiveCount; ten burnt receives would dead-letter a good order).
+ * The loop. Batch size 1. It receives only while the circuit is CLOSED and, after a message it
+ * left because the database was away, only once a ping through the breaker has gone through:
+ * while the database is away it pings, not receives, so an outage costs the message one receive
+ * (a receive counts towards maxReceiveCount; ten burnt receives would dead-letter a good order).
  */
 export class RecoveryWorker {
   readonly #options: RecoveryWorkerOptions;
@@ -95,7 +96,8 @@ export class RecoveryWorker {
   async run(signal: AbortSignal): Promise<void> {
     const { breaker } = this.#options;
     // A fresh breaker knows nothing of the fleet's circuit and says CLOSED: the first look is a
-    // ping through it, which reads the store first (and, the circuit open, fails fast).
+    // ping through it, which reads the store first (and, the circuit open, fails fast). Reset
+    // after the database was found away (below), so the next receive waits for a ping that works.
     let looked = false;
     while (!signal.aborted) {
       if (breaker && (!looked || breaker.state !== 'CLOSED')) {
@@ -113,12 +115,21 @@ export class RecoveryWorker {
         this.#queueDelayMs = Math.min(this.#queueDelayMs * 2, MAX_QUEUE_RETRY_DELAY_MS);
         continue;
       }
-      for (const message of messages) await this.process(message);
+      for (const message of messages) {
+        // The database away: the next receive waits for a ping through the breaker. Receiving
+        // again at once would hand out the same message (visible again, see #leave) while the
+        // circuit is still CLOSED, one receive per failure the breaker needs to open, and a
+        // flapping database would dead-letter a good order; this way an outage costs one receive.
+        if ((await this.process(message)) === 'transient') looked = false;
+      }
     }
   }
 
-  /** Applies one received message and settles it (exposed for tests that hand it a message). */
-  async process(message: ReceivedMessage): Promise<void> {
+  /**
+   * Applies one received message and settles it (exposed for tests that hand it a message):
+   * 'transient' when it was left for redelivery because the database was away, else 'done'.
+   */
+  async process(message: ReceivedMessage): Promise<'done' | 'transient'> {
     this.#counters.received++;
     let order: OrderMessage;
     try {
@@ -130,20 +141,18 @@ export class RecoveryWorker {
         this.#counters.deadLettered++;
         this.#emit({ type: 'settled', outcome: 'dead-lettered', messageId: message.messageId, key: message.key, receiveCount: message.receiveCount, reason: error.message });
       }
-      return;
+      return 'done';
     }
     let outcome: OrderOutcome;
     try {
       const apply = (): Promise<OrderOutcome> => this.#options.applyOrder({ productId: order.product_id, quantity: order.quantity, idempotencyKey: order.key }, order.served_by);
       outcome = await (this.#options.breaker ? this.#options.breaker.execute(apply) : apply());
     } catch (error) {
-      await this.#leave(message, error);
-      return;
+      return this.#leave(message, error);
     }
     const rejected = BUSINESS_REJECTIONS.has(outcome.httpStatus);
     if (outcome.httpStatus !== 201 && !rejected) {
-      await this.#leave(message, new Error(`place_order answered ${outcome.httpStatus}: ${outcome.body.slice(0, 200)}`));
-      return;
+      return this.#leave(message, new Error(`place_order answered ${outcome.httpStatus}: ${outcome.body.slice(0, 200)}`));
     }
     // Committed, replayed or rejected: the answer is in idempotency_keys, final for this key.
     // A business rejection is a valid result, not an error (Article 4): deleted, never retried.
@@ -152,22 +161,24 @@ export class RecoveryWorker {
     this.#counters[kind]++;
     this.#emit({ type: 'settled', outcome: kind, messageId: message.messageId, key: message.key, receiveCount: message.receiveCount, httpStatus: outcome.httpStatus });
     await this.#settle('delete', () => this.#options.queue.deleteMessage(message.receipt));
+    return 'done';
   }
 
-  /** The message stays on the queue: it is delivered again. */
-  async #leave(message: ReceivedMessage, error: unknown): Promise<void> {
+  /** The message stays on the queue: it is delivered again. 'transient': the database was away. */
+  async #leave(message: ReceivedMessage, error: unknown): Promise<'done' | 'transient'> {
     const transient = error instanceof CircuitOpenError || isDatabaseUnavailable(error);
     const text = messageOf(error);
     if (transient) this.#counters.transientFailures++;
     else this.#counters.errors++;
     this.#emit({ type: 'left', outcome: transient ? 'transient' : 'error', messageId: message.messageId, key: message.key, receiveCount: message.receiveCount, error: text });
     await this.#settle('recordError', () => this.#options.queue.recordError(message.receipt, text));
-    // With a breaker, the database away makes the message visible again at once: the breaker
-    // (now counting this failure) gates the next receive, so nothing spins, and the message is
-    // first in line when the circuit closes instead of waiting out a 90 s visibility timeout.
-    // Without one, or for any other failure, the visibility timeout paces the retries, as SQS
-    // paces a Lambda that raised.
+    // With a breaker, the database away makes the message visible again at once: the loop's next
+    // step is a ping through the breaker (run), not a receive, so nothing spins and no receive is
+    // burnt, and the message is first in line once the database answers instead of waiting out a
+    // 90 s visibility timeout. Without one, or for any other failure, the visibility timeout
+    // paces the retries, as SQS paces a Lambda that raised.
     if (transient && this.#options.breaker) await this.#settle('changeVisibility', () => this.#options.queue.changeVisibility(message.receipt, 0));
+    return transient ? 'transient' : 'done';
   }
 
   /**
@@ -187,8 +198,9 @@ export class RecoveryWorker {
   }
 
   /**
-   * One ping through the breaker (the circuit's trial once its recovery timeout has run); true
-   * when it went through and the circuit is closed, else false after a wait.
+   * One ping through the breaker (the circuit's trial once its recovery timeout has run; while it
+   * is closed, a failed ping counts towards opening it); true when it went through and the circuit
+   * is closed, else false after a wait.
    */
   async #trial(breaker: CircuitBreaker, signal: AbortSignal): Promise<boolean> {
     try {

@@ -7,6 +7,7 @@ import { PostgresBreakerStore } from '../../resilience/circuit-breaker/index.ts'
 import { composeCircuitBreaker, composeDatabase } from '../../shop/compose.ts';
 import { databasePorts } from '../../shop/database-ports.ts';
 import type { Patterns } from '../../shop/patterns.ts';
+import type { ShopPorts } from '../../shop/ports.ts';
 import { ORDER_QUEUE_NAME } from '../../services/queue/message-queue.ts';
 import { PostgresQueue } from '../../services/queue/postgres-queue.ts';
 import { stopWithOwner } from '../breaker-lab/guarded-child.ts';
@@ -36,6 +37,21 @@ const patterns: Patterns = {
 const database = composeDatabase(patterns, { writer: config.writer, reader: config.writer, connectTimeoutMs: config.connectTimeoutMs });
 const portsOptions = { retriesStatements: false, readYourWrites: false };
 const health = databasePorts(database, { instanceId: config.workerId, ...portsOptions }).health;
+// The order transaction records the instance that accepted the order (served_by), so the ports
+// are per instance: one each, built once (a fleet has a few instances; the map is bounded against
+// a queue full of made-up names, and rebuilt from scratch past the bound).
+const MAX_PORTS = 64;
+const ordersByInstance = new Map<string, ShopPorts['orders']>();
+function ordersOf(servedBy: string): ShopPorts['orders'] {
+  const instanceId = servedBy || config.workerId;
+  let orders = ordersByInstance.get(instanceId);
+  if (!orders) {
+    if (ordersByInstance.size >= MAX_PORTS) ordersByInstance.clear();
+    orders = databasePorts(database, { instanceId, ...portsOptions }).orders;
+    ordersByInstance.set(instanceId, orders);
+  }
+  return orders;
+}
 const store = config.breakerStore ? new PostgresBreakerStore({ ...config.breakerStore }) : undefined;
 // The fleet's breaker, by the same name in the same store: one circuit for the instances and the worker.
 const breaker = composeCircuitBreaker(patterns, { store, connectTimeoutMs: config.connectTimeoutMs });
@@ -47,7 +63,7 @@ const report = (message: WorkerReport): void => {
 const worker = new RecoveryWorker({
   queue,
   // The shop's own order transaction, the order recorded as served by the instance that accepted it.
-  applyOrder: (order, servedBy) => databasePorts(database, { instanceId: servedBy || config.workerId, ...portsOptions }).orders.placeOrder(order),
+  applyOrder: (order, servedBy) => ordersOf(servedBy).placeOrder(order),
   ping: () => health.ping(),
   breaker,
   receiveWaitTimeMs: config.queueSettings.receiveWaitTimeMs,

@@ -1,0 +1,120 @@
+// The lab start sequence's Article 4 part (src/lab/lab-services.ts) and the lab's own metrics
+// (src/lab/lab-metrics.ts), over a real services store and a real worker process.
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { labMetricsText } from '../src/lab/lab-metrics.ts';
+import { startFleetWithWorker, type CleanupSteps } from '../src/lab/lab-services.ts';
+import { ServicesStore } from '../src/lab/services-store/index.ts';
+import { resolvePatterns } from '../src/shop/patterns.ts';
+import { ARTICLE_QUEUE_SETTINGS, ORDER_QUEUE_NAME, PostgresQueue } from '../src/services/queue/index.ts';
+import { sample } from './helpers/metrics.ts';
+
+const USES = { sharedBreaker: false, readCache: false, writeBuffer: true };
+
+describe('the lab start sequence with a write buffer', () => {
+  let store: ServicesStore;
+  before(async () => {
+    store = await ServicesStore.start();
+  });
+  after(async () => {
+    await store?.close();
+  });
+
+  it('fails the start with the worker\'s error, once the fleet has settled, when the recovery worker cannot start while the fleet is starting', async () => {
+    // The worker was started beside the fleet with no rejection handler while the fleet's start
+    // was awaited: a worker that failed first was an unhandled rejection, the lab's process died
+    // and its cleanup never ran (node:test fails the file on an unhandled rejection).
+    let fleetSettled = false;
+    const cleanup: CleanupSteps = [];
+    const starting = startFleetWithWorker({
+      // Longer than the worker takes to fail (~0.6 s here: it refuses its environment at once).
+      startFleet: async () => {
+        await delay(3000);
+        fleetSettled = true;
+      },
+      store,
+      uses: USES,
+      queueSettings: ARTICLE_QUEUE_SETTINGS,
+      workerEnv: () => ({}),
+      cleanup,
+      progress: () => {},
+    });
+    await assert.rejects(starting, /recovery worker exited before it was ready \(exit 2\)/);
+    assert.ok(fleetSettled, 'the fleet\'s start was awaited before the error');
+    // The lab's clients of the store are among the cleanup steps, and no worker is.
+    assert.equal(cleanup.length, 1);
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('fails the start with the fleet\'s error and stops the worker that did start', async () => {
+    const cleanup: CleanupSteps = [];
+    const connection = store.connectionConfig();
+    const url = `postgresql://${connection.user}:${encodeURIComponent(connection.password)}@${connection.host}:${connection.port}/${connection.database}`;
+    const starting = startFleetWithWorker({
+      startFleet: () => Promise.reject(new Error('the fleet did not start')),
+      store,
+      uses: USES,
+      queueSettings: ARTICLE_QUEUE_SETTINGS,
+      // A worker that starts: a database URL it only reaches on its first message.
+      workerEnv: () => ({ DB_WRITER_URL: url, ORDER_QUEUE_URL: url, SHOP_PATTERNS: JSON.stringify(resolvePatterns({ preset: 'graceful', circuitBreaker: { mode: 'local' } })) }),
+      cleanup,
+      progress: () => {},
+    });
+    await assert.rejects(starting, /the fleet did not start/);
+    // The clients' close and the worker's stop, both registered: the lab's catch runs them.
+    assert.equal(cleanup.length, 2);
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('reads the queue\'s depth and oldest age, and the worker\'s counters and restarts, at scrape time', async () => {
+    const queue = new PostgresQueue({ connection: store.connectionConfig(), name: ORDER_QUEUE_NAME });
+    try {
+      await queue.send('{}', { key: 'metrics-1' });
+      await queue.send('{}', { key: 'metrics-2' });
+      await queue.receive({ maxMessages: 1, waitTimeMs: 0 });
+      const counters = { received: 3, committed: 1, replayed: 0, rejected: 0, deadLettered: 1, transientFailures: 1, errors: 0, staleReceipts: 0 };
+      const status = { pid: null, running: false, restarts: 2, counters, lastExit: null, lastProblem: null };
+      const text = await labMetricsText({ queue, recoveryWorker: { status: () => status } });
+      assert.equal(sample(text, 'chaos_lab_queue_up'), 1);
+      assert.equal(sample(text, 'chaos_lab_queue_depth'), 1);
+      assert.equal(sample(text, 'chaos_lab_queue_in_flight'), 1);
+      assert.match(text, /^chaos_lab_queue_dead_letters 0$/m);
+      assert.ok(sample(text, 'chaos_lab_queue_oldest_age_seconds') > 0, text);
+      assert.match(text, /^# TYPE chaos_lab_recovery_worker_restarts_total counter\nchaos_lab_recovery_worker_restarts_total 2$/m);
+      assert.equal(sample(text, 'chaos_lab_recovery_worker_up'), 0);
+      assert.equal(sample(text, 'chaos_lab_recovery_worker_received_total'), 3);
+      assert.equal(sample(text, 'chaos_lab_recovery_worker_transient_failures_total'), 1);
+      assert.equal(sample(text, 'chaos_lab_recovery_worker_dead_lettered_total'), 1);
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
+describe('the lab\'s own metrics', () => {
+  it('are empty for a lab with no queue and no worker', async () => {
+    assert.equal(await labMetricsText({ queue: undefined, recoveryWorker: undefined }), '');
+  });
+
+  it('leave the queue\'s series out within their bound when the store does not answer', async () => {
+    // A listener that accepts and never says a word: the queue's connection waits on it.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket.on('error', () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const queue = new PostgresQueue({ connection: { host: '127.0.0.1', port, user: 'postgres', password: 'x', database: 'services' }, name: ORDER_QUEUE_NAME, connectTimeoutMs: 10_000 });
+    try {
+      const started = performance.now();
+      const text = await labMetricsText({ queue, recoveryWorker: undefined }, 300);
+      assert.ok(performance.now() - started < 2000, `answered in ${Math.round(performance.now() - started)} ms`);
+      assert.match(text, /^chaos_lab_queue_up 0$/m);
+      assert.doesNotMatch(text, /chaos_lab_queue_depth/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await queue.close().catch(() => {});
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
