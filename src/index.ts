@@ -22,3 +22,7 @@ export { buildControlApi } from './lab/control-api.ts';
 export * from './traffic/index.ts';
 export * from './audit/index.ts';
 export * from './chaos/index.ts';
+export * from './services/index.ts';
+export * from './lab/recovery-worker/index.ts';
+export { ServicesStore, SERVICES_DATABASE } from './lab/services-store/index.ts';
+export type { ServicesStoreOptions } from './lab/services-store/index.ts';
