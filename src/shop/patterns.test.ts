@@ -116,6 +116,10 @@ describe('resolvePatterns', () => {
     const tuned = resolvePatterns({ preset: 'resilient', connection: { size: 20 }, retry: { delaysMs: [100] }, queryTimeoutMs: null });
     assert.deepEqual(tuned, { ...RESILIENT, connection: { kind: 'pool', size: 20, validateAfterIdleMs: 1000 }, retry: { delaysMs: [100] }, queryTimeoutMs: null });
     assert.equal(patternsName(tuned), 'custom');
+    // A profile scales the waits: the preset is still named, with a word on the timings.
+    const scaled = resolvePatterns({ preset: 'graceful', circuitBreaker: { recoveryTimeoutMs: 4500 }, readCache: { refreshMs: 150 }, initialisation: { initialDelayMs: 300, maxDelayMs: 4500 } });
+    assert.equal(patternsName(scaled), 'graceful, other timings');
+    assert.equal(patternsName(resolvePatterns('graceful')), 'graceful');
     const pooledNaive = resolvePatterns({ preset: 'naive', connection: { kind: 'pool' } });
     assert.deepEqual(pooledNaive.connection, { kind: 'pool', size: 10, validateAfterIdleMs: 1000 });
     assert.deepEqual(resolvePatterns({ preset: 'resilient', connection: { kind: 'persistent' } }).connection, { kind: 'persistent' });

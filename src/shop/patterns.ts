@@ -256,9 +256,28 @@ export function mergePatternsInputs(base: PatternsInput | undefined, over: Patte
   return merged;
 }
 
-/** The preset `patterns` equals ("naive", "resilient", …), or "custom": what `GET /` shows. */
+/**
+ * The preset `patterns` equals ("naive", "resilient", …); the preset it equals but for the waits
+ * a profile scales or CB_RECOVERY_TIMEOUT sets ("graceful, other timings"); or "custom": what
+ * `GET /`, `up` and `status` show. A demo run of graceful is still graceful to its reader.
+ */
 export function patternsName(patterns: Patterns): string {
-  return PRESET_NAMES.find((name) => isDeepStrictEqual(expand(name), patterns)) ?? 'custom';
+  const exact = PRESET_NAMES.find((name) => isDeepStrictEqual(expand(name), patterns));
+  if (exact) return exact;
+  const shape = withoutWaits(patterns);
+  const near = PRESET_NAMES.find((name) => isDeepStrictEqual(withoutWaits(expand(name)), shape));
+  return near ? `${near}, other timings` : 'custom';
+}
+
+/** `patterns` without the waits that belong to the timeline (what a profile scales), for comparing shapes. */
+function withoutWaits(patterns: Patterns): unknown {
+  const { circuitBreaker, readCache, initialisation } = patterns;
+  return {
+    ...patterns,
+    circuitBreaker: circuitBreaker.mode === 'off' ? circuitBreaker : { ...circuitBreaker, recoveryTimeoutMs: 0 },
+    readCache: readCache.mode === 'off' ? readCache : { ...readCache, refreshMs: 0 },
+    initialisation: initialisation.mode === 'once' ? initialisation : { ...initialisation, initialDelayMs: 0, maxDelayMs: 0 },
+  };
 }
 
 /** A preset's or an input's patterns with every default applied, unchecked (the schema has passed). */
