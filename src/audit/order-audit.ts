@@ -5,7 +5,10 @@
 // for a key already used by a different order, recorded in key_conflicts), else it is lost. Every
 // entry is matched to the order under its key by product and quantity too: a key reused for a
 // different order does not make that order this entry's. Dead-lettered and still-queued 202s are findings of their own, not lost: the order is
-// still durable in the queue and a redrive can apply it.
+// still durable in the queue and a redrive can apply it. The other way round, every order of the
+// run must be explained by the ledger: orders.idempotency_key is unique, so an order applied twice
+// can only be applied twice under two keys, and one under a key the client never sent (or none) is
+// "unexplained": its stock balances, so only this check sees it.
 import type { MessageQueue, MessageState } from '../services/queue/message-queue.ts';
 import type { Queryable } from '../shop/database/queryable.ts';
 import { KEY_REUSED_REASON, SEED_PRODUCTS } from '../shop/schema.ts';
@@ -40,8 +43,19 @@ export interface AuditResult {
   duplicated: number;
   /** Orders present although the client was told a definite failure (4xx): phantoms. */
   phantom: number;
-  /** Ambiguous answers (timeouts, 5xx), resolved by key: committed or not. */
-  ambiguous: { committed: number; notCommitted: number };
+  /**
+   * Ambiguous answers (timeouts, 5xx), resolved by key: committed, not committed, or neither yet:
+   * their message is still queued (or in flight) or dead-lettered (a send whose answer was lost).
+   */
+  ambiguous: { committed: number; notCommitted: number; stillQueued: number; deadLettered: number };
+  /**
+   * Orders of the run (id above the baseline's) under no key the client sent (or none): the shop
+   * applied something nobody asked for, or applied an order twice under a second key. Their stock
+   * balances; only this count sees them. The shop's own keys (`chaos-lab-retry:`,
+   * `chaos-lab-queued:`) appear only for orders sent without a key, and the traffic generator
+   * always sends one.
+   */
+  unexplained: number;
   /** Stock taken during the run equals the quantities of the run's orders, for every product. */
   stockConserved: boolean;
   /** Writes answered 202 (accepted into the write buffer). */
@@ -65,6 +79,9 @@ export interface AuditResult {
     rejectedAfterAcceptance: RejectedAfterAcceptance[];
     deadLettered: Array<{ key: string; reason: string }>;
     stillQueued: string[];
+    unexplained: Array<{ orderId: number; key: string | null; productId: number; quantity: number }>;
+    /** Ambiguous answers whose message is still in the queue (queued, in flight or dead-lettered). */
+    ambiguousInQueue: Array<{ key: string; state: MessageState }>;
   };
 }
 
@@ -91,7 +108,8 @@ function emptyResult(): AuditResult {
     lost: 0,
     duplicated: 0,
     phantom: 0,
-    ambiguous: { committed: 0, notCommitted: 0 },
+    ambiguous: { committed: 0, notCommitted: 0, stillQueued: 0, deadLettered: 0 },
+    unexplained: 0,
     stockConserved: true,
     queued: 0,
     committedFromQueue: 0,
@@ -99,7 +117,7 @@ function emptyResult(): AuditResult {
     rejectedReasons: {},
     deadLettered: 0,
     stillQueued: 0,
-    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [] },
+    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [], unexplained: [], ambiguousInQueue: [] },
   };
 }
 
@@ -220,6 +238,25 @@ async function settleQueued(unsettled: Unsettled[], queue: QueueLookup | undefin
 }
 
 /**
+ * Ambiguous answers (a timeout, a 5xx) with no order under their key: not committed, unless the
+ * shop's send to the queue went through although the answer did not (its message is still
+ * queued, in flight or dead-lettered: the order may yet be applied).
+ */
+async function settleAmbiguous(keys: string[], queue: QueueLookup | undefined, result: AuditResult): Promise<void> {
+  const states = queue ? await statesOf(queue, [...new Set(keys)]) : new Map<string, MessageState | undefined>();
+  for (const key of keys) {
+    const state = states.get(key);
+    if (state === undefined) {
+      result.ambiguous.notCommitted++;
+      continue;
+    }
+    if (state === 'dead-letter') result.ambiguous.deadLettered++;
+    else result.ambiguous.stillQueued++;
+    result.details.ambiguousInQueue.push({ key, state });
+  }
+}
+
+/**
  * Checks what the client was told against what the database holds; `queue` (the write buffer's)
  * is asked where the 202s that are not in the database are. Call it once the queue is idle: a
  * message still being applied shows as still queued.
@@ -240,6 +277,7 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
     for (const row of rows) ordersByKey.set(row.key, [...(ordersByKey.get(row.key) ?? []), { productId: row.product_id, quantity: row.quantity, orders: row.orders }]);
   }
   const unsettled: LedgerEntry[] = [];
+  const ambiguousUncommitted: string[] = [];
   for (const entry of ledger) {
     const underKey = ordersByKey.get(entry.key) ?? [];
     if (underKey.reduce((sum, o) => sum + o.orders, 0) > 1) {
@@ -259,14 +297,23 @@ export async function auditOrders(db: Queryable, ledger: readonly LedgerEntry[],
       }
     } else if (entry.status === 0 || entry.status >= 500) {
       if (orders > 0) result.ambiguous.committed++;
-      else result.ambiguous.notCommitted++;
+      else ambiguousUncommitted.push(entry.key);
     } else if (orders > 0) {
       result.phantom++;
       result.details.phantom.push(entry.key);
     }
   }
   await settleQueued(tables ? await recordedAgainst(db, unsettled) : unsettled.map((entry) => ({ key: entry.key })), queue, result);
+  await settleAmbiguous(ambiguousUncommitted, queue, result);
   if (!tables) return result; // no order, no stock taken: conserved
+  const { rows: unexplained } = await db.query<{ id: number; key: string | null; product_id: number; quantity: number }>(
+    `SELECT id, idempotency_key AS key, product_id, quantity FROM orders
+     WHERE id > $1 AND (idempotency_key IS NULL OR NOT (idempotency_key = ANY($2::text[])))
+     ORDER BY id`,
+    [baseline.maxOrderId, [...new Set(ledger.map((entry) => entry.key))]],
+  );
+  result.unexplained = unexplained.length;
+  result.details.unexplained = unexplained.map((row) => ({ orderId: Number(row.id), key: row.key, productId: row.product_id, quantity: row.quantity }));
   // Stock conservation over every order of the run, whoever placed it (the shop or the worker).
   const current = await db.query<{ id: number; stock: number; ordered: number }>(
     `SELECT p.id, p.stock, COALESCE(sum(o.quantity), 0)::int AS ordered

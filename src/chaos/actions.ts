@@ -203,7 +203,8 @@ const SHOP_ACTIONS: ActionDefinition[] = [
       labKind: 'shop',
       duration: 'none',
       checkParameters: noParameters,
-      run: async ({ lab }) => ({ effect: { ...lab.databaseProxy.register() } }),
+      // wasRegistered: whether this registration brought the database back (the degradation section's return).
+      run: async ({ lab }) => ({ effect: { wasRegistered: lab.databaseProxy.registered, ...lab.databaseProxy.register() } }),
     },
     {
       id: 'lab:network:disrupt',
@@ -276,7 +277,8 @@ export const ACTIONS: ReadonlyMap<string, ActionDefinition<unknown>> = new Map<s
 /** Rollbacks: actions that put the lab back, run at the end of every run (also a stopped or failed one). */
 const SHOP_ROLLBACKS: Array<[string, RollbackDefinition]> = [
   ['lab:instance:resume-all', { description: 'resumes every paused instance', labKind: 'shop', run: async (lab: Lab) => ({ resumed: resumePaused(lab, lab.group.instances().map((i) => i.id)) }) }],
-  ['lab:db-proxy:register', { description: "registers the database proxy's targets", labKind: 'shop', run: async (lab: Lab) => ({ ...lab.databaseProxy.register() }) }],
+  // wasRegistered false: the rollback itself brought the database back (a run stopped before its own return).
+  ['lab:db-proxy:register', { description: "registers the database proxy's targets", labKind: 'shop', run: async (lab: Lab) => ({ wasRegistered: lab.databaseProxy.registered, ...lab.databaseProxy.register() }) }],
   ['lab:network:clear', { description: 'removes every network fault', labKind: 'shop', run: async (lab: Lab) => ({ cleared: (await lab.faultProxy.client.clearFaults()).length }) }],
 ];
 

@@ -3,6 +3,7 @@
 // the journal's degradation section, computed once at the end from the runner's timeline and
 // the sampler's own samples (never from the journal).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dependencyNamed } from '../lab/dependencies.ts';
 import type { RecoveryWorkerCounters } from '../lab/recovery-worker/recovery-worker.ts';
 import type { MessageQueue } from '../services/queue/message-queue.ts';
 import type { DegradationRecord, QueueSample } from './journal.ts';
@@ -15,13 +16,18 @@ interface TimedSample extends Omit<QueueSample, 'atMs'> {
   at: number;
 }
 
-/** The queue's depth every `everyMs` (one stats call at a time), until stopped. A failed sample is counted, never thrown. */
+/**
+ * The queue's depth every `everyMs`, until stopped. One stats call at a time: the wait for idle
+ * stops the background loop before it samples on its own, so the last attempt is well defined
+ * (what the end state is read from). A failed sample is counted, never thrown.
+ */
 export class QueueSampler {
   readonly everyMs: number;
   readonly #queue: Pick<MessageQueue, 'stats'>;
   readonly #samples: TimedSample[] = [];
   readonly #stop = new AbortController();
   #failed = 0;
+  #lastFailed = false;
   #loop: Promise<void> | undefined;
 
   constructor(queue: Pick<MessageQueue, 'stats'>, everyMs: number) {
@@ -46,9 +52,11 @@ export class QueueSampler {
       const stats = await this.#queue.stats();
       const sample = { at: Date.now(), depth: stats.depth, inFlight: stats.inFlight, deadLetters: stats.deadLetters };
       this.#samples.push(sample);
+      this.#lastFailed = false;
       return sample;
     } catch {
       this.#failed++;
+      this.#lastFailed = true;
       return undefined;
     }
   }
@@ -58,6 +66,7 @@ export class QueueSampler {
    * limit came first (or the store never answered).
    */
   async waitUntilIdle(limitMs: number): Promise<{ limitMs: number; waitedMs: number; idle: boolean }> {
+    await this.stop(); // from here on, the only sampler
     const started = Date.now();
     for (;;) {
       const sample = await this.sample();
@@ -79,6 +88,11 @@ export class QueueSampler {
   get failedSamples(): number {
     return this.#failed;
   }
+
+  /** The latest sample attempt got no answer: the last sample kept is older than the end of the run. */
+  get lastSampleFailed(): boolean {
+    return this.#lastFailed;
+  }
 }
 
 /** How often the queue is sampled: 250 ms scaled by the profile, at least 50 ms (a sample is a statement on the store). */
@@ -91,15 +105,6 @@ const scaled = (ms: number, profile: Profile): number => Math.max(1, Math.round(
 const recoveryTimeoutOf = (lab: PlannedShopLab): number => (lab.patterns.circuitBreaker.mode === 'off' ? 0 : lab.patterns.circuitBreaker.recoveryTimeoutMs);
 
 /**
- * The longest the audit waits for the queue to be idle: the breaker's recovery timeout (the
- * worker's first trial after the database returns), one visibility timeout (a message received
- * just before and left to expire) and 30 s to apply what is left, the 30 s scaled.
- */
-export function auditWaitLimitMs(lab: PlannedShopLab, profile: Profile): number {
-  return recoveryTimeoutOf(lab) + lab.queue.visibilityTimeoutMs + scaled(30_000, profile);
-}
-
-/**
  * What the worker gets to apply the backlog once the circuit has closed. Not scaled: it is work,
  * not a wait. A profile divides the rates by its time scale, so the outage queues the same ~200
  * orders under every profile, and applying them takes the same time whatever the profile
@@ -107,6 +112,16 @@ export function auditWaitLimitMs(lab: PlannedShopLab, profile: Profile): number 
  * and the worker reconnect at once); scaled to 250 ms (quick) it would ask for 20 times that speed.
  */
 export const DRAIN_WORK_MS = 5000;
+
+/**
+ * The longest the audit waits for the queue to be idle: the breaker's recovery timeout (the
+ * worker's first trial after the database returns), one visibility timeout (a message received
+ * just before and left to expire) and time to apply what is left: 30 s scaled, but never less
+ * than DRAIN_WORK_MS, since applying the backlog is work that a profile does not shorten.
+ */
+export function auditWaitLimitMs(lab: PlannedShopLab, profile: Profile): number {
+  return recoveryTimeoutOf(lab) + lab.queue.visibilityTimeoutMs + Math.max(DRAIN_WORK_MS, scaled(30_000, profile));
+}
 
 /**
  * The drain goal (the issue's): the queue empty within the breaker's recovery timeout (scaled:
@@ -118,16 +133,22 @@ export function drainGoalMs(lab: PlannedShopLab): number {
 }
 
 /**
- * When the database came back, from the runner's own records: the end of the last
- * deregistration's undo, or the last lab:db-proxy:register (init-race). Undefined: it never went
- * away, or never came back.
+ * When the database came back, from the runner's own records: the end of a deregistration's
+ * undo or of a network fault's on a database dependency, a lab:db-proxy:register action (init-race), or a lab:db-proxy:register rollback that found
+ * the targets deregistered (a run stopped before its own return: the rollback brought it back).
+ * The latest of them. Undefined: no return recorded (it never went away, or never came back).
  */
 export function databaseReturnedAt(timeline: Timeline): number | undefined {
   const returns = timeline.actions.flatMap((a) => {
     if (a.actionId === 'lab:db-proxy:deregister') return a.undoneAt === null ? [] : [a.undoneAt];
     if (a.actionId === 'lab:db-proxy:register') return [a.startedAt];
+    // A network fault on the database's own way in (db-writer, db-reader) ends when it is removed.
+    if (a.actionId === 'lab:network:disrupt' && a.undoneAt !== null && a.targets.some((t) => dependencyNamed(t)?.kind === 'database')) return [a.undoneAt];
     return [];
   });
+  for (const r of timeline.rollbacks) {
+    if (r.actionId === 'lab:db-proxy:register' && r.state === 'completed' && r.effect?.['wasRegistered'] === false) returns.push(r.at);
+  }
   return returns.length > 0 ? Math.max(...returns) : undefined;
 }
 
@@ -137,11 +158,26 @@ export function timeToDrainMs(samples: readonly TimedSample[], from: number): nu
   return drained ? drained.at - from : null;
 }
 
+/**
+ * How long applying the backlog took once it began: from the last sample after `from` before the
+ * backlog first shrank (the worker's trial had got through: the circuit closed) to the drained
+ * sample. Null: never drained, or nothing was left to apply at the return. As fine as the samples.
+ */
+export function applyingMs(samples: readonly TimedSample[], from: number): number | null {
+  const after = samples.filter((s) => s.at >= from);
+  const total = (s: TimedSample): number => s.depth + s.inFlight;
+  const drained = after.findIndex((s) => total(s) === 0);
+  if (drained <= 0) return null;
+  const shrank = after.findIndex((s, i) => i > 0 && total(s) < total(after[i - 1]!));
+  if (shrank <= 0 || shrank > drained) return null;
+  return after[drained]!.at - after[shrank - 1]!.at;
+}
+
 export interface DegradationInputs {
   lab: PlannedShopLab;
   timeline: Timeline;
   /** Absent: no write buffer (no queue to sample). */
-  sampler?: { sampleEveryMs: number; samples: readonly TimedSample[]; failedSamples: number };
+  sampler?: { sampleEveryMs: number; samples: readonly TimedSample[]; failedSamples: number; lastSampleFailed: boolean };
   auditWait?: { limitMs: number; waitedMs: number; idle: boolean };
   worker?: { restarts: number; counters: RecoveryWorkerCounters };
 }
@@ -151,7 +187,8 @@ export function degradationRecord(inputs: DegradationInputs): DegradationRecord 
   const { timeline, sampler } = inputs;
   const t = timeline.traffic;
   const returnedAt = databaseReturnedAt(timeline);
-  const last = sampler?.samples.at(-1);
+  // The end state only from an answered latest attempt: an older sample is not the end state, and no answer is not 0.
+  const last = sampler && !sampler.lastSampleFailed ? sampler.samples.at(-1) : undefined;
   const drainMs = sampler && returnedAt !== undefined ? timeToDrainMs(sampler.samples, returnedAt) : null;
   const goalMs = drainGoalMs(inputs.lab);
   return {
@@ -162,14 +199,23 @@ export function degradationRecord(inputs: DegradationInputs): DegradationRecord 
       ? {
           settings: inputs.lab.queue,
           sampleEveryMs: sampler.sampleEveryMs,
-          remaining: last ? last.depth + last.inFlight : 0,
-          deadLetters: last?.deadLetters ?? 0,
+          remaining: last ? last.depth + last.inFlight : null,
+          deadLetters: last ? last.deadLetters : null,
           peakDepth: Math.max(0, ...sampler.samples.map((s) => s.depth + s.inFlight)),
           failedSamples: sampler.failedSamples,
           series: sampler.samples.map(({ at, ...rest }) => ({ atMs: at - timeline.runningAt, ...rest })),
         }
       : null,
-    drain: sampler && returnedAt !== undefined ? { timeToDrainMs: drainMs, goalMs, met: drainMs !== null && drainMs <= goalMs } : null,
+    drain:
+      sampler && returnedAt !== undefined
+        ? {
+            timeToDrainMs: drainMs,
+            goalMs,
+            goal: { breakerRecoveryMs: recoveryTimeoutOf(inputs.lab), applyBacklogMs: DRAIN_WORK_MS },
+            applyingMs: applyingMs(sampler.samples, returnedAt),
+            met: drainMs !== null && drainMs <= goalMs,
+          }
+        : null,
     auditWait: inputs.auditWait ?? null,
     worker: inputs.worker ?? null,
   };

@@ -12,6 +12,13 @@ export function isDuration(text: string): boolean {
   return ms > 0 && ms <= MAX_DURATION_MS;
 }
 
+/** True for a duration, or for zero written as one (0s, 0ms, PT0S): a queue's receive wait of 0 is SQS's short polling. */
+export function isDurationOrZero(text: string): boolean {
+  if (isDuration(text)) return true;
+  if (!SHORT.test(text) && !(ISO.test(text) && text !== 'PT')) return false;
+  return parseDurationMs(text) === 0;
+}
+
 /** Parses a duration into milliseconds; throws on anything else. */
 export function parseDurationMs(text: string): number {
   const short = SHORT.exec(text);

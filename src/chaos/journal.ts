@@ -156,18 +156,22 @@ export interface DegradationRecord {
   queue: {
     settings: QueueSettings;
     sampleEveryMs: number;
-    /** Queued + in flight when the audit's wait ended: what recovery left (the article's `SQS remaining`). */
-    remaining: number;
-    /** On the dead-letter queue then (the article's `DLQ`). */
-    deadLetters: number;
+    /** Queued + in flight when the audit's wait ended: what recovery left (the article's `SQS remaining`); null: the latest sample got no answer (unknown, not 0). */
+    remaining: number | null;
+    /** On the dead-letter queue then (the article's `DLQ`); null: unknown, as remaining. */
+    deadLetters: number | null;
     /** The most messages queued + in flight in one sample. */
     peakDepth: number;
     /** Samples the store did not answer (it was cut, or slow). */
     failedSamples: number;
     series: QueueSample[];
   } | null;
-  /** From the database's return to the first sample with nothing queued or in flight; the goal is the breaker's recovery timeout (scaled) + 5 s to apply the backlog. */
-  drain: { timeToDrainMs: number | null; goalMs: number; met: boolean } | null;
+  /**
+   * From the database's return to the first sample with nothing queued or in flight; the goal is
+   * the breaker's recovery timeout (scaled) + 5 s to apply the backlog (not scaled), as `goal` says.
+   * applyingMs: from the last sample before the backlog began to shrink to the drained one (null: unknown).
+   */
+  drain: { timeToDrainMs: number | null; goalMs: number; goal: { breakerRecoveryMs: number; applyBacklogMs: number }; applyingMs: number | null; met: boolean } | null;
   /** The audit waited (at most limitMs, from the plan) for the queue to be idle; idle false: it gave up, and what was left is audited as still queued. */
   auditWait: { limitMs: number; waitedMs: number; idle: boolean } | null;
   /** The recovery worker as the run ended (null: none). */

@@ -9,6 +9,7 @@ import type { Lab } from '../lab/lab.ts';
 import { SHOP_DATABASE } from '../lab/standalone-shop.ts';
 import { detectionWindow, formatProbe, type ProbeResult } from '../traffic/probe.ts';
 import type { TrafficResult, TrafficTotals } from '../traffic/traffic-generator.ts';
+import type { Effect } from './actions.ts';
 import type { HypothesisResult, Journal } from './journal.ts';
 import { notify, type RunObserver } from './observer.ts';
 import type { RunPlan } from './plan.ts';
@@ -19,7 +20,9 @@ export interface Timeline {
   endedAt: number;
   failures: number[];
   /** Each action that ran: when it started and, for one with an undo, when its undo finished (epoch ms). */
-  actions: Array<{ name: string; actionId: string; startedAt: number; undoneAt: number | null }>;
+  actions: Array<{ name: string; actionId: string; startedAt: number; undoneAt: number | null; targets: string[] }>;
+  /** Each rollback that ran after the running phase: when it ended (epoch ms), how, and what it did. */
+  rollbacks: Array<{ name: string; actionId: string; at: number; state: 'completed' | 'failed'; effect?: Effect }>;
   /** What the traffic generator counted, once it is done (undefined: no traffic, or it never ran). */
   traffic?: TrafficTotals;
 }
@@ -63,6 +66,9 @@ export async function withWriter<T>(lab: Lab, fn: (db: pg.Client) => Promise<T>)
   }
 }
 
+/** The actions that take an instance away: the fleet's replacement is measured from the first of them. */
+const INSTANCE_FAULTS: ReadonlySet<string> = new Set(['lab:instance:stop', 'lab:instance:kill', 'lab:instance:terminate']);
+
 /** After the run, before the rollbacks: the post-run probe, the hypothesis again, the fleet's story, the impact. */
 export async function observeAfter(plan: RunPlan, lab: Lab, journal: Journal, timeline: Timeline, observer: RunObserver): Promise<void> {
   if (timeline.runningAt === 0) return; // never ran: nothing was injected, nothing to observe
@@ -74,9 +80,10 @@ export async function observeAfter(plan: RunPlan, lab: Lab, journal: Journal, ti
 
   journal.fleet.events = lab.group.events();
   journal.fleet.targetStateChanges = lab.loadBalancer.stateChanges();
-  const instanceFault = journal.actions.find((a) => /^lab:instance:(stop|kill|terminate)$/.test(a.actionId) && a.startedAt);
-  if (instanceFault?.startedAt) {
-    const faultAt = Date.parse(instanceFault.startedAt);
+  // From the runner's own record of the actions (in the order they started), not the journal's.
+  const instanceFault = timeline.actions.find((a) => INSTANCE_FAULTS.has(a.actionId));
+  if (instanceFault) {
+    const faultAt = instanceFault.startedAt;
     const launch = journal.fleet.events.find((e) => e.type === 'launch' && Date.parse(e.at) >= faultAt);
     if (launch) {
       const healthy = journal.fleet.targetStateChanges.find((c) => c.target === launch.instanceId && c.to === 'healthy');
@@ -98,8 +105,8 @@ export async function observeAfter(plan: RunPlan, lab: Lab, journal: Journal, ti
  */
 export function recordImpact(plan: RunPlan, journal: Journal, timeline: Timeline, healthyAfter: boolean): void {
   const sorted = [...timeline.failures].sort((a, b) => a - b);
-  const firstFault = journal.actions.find((a) => a.actionId !== 'lab:wait' && a.startedAt);
-  const faultAt = firstFault?.startedAt ? Date.parse(firstFault.startedAt) : timeline.runningAt;
+  const firstFault = timeline.actions.find((a) => a.actionId !== 'lab:wait');
+  const faultAt = firstFault?.startedAt ?? timeline.runningAt;
   const tailMs = Math.max(1000, plan.durationMs / 10);
   const lastFailure = sorted.at(-1);
   const recovered = healthyAfter && (lastFailure === undefined || lastFailure < timeline.endedAt - tailMs);

@@ -106,17 +106,47 @@ export function scalePatterns(patterns: Patterns, profile: Profile): Patterns {
   });
 }
 
-/** The queue's settings under the profile: Article 4's, or the template's, durations scaled. */
-function planQueue(queue: LabSettings['queue'], profile: Profile): QueueSettings {
-  const scaled = (text: string | undefined, fallbackMs: number): number => scaleMs(text ? parseDurationMs(text) : fallbackMs, profile);
+/** A template that cannot run under this profile (a duration it scales below what works). */
+export class PlanError extends Error {
+  readonly code = 'PLAN_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+/**
+ * The shortest visibility timeout a run may plan: below it a received message turns visible again
+ * while the worker is still applying it (an order transaction over the proxy takes milliseconds to
+ * tens of them on a loaded machine), so every message is redelivered and the drain measures that.
+ */
+export const MIN_PLANNED_VISIBILITY_TIMEOUT_MS = 100;
+
+/**
+ * The queue's settings under the profile: Article 4's, or the template's, durations scaled. A
+ * receive wait of 0 stays 0 (SQS's short polling). `at`: where the template gave the queue.
+ */
+function planQueue(queue: LabSettings['queue'], profile: Profile, at: (field: string) => string): QueueSettings {
+  const scaled = (text: string | undefined, fallbackMs: number): number => {
+    const ms = text ? parseDurationMs(text) : fallbackMs;
+    return ms === 0 ? 0 : scaleMs(ms, profile);
+  };
+  const visibilityTimeoutMs = scaled(queue?.visibilityTimeout, ARTICLE_QUEUE_SETTINGS.visibilityTimeoutMs);
+  if (visibilityTimeoutMs < MIN_PLANNED_VISIBILITY_TIMEOUT_MS) {
+    const given = queue?.visibilityTimeout ?? `${ARTICLE_QUEUE_SETTINGS.visibilityTimeoutMs / 1000}s`;
+    throw new PlanError(
+      `${at('visibilityTimeout')}: ${JSON.stringify(given)} plans to ${visibilityTimeoutMs} ms under the ${profile.name} profile (time scale ${profile.timeScale}); ` +
+        `a visibility timeout must plan to at least ${MIN_PLANNED_VISIBILITY_TIMEOUT_MS} ms, or messages are redelivered while the worker applies them`,
+    );
+  }
   return {
-    visibilityTimeoutMs: scaled(queue?.visibilityTimeout, ARTICLE_QUEUE_SETTINGS.visibilityTimeoutMs),
+    visibilityTimeoutMs,
     receiveWaitTimeMs: scaled(queue?.receiveWaitTime, ARTICLE_QUEUE_SETTINGS.receiveWaitTimeMs),
     maxReceiveCount: queue?.maxReceiveCount ?? ARTICLE_QUEUE_SETTINGS.maxReceiveCount,
   };
 }
 
-/** Resolves a template for one mode under one profile; `mode` must be one of the template's. */
+/** Resolves a template for one mode under one profile; `mode` must be one of the template's. Throws PlanError for a duration it cannot plan. */
 export function planRun(experiment: string, template: ExperimentTemplate, mode: string, profile: Profile): RunPlan {
   const modeSpec = template.modes[mode];
   if (!modeSpec) throw new Error(`${experiment} has no mode ${JSON.stringify(mode)} (it has ${Object.keys(template.modes).join(', ')})`);
@@ -187,7 +217,7 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
         unhealthyThreshold: hc.unhealthyThreshold ?? ALB_HEALTH_CHECK_DEFAULTS.unhealthyThreshold,
       },
       healthCheckGracePeriodMs: lab.healthCheckGracePeriod ? scale(lab.healthCheckGracePeriod) : Math.round(300_000 * profile.timeScale),
-      queue: planQueue(lab.queue, profile),
+      queue: planQueue(lab.queue, profile, (field) => `${modeSpec.lab?.queue && field in modeSpec.lab.queue ? `modes.${mode}.lab` : 'lab'}.queue.${field}`),
       databaseProxyTargets: lab.databaseProxyTargets ?? 'registered',
       createSchema: lab.createSchema ?? true,
     },

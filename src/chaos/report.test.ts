@@ -85,7 +85,8 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
     lost: 0,
     duplicated: 0,
     phantom: 0,
-    ambiguous: { committed: 0, notCommitted: 0 },
+    ambiguous: { committed: 0, notCommitted: 0, stillQueued: 0, deadLettered: 0 },
+    unexplained: 0,
     stockConserved: true,
     queued: 0,
     committedFromQueue: 0,
@@ -93,7 +94,7 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
     rejectedReasons: {},
     deadLettered: 0,
     stillQueued: 0,
-    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [] },
+    details: { lost: [], duplicated: [], phantom: [], stockMismatch: [], rejectedAfterAcceptance: [], deadLettered: [], stillQueued: [], unexplained: [], ambiguousInQueue: [] },
     ...over,
   });
   const before = (): Journal => {
@@ -104,7 +105,7 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
       series: [],
     });
     journal.experiment = 'db-outage';
-    journal.audit = audit({ acknowledged: 31, ambiguous: { committed: 0, notCommitted: 11 } });
+    journal.audit = audit({ acknowledged: 31, ambiguous: { committed: 0, notCommitted: 11, stillQueued: 0, deadLettered: 0 } });
     return journal;
   };
   const after = (): Journal => {
@@ -121,7 +122,7 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
       writes: { ok: 44, queued: 23, stockOut: 3, fail: 0 },
       databaseReturnedAtMs: 10_500,
       queue: { settings: { visibilityTimeoutMs: 4500, receiveWaitTimeMs: 1000, maxReceiveCount: 10 }, sampleEveryMs: 50, remaining: 0, deadLetters: 0, peakDepth: 23, failedSamples: 0, series: [] },
-      drain: { timeToDrainMs: 1200, goalMs: 1750, met: true },
+      drain: { timeToDrainMs: 1200, goalMs: 6500, goal: { breakerRecoveryMs: 1500, applyBacklogMs: 5000 }, applyingMs: 700, met: true },
       auditWait: { limitMs: 7500, waitedMs: 40, idle: true },
       worker: { restarts: 0, counters: { received: 23, committed: 21, replayed: 0, rejected: 2, deadLettered: 0, transientFailures: 0, errors: 0, staleReceipts: 0 } },
     };
@@ -133,7 +134,7 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
     assert.match(results, /^Reads: {2}DB=51 {2}CACHE=19 {2}FAIL=0$/m);
     assert.match(results, /^Writes: OK=44 {2}202_QUEUED=23 {2}STOCK_OUT=3 {2}FAIL=0$/m);
     assert.match(results, /^Queue remaining: 0 {3}DLQ: 0 /m);
-    assert.match(results, /^Time to drain after the database returned: 1\.2 s \(goal 1\.8 s\)$/m);
+    assert.match(results, /^Time to drain after the database returned: 1\.2 s, 700 ms applying after the circuit closed \(goal 6\.5 s = breaker 1\.5 s \(scaled\) \+ 5\.0 s to apply the backlog\)$/m);
     assert.match(results, /^Queued \(202\): 23: 21 committed, 2 \(insufficient stock×2\) rejected after acceptance, 0 dead-lettered, 0 still queued$/m);
     assert.doesNotMatch(formatResults(before()), /CACHE=|Queue remaining/, 'a run without the patterns has no degradation section to print');
   });
@@ -144,7 +145,9 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
     assert.match(table, /^Reads: DB \/ CACHE \/ FAIL\s+30 \/ 0 \/ 12\s+51 \/ 19 \/ 0$/m);
     assert.match(table, /^Writes: OK \/ 202_QUEUED \/ STOCK_OUT \/ FAIL\s+31 \/ 0 \/ 0 \/ 11\s+44 \/ 23 \/ 3 \/ 0$/m);
     assert.match(table, /^Queue remaining \/ DLQ after recovery\s+no queue\s+0 \/ 0$/m);
-    assert.match(table, /^Time to drain after the database returned\s+no queue\s+1\.2 s \(goal 1\.8 s\)$/m);
+    assert.match(table, /^Time to drain after the database returned\s+no queue\s+1\.2 s, 700 ms applying after the circuit closed \(goal 6\.5 s = breaker 1\.5 s \(scaled\) \+ 5\.0 s to apply the backlog\)$/m);
+    assert.match(table, /^Audit waited for the queue\s+no queue\s+40 ms of at most 7\.5 s: idle$/m);
+    assert.match(table, /^Verdict\s+completed\s+completed$/m);
     assert.match(table, /^Rejected after acceptance\s+0\s+2 \(insufficient stock×2\)$/m);
     assert.match(table, /^Orders lost \(acknowledged, missing\)\s+0\s+0$/m);
     assert.match(table, /^Audit\s+clean\s+clean$/m);
@@ -152,10 +155,38 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
 
   it('the audit row names what it found, and a drain that missed its goal says so', () => {
     const missed = after();
-    missed.degradation!.drain = { timeToDrainMs: 4000, goalMs: 1750, met: false };
+    missed.degradation!.drain = { timeToDrainMs: 8000, goalMs: 6500, goal: { breakerRecoveryMs: 1500, applyBacklogMs: 5000 }, applyingMs: null, met: false };
     missed.audit = audit({ lost: 2, deadLettered: 1, stillQueued: 3 });
     const table = formatComparison([before(), missed]);
-    assert.match(table, /^Time to drain after the database returned\s+no queue\s+4\.0 s \(goal 1\.8 s: MISSED\)$/m);
+    assert.match(table, /^Time to drain after the database returned\s+no queue\s+8\.0 s \(goal 6\.5 s = breaker 1\.5 s \(scaled\) \+ 5\.0 s to apply the backlog: MISSED\)$/m);
     assert.match(table, /^Audit\s+clean\s+2 lost, 1 dead-lettered, 3 still queued$/m);
+  });
+
+  it('the Verdict says what the steady state does not: orders still queued, dead-lettered, unexplained, a queue wait that gave up', () => {
+    // The verdict only looked at the steady state, so an AFTER whose queue never drained read
+    // "0 lost ... the steady state held" although 12 acknowledged orders were never applied.
+    const undrained = after();
+    undrained.steadyState.after = { title: 't', met: true, probes: [] };
+    undrained.audit = audit({ stillQueued: 12, ambiguous: { committed: 0, notCommitted: 0, stillQueued: 1, deadLettered: 0 } });
+    undrained.degradation!.auditWait = { limitMs: 11_000, waitedMs: 11_000, idle: false };
+    assert.match(formatResults(undrained), /^Verdict: the steady state held, but 13 orders still queued, the queue was not idle when the audit ran$/m);
+    const doubled = after();
+    doubled.audit = audit({ unexplained: 1, details: { ...audit({}).details, unexplained: [{ orderId: 77, key: 'second-key', productId: 2, quantity: 1 }] } });
+    const results = formatResults(doubled);
+    assert.match(results, /^Verdict: completed, but 1 order unexplained$/m);
+    assert.match(results, /^Unexplained orders \(under no key the client sent\): #77 second-key$/m);
+    assert.match(formatComparison([before(), doubled]), /^Audit\s+clean\s+1 unexplained$/m);
+  });
+
+  it('an end state the queue did not answer is unknown, never a clean 0 / 0, and a run with no return recorded says so', () => {
+    // remaining and deadLetters defaulted to 0 when the latest sample failed, printing the article's clean "0 / 0".
+    const blind = after();
+    blind.degradation!.queue = { ...blind.degradation!.queue!, remaining: null, deadLetters: null };
+    blind.degradation!.drain = null;
+    const table = formatComparison([before(), blind]);
+    assert.match(table, /^Queue remaining \/ DLQ after recovery\s+no queue\s+unknown \/ unknown$/m);
+    assert.match(table, /^Time to drain after the database returned\s+no queue\s+no database return recorded$/m);
+    assert.match(formatResults(blind), /^Queue remaining: unknown {3}DLQ: unknown /m);
+    assert.match(formatResults(blind), /^Verdict: completed, but the queue's end state is unknown$/m);
   });
 });

@@ -58,24 +58,47 @@ function readsBySource(journal: Journal): { database: number; cache: number; fai
   return t ? { database: t.reads.bySource['database'] ?? 0, cache: t.reads.bySource['cache'] ?? 0, fail: t.reads.fail } : undefined;
 }
 
+/** A count the queue's latest sample did not answer: unknown, never a clean 0. */
+const countOrUnknown = (n: number | null): string => (n === null ? 'unknown' : String(n));
+
 /** Article 4's `SQS remaining: 0   DLQ: 0`, as a cell. */
 function queueLeft(d: DegradationRecord | undefined): string {
   if (!d?.queue) return 'no queue';
-  return `${d.queue.remaining} / ${d.queue.deadLetters}`;
+  return `${countOrUnknown(d.queue.remaining)} / ${countOrUnknown(d.queue.deadLetters)}`;
+}
+
+/** How the drain goal is made up: "goal 6.5 s = breaker 1.5 s (scaled) + 5 s to apply the backlog". */
+function drainGoal(drain: NonNullable<DegradationRecord['drain']>): string {
+  const parts = drain.goal ? ` = breaker ${formatMs(drain.goal.breakerRecoveryMs)} (scaled) + ${formatMs(drain.goal.applyBacklogMs)} to apply the backlog` : '';
+  return `goal ${formatMs(drain.goalMs)}${parts}`;
 }
 
 /** The time to drain against its goal, as a cell. */
 function drainCell(d: DegradationRecord | undefined): string {
   if (!d?.queue) return 'no queue';
-  if (!d.drain) return 'the database never came back';
-  if (d.drain.timeToDrainMs === null) return `not drained (goal ${formatMs(d.drain.goalMs)})`;
-  return `${formatMs(d.drain.timeToDrainMs)} (goal ${formatMs(d.drain.goalMs)}${d.drain.met ? '' : ': MISSED'})`;
+  if (!d.drain) return 'no database return recorded';
+  if (d.drain.timeToDrainMs === null) return `not drained (${drainGoal(d.drain)})`;
+  const applying = d.drain.applyingMs != null ? `, ${formatMs(d.drain.applyingMs)} applying after the circuit closed` : '';
+  return `${formatMs(d.drain.timeToDrainMs)}${applying} (${drainGoal(d.drain)}${d.drain.met ? '' : ': MISSED'})`;
+}
+
+/** The audit's wait for the queue, as a cell. */
+function auditWaitCell(d: DegradationRecord | undefined): string {
+  if (!d?.auditWait) return d?.queue ? 'did not wait' : 'no queue';
+  return `${formatMs(d.auditWait.waitedMs)} of at most ${formatMs(d.auditWait.limitMs)}: ${d.auditWait.idle ? 'idle' : 'NOT idle'}`;
 }
 
 /** The rejections after a 202, with their reasons. */
 function rejectedCell(a: AuditResult): string {
   const reasons = Object.entries(a.rejectedReasons ?? {}).map(([reason, n]) => `${reason}×${n}`);
   return `${a.rejectedAfterAcceptance ?? 0}${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
+}
+
+/** Ambiguous answers whose message is still in the queue, when there are any. */
+function ambiguousInQueue(a: AuditResult): string {
+  const queued = a.ambiguous.stillQueued ?? 0;
+  const dead = a.ambiguous.deadLettered ?? 0;
+  return queued || dead ? `, ${queued} still queued, ${dead} dead-lettered` : '';
 }
 
 /** The audit in a word: clean, or what it found. */
@@ -86,6 +109,7 @@ function auditCell(journal: Journal): string {
     a.lost ? `${a.lost} lost` : '',
     a.duplicated ? `${a.duplicated} duplicated` : '',
     a.phantom ? `${a.phantom} phantom` : '',
+    a.unexplained ? `${a.unexplained} unexplained` : '',
     a.stockConserved ? '' : 'stock NOT conserved',
     a.deadLettered ? `${a.deadLettered} dead-lettered` : '',
     a.stillQueued ? `${a.stillQueued} still queued` : '',
@@ -100,10 +124,10 @@ function degradationLines(d: DegradationRecord): string[] {
     `Writes: OK=${d.writes.ok}  202_QUEUED=${d.writes.queued}  STOCK_OUT=${d.writes.stockOut}  FAIL=${d.writes.fail}`,
   ];
   if (d.queue) {
-    lines.push(`Queue remaining: ${d.queue.remaining}   DLQ: ${d.queue.deadLetters}   (peak ${d.queue.peakDepth}${d.queue.failedSamples ? `, ${d.queue.failedSamples} samples unanswered` : ''})`);
+    lines.push(`Queue remaining: ${countOrUnknown(d.queue.remaining)}   DLQ: ${countOrUnknown(d.queue.deadLetters)}   (peak ${d.queue.peakDepth}${d.queue.failedSamples ? `, ${d.queue.failedSamples} samples unanswered` : ''})`);
     lines.push(`Time to drain after the database returned: ${drainCell(d)}`);
   }
-  if (d.auditWait) lines.push(`Audit waited ${formatMs(d.auditWait.waitedMs)} of at most ${formatMs(d.auditWait.limitMs)} for the queue: ${d.auditWait.idle ? 'idle' : 'NOT idle'}`);
+  if (d.auditWait) lines.push(`Audit waited for the queue: ${auditWaitCell(d)}`);
   if (d.worker) {
     const c = d.worker.counters;
     lines.push(`Recovery worker: ${c.committed} committed, ${c.replayed} replayed, ${c.rejected} rejected, ${c.deadLettered} dead-lettered, ${c.transientFailures} transient failures, ${d.worker.restarts} restarts`);
@@ -111,10 +135,33 @@ function degradationLines(d: DegradationRecord): string[] {
   return lines;
 }
 
+/**
+ * What the steady state does not say about the orders: acknowledged orders not applied yet (still
+ * queued, dead-lettered), a queue wait that ended before the queue was idle, an unknown end state,
+ * orders nobody asked for. Without these, an AFTER that never drained would read "the steady state held".
+ */
+function orderCaveats(journal: Journal): string[] {
+  const a = journal.audit;
+  const d = journal.degradation;
+  const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+  const stillQueued = (a?.stillQueued ?? 0) + (a?.ambiguous.stillQueued ?? 0);
+  const deadLettered = (a?.deadLettered ?? 0) + (a?.ambiguous.deadLettered ?? 0);
+  return [
+    a?.lost ? `${plural(a.lost, 'order', 'orders')} lost` : '',
+    stillQueued ? `${plural(stillQueued, 'order', 'orders')} still queued` : '',
+    deadLettered ? `${plural(deadLettered, 'order', 'orders')} dead-lettered` : '',
+    a?.unexplained ? `${plural(a.unexplained, 'order', 'orders')} unexplained` : '',
+    d?.auditWait && !d.auditWait.idle ? 'the queue was not idle when the audit ran' : '',
+    d?.queue && d.queue.remaining === null ? "the queue's end state is unknown" : '',
+  ].filter(Boolean);
+}
+
 function verdict(journal: Journal): string {
   if (journal.status !== 'completed') return `${journal.status}: ${journal.stopReason?.detail ?? ''}`.trim();
-  if (!journal.steadyState.after) return 'completed';
-  return journal.deviated ? 'deviated: the steady state did not hold' : 'the steady state held';
+  const caveats = orderCaveats(journal);
+  const but = caveats.length ? `, but ${caveats.join(', ')}` : '';
+  if (!journal.steadyState.after) return `completed${but}`;
+  return `${journal.deviated ? 'deviated: the steady state did not hold' : 'the steady state held'}${but}`;
 }
 
 /** The RESULTS block of one run, in the articles' form, then what the lab adds. */
@@ -152,8 +199,9 @@ export function formatResults(journal: Journal): string {
   if (journal.audit) {
     const a = journal.audit;
     lines.push(
-      `Audit: ${a.acknowledged} acknowledged, ${a.lost} lost, ${a.duplicated} duplicated, ${a.phantom} phantom; ambiguous answers: ${a.ambiguous.committed} committed, ${a.ambiguous.notCommitted} not; stock ${a.stockConserved ? 'conserved' : 'NOT conserved'}`,
+      `Audit: ${a.acknowledged} acknowledged, ${a.lost} lost, ${a.duplicated} duplicated, ${a.phantom} phantom, ${a.unexplained ?? 0} unexplained; ambiguous answers: ${a.ambiguous.committed} committed, ${a.ambiguous.notCommitted} not${ambiguousInQueue(a)}; stock ${a.stockConserved ? 'conserved' : 'NOT conserved'}`,
     );
+    if (a.unexplained) lines.push(`Unexplained orders (under no key the client sent): ${a.details.unexplained.slice(0, 10).map((u) => `#${u.orderId} ${u.key ?? '(no key)'}`).join(', ')}${a.unexplained > 10 ? ', …' : ''}`);
     if (a.queued) {
       lines.push(`Queued (202): ${a.queued}: ${a.committedFromQueue} committed, ${rejectedCell(a)} rejected after acceptance, ${a.deadLettered} dead-lettered, ${a.stillQueued} still queued`);
     }
@@ -251,6 +299,7 @@ function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => 
     rows.push(['Queue remaining / DLQ after recovery', (j) => queueLeft(j.degradation)]);
     rows.push(['Time to drain after the database returned', (j) => drainCell(j.degradation)]);
     rows.push(['Rejected after acceptance', (j) => (j.audit ? rejectedCell(j.audit) : '-')]);
+    rows.push(['Audit waited for the queue', (j) => auditWaitCell(j.degradation)]);
   }
   if (any((j) => j.traffic !== null)) {
     rows.push(['Read failures', (j) => (j.traffic ? formatFailures(j.traffic.reads.fail, j.traffic.reads.failByStatus) : '-')]);

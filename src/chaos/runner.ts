@@ -101,7 +101,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   let dir: string | undefined;
   let lab: LabSession | undefined;
   let end: RunEnd | undefined;
-  const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [], actions: [] };
+  const timeline: Timeline = { runningAt: 0, endedAt: 0, failures: [], actions: [], rollbacks: [] };
   const ledger = new OrderLedger();
   try {
     setState('initiating');
@@ -149,7 +149,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
         end ??= new RunEnd('error', `observing after the run: ${error.message}`);
       });
       if (plan.rollbacks.length > 0) notify(observer.progress, 'rolling back');
-      await runRollbacks(plan, lab, journal);
+      await runRollbacks(plan, lab, journal, timeline);
       await lab.afterRollbacks(journal, ledger, observer);
     } catch (error) {
       end ??= new RunEnd('error', (error as Error).message);
@@ -289,7 +289,7 @@ async function runActions(
       record.startedAt = new Date().toISOString();
       record.offsetMs = Date.now() - timeline.runningAt;
       // The runner's own record of when the fault began and ended: what the observations compute from.
-      const timed = { name, actionId: action.actionId, startedAt: Date.now(), undoneAt: null as number | null };
+      const timed = { name, actionId: action.actionId, startedAt: Date.now(), undoneAt: null as number | null, targets: Object.values(record.targets).flat() };
       timeline.actions.push(timed);
       notify(observer.action, record);
       try {
@@ -341,13 +341,17 @@ function resolveTargets(template: ExperimentTemplate, lab: LabSession, seed: num
   return resolved;
 }
 
-async function runRollbacks(plan: RunPlan, lab: LabSession, journal: Journal): Promise<void> {
+/** Runs the rollbacks in order; each goes into the journal and the runner's timeline (a rollback can end a fault: the database's return). */
+async function runRollbacks(plan: RunPlan, lab: LabSession, journal: Journal, timeline: Timeline): Promise<void> {
   for (const rollback of plan.rollbacks) {
+    const { name, actionId } = rollback;
     try {
-      const effect = await ROLLBACKS.get(rollback.actionId)!.run(lab.actionLab);
-      journal.rollbacks.push({ name: rollback.name, actionId: rollback.actionId, state: 'completed', effect });
+      const effect = await ROLLBACKS.get(actionId)!.run(lab.actionLab);
+      journal.rollbacks.push({ name, actionId, state: 'completed', effect });
+      timeline.rollbacks.push({ name, actionId, at: Date.now(), state: 'completed', effect });
     } catch (error) {
-      journal.rollbacks.push({ name: rollback.name, actionId: rollback.actionId, state: 'failed', error: (error as Error).message });
+      journal.rollbacks.push({ name, actionId, state: 'failed', error: (error as Error).message });
+      timeline.rollbacks.push({ name, actionId, at: Date.now(), state: 'failed' });
     }
   }
 }

@@ -74,7 +74,7 @@ function shopSession(lab: Lab, plan: RunPlan, onProgress: (line: string) => void
           journal.degradation = degradationRecord({
             lab: planned,
             timeline,
-            ...(sampler ? { sampler: { sampleEveryMs: sampler.everyMs, samples: sampler.samples, failedSamples: sampler.failedSamples } } : {}),
+            ...(sampler ? { sampler: { sampleEveryMs: sampler.everyMs, samples: sampler.samples, failedSamples: sampler.failedSamples, lastSampleFailed: sampler.lastSampleFailed } } : {}),
             ...(auditWait ? { auditWait } : {}),
             ...(worker ? { worker: { restarts: worker.restarts, counters: worker.counters } } : {}),
           });

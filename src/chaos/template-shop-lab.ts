@@ -1,6 +1,6 @@
 // The shop lab's fields (queue, databaseProxyTargets) the schema cannot check alone: SQS's
 // limits on the queue's durations, and a deregistered start with no proxy to deregister.
-import { isDuration, parseDurationMs } from './duration.ts';
+import { isDurationOrZero, parseDurationMs } from './duration.ts';
 import { isRecord, show } from './template-values.ts';
 
 /** SQS's longest long poll: a receive waits at most 20 s. */
@@ -27,7 +27,7 @@ export function shopLabProblems(data: Record<string, unknown>): string[] {
     ];
     for (const [field, maxMs, why] of limits) {
       const value = queue[field];
-      if (typeof value === 'string' && isDuration(value) && parseDurationMs(value) > maxMs) problems.push(`${at}.queue.${field}: must be at most ${`${maxMs / 1000}s`} (${why}), got ${show(value)}`);
+      if (typeof value === 'string' && isDurationOrZero(value) && parseDurationMs(value) > maxMs) problems.push(`${at}.queue.${field}: must be at most ${`${maxMs / 1000}s`} (${why}), got ${show(value)}`);
     }
   }
   for (const [name, mode] of Object.entries(modes)) {

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { planRun, type PlannedBreakerLab, type PlannedShopLab } from './plan.ts';
+import { PlanError, planRun, type PlannedBreakerLab, type PlannedShopLab } from './plan.ts';
 import { PROFILES } from './profiles.ts';
 import { loadTemplate, MAX_TEMPLATE_BYTES, parseTemplate, TemplateError, validateTemplate } from './template.ts';
 
@@ -259,6 +259,26 @@ describe('template validation', () => {
     const resilient = planRun('t', checked, 'resilient', PROFILES.demo).lab as PlannedShopLab;
     assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 9000, receiveWaitTimeMs: 3000, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
     assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 300, maxDelayMs: 4500 });
+  });
+
+  it("takes a receive wait of 0s (SQS's short polling) and keeps it 0 under every profile", () => {
+    // The template's format was "duration" (above 0), so SQS's short polling could not be asked for, and a 0 would have planned to 1 ms.
+    const template = valid();
+    template['lab'] = { queue: { receiveWaitTime: '0s' } };
+    const lab = planRun('t', validateTemplate(template), 'resilient', PROFILES.quick).lab as PlannedShopLab;
+    assert.equal(lab.queue.receiveWaitTimeMs, 0);
+  });
+
+  it('refuses a visibility timeout the profile scales below 100 ms, naming the field, the value and the profile', () => {
+    // A visibility timeout scaled to a few ms redelivers every message while the worker applies it.
+    const template = valid();
+    template['modes'] = { resilient: { lab: { patterns: 'resilient', queue: { visibilityTimeout: '1s' } } } };
+    const checked = validateTemplate(template);
+    assert.throws(
+      () => planRun('t', checked, 'resilient', PROFILES.quick),
+      (error: Error) => error instanceof PlanError && error.message.startsWith('modes.resilient.lab.queue.visibilityTimeout: "1s" plans to 50 ms under the quick profile (time scale 0.05)'),
+    );
+    assert.equal((planRun('t', checked, 'resilient', PROFILES.article).lab as PlannedShopLab).queue.visibilityTimeoutMs, 1000, 'the article profile plans it as given');
   });
 
   it('plans a database that is not there yet and a schema only the instances create (init-race)', () => {

@@ -8,7 +8,7 @@ import { MAX_LEASE_MS } from '../lab/fault-proxy/fault-type.ts';
 import { isPatternsInput, mergePatternsInputs, PATTERNS_SCHEMA, PatternsError, RESERVED_PATTERNS, resolvePatterns, type PatternsInput } from '../shop/patterns.ts';
 import { ACTIONS, type ResourceType } from './actions.ts';
 import type { BreakerLabSettings } from './breaker-lab-plan.ts';
-import { isDuration, parseDurationMs } from './duration.ts';
+import { isDuration, isDurationOrZero, parseDurationMs } from './duration.ts';
 import { parseSelectionMode } from './target-selection.ts';
 import type { LabKind } from './lab-kind.ts';
 import { labKindOf, labKindProblems } from './template-lab-kind.ts';
@@ -124,6 +124,7 @@ const atMost = (maxMs: number) => (text: string): boolean => isDuration(text) &&
 
 const FORMATS: Record<string, { validate: (text: string) => boolean; expected: string }> = {
   duration: { validate: isDuration, expected: 'a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day)' },
+  'duration-or-zero': { validate: isDurationOrZero, expected: 'a duration like 500ms, 20s or PT20S, or 0s (at most a day)' },
   'health-check-duration': {
     validate: atMost(MAX_HEALTH_CHECK_MS),
     expected: `a duration above 0 and at most ${asTemplateDuration(MAX_HEALTH_CHECK_MS)} (the articles use 10s for the interval, 5s for the timeout)`,

@@ -39,12 +39,13 @@ export async function runBuiltin(name: string, mode: string): Promise<Journal> {
   return journal;
 }
 
-/** The audit found nothing wrong: no acknowledged order missing, duplicated or phantom, stock conserved, every acknowledgement audited. */
+/** The audit found nothing wrong: no acknowledged order missing, duplicated, phantom or unexplained, stock conserved, every acknowledgement audited. */
 export function assertNoOrderLost(journal: Journal): void {
   assert.ok(journal.audit, `audited: ${journal.auditError ?? ''}`);
   assert.equal(journal.audit.lost, 0, `no acknowledged order is missing: ${JSON.stringify(journal.audit.details.lost.slice(0, 5))}`);
   assert.equal(journal.audit.duplicated, 0);
   assert.equal(journal.audit.phantom, 0);
+  assert.equal(journal.audit.unexplained, 0, `no order of the run under a key the client never sent: ${JSON.stringify(journal.audit.details.unexplained.slice(0, 5))}`);
   assert.equal(journal.audit.stockConserved, true, JSON.stringify(journal.audit.details.stockMismatch));
   assert.equal(journal.audit.acknowledged, journal.traffic!.writes.ok + journal.traffic!.writes.queued);
 }

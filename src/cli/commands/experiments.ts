@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { BUILTIN_EXPERIMENTS, builtinPath, resolveExperiment, UnknownExperimentError, type ResolvedExperiment } from '../../chaos/builtin.ts';
 import { formatMs } from '../../chaos/duration.ts';
 import type { Journal } from '../../chaos/journal.ts';
-import { planRun } from '../../chaos/plan.ts';
+import { PlanError, planRun } from '../../chaos/plan.ts';
 import { PROFILE_NAMES, profileNamed, type Profile } from '../../chaos/profiles.ts';
 import { formatComparison, formatResults, formatStatusLine } from '../../chaos/report.ts';
 import { runExperiment, type RunObserver } from '../../chaos/runner.ts';
@@ -69,6 +69,15 @@ export async function runCommand(args: string[]): Promise<void> {
     throw error;
   }
   const modes = modesOf(experiment, values.mode);
+  // A template this profile cannot run (a duration it scales below what works) is refused before anything starts.
+  for (const mode of modes) {
+    try {
+      planRun(experiment.name, experiment.template, mode, profile);
+    } catch (error) {
+      if (error instanceof PlanError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const out = values.out ?? defaultOutDir();
   const journalFile = (mode: string): string => {
     if (!values.journal) return join(out, `${experiment.name}-${mode}.json`);
@@ -200,14 +209,23 @@ class Session {
           writesFailed: journal.traffic?.writes.fail ?? null,
           probeFailures: journal.probe?.failures ?? null,
           ordersLost: journal.audit?.lost ?? null,
+          // Orders of the run under no key the client sent: an order applied twice, or one nobody asked for.
+          ordersUnexplained: journal.audit?.unexplained ?? null,
           ...(journal.degradation
             ? {
                 readsFromCache: journal.degradation.reads.cache,
                 ordersQueued: journal.degradation.writes.queued,
                 rejectedAfterAcceptance: journal.audit?.rejectedAfterAcceptance ?? null,
+                // Acknowledged (202) but not applied when the audit ran: not lost, not done either.
+                ordersStillQueued: journal.audit?.stillQueued ?? null,
+                ordersDeadLettered: journal.audit?.deadLettered ?? null,
                 queueRemaining: journal.degradation.queue?.remaining ?? null,
                 deadLetters: journal.degradation.queue?.deadLetters ?? null,
                 timeToDrainMs: journal.degradation.drain?.timeToDrainMs ?? null,
+                drainGoalMs: journal.degradation.drain?.goalMs ?? null,
+                auditWaitMs: journal.degradation.auditWait?.waitedMs ?? null,
+                auditWaitLimitMs: journal.degradation.auditWait?.limitMs ?? null,
+                auditWaitIdle: journal.degradation.auditWait?.idle ?? null,
               }
             : {}),
           recovered: journal.impact.recovered,
