@@ -62,6 +62,8 @@ export interface RecoveryWorkerOptions {
 /** Statuses place_order answers for a business rejection: recorded in idempotency_keys, final. */
 const BUSINESS_REJECTIONS = new Set([404, 409, 422]);
 const MAX_QUEUE_RETRY_DELAY_MS = 5000;
+/** The least time one empty receive takes, waiting included: a short-polling worker looks ten times a second. */
+const MIN_EMPTY_RECEIVE_MS = 100;
 
 const defaultWait = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal }).catch(() => {});
 
@@ -105,6 +107,7 @@ export class RecoveryWorker {
         continue;
       }
       let messages: ReceivedMessage[];
+      const started = performance.now();
       try {
         messages = await this.#options.queue.receive({ maxMessages: 1, waitTimeMs: this.#options.receiveWaitTimeMs, signal });
         this.#queueDelayMs = this.#options.queueRetryDelayMs ?? 250;
@@ -122,6 +125,10 @@ export class RecoveryWorker {
         // flapping database would dead-letter a good order; this way an outage costs one receive.
         if ((await this.process(message)) === 'transient') looked = false;
       }
+      // A short poll (receiveWaitTime 0, as SQS allows) answers an empty queue at once: pause so
+      // that the worker does not spin on the store.
+      const spentMs = performance.now() - started;
+      if (messages.length === 0 && spentMs < MIN_EMPTY_RECEIVE_MS) await this.#wait(MIN_EMPTY_RECEIVE_MS - spentMs, signal);
     }
   }
 
