@@ -49,6 +49,11 @@ describe('report lines', () => {
     assert.equal(formatStatusLine(totals({ reads: 0, writes: 0 }), Date.parse('2026-01-01T00:44:07Z')), '00:44:07 STATUS: reads=99/105 writes_ok=32 writes_409=0 writes_fail=36');
   });
 
+  it("adds Article 4's fallbacks to the STATUS line once there are some: reads from the cache, orders queued (202)", () => {
+    const degraded = { reads: { ok: 120, fail: 0, notSent: 0, bySource: { database: 40, cache: 80 }, failByStatus: {} }, writes: { ok: 10, queued: 30, stockOut: 2, fail: 0, notSent: 0, failByStatus: {} } };
+    assert.equal(formatStatusLine(degraded, Date.parse('2026-01-01T00:44:07Z')), '00:44:07 STATUS: reads=120/0 reads_cache=80 writes_ok=10 writes_202=30 writes_409=2 writes_fail=0');
+  });
+
   it('adds what the generator could not send to the STATUS line, only when there is some', () => {
     assert.equal(formatStatusLine(totals({ reads: 7, writes: 3 }), Date.parse('2026-01-01T00:44:07Z')), '00:44:07 STATUS: reads=99/105 writes_ok=32 writes_409=0 writes_fail=36 not_sent=10');
   });

@@ -9,11 +9,18 @@ const clock = (at: number | string): string => new Date(at).toISOString().slice(
 
 /**
  * Article 3's STATUS line: `00:43:55 STATUS: reads=81/0 writes_ok=27 writes_409=0 writes_fail=0`,
- * with `not_sent=N` when the traffic generator could not send everything it was asked to.
+ * with Article 4's fallbacks once there are some (`reads_cache=N` of the OK reads came from the
+ * cache, `writes_202=N` orders were queued) and `not_sent=N` when the traffic generator could not
+ * send everything it was asked to.
  */
 export function formatStatusLine(totals: TrafficTotals, at: number = Date.now()): string {
   const notSent = totals.reads.notSent + totals.writes.notSent;
-  return `${clock(at)} STATUS: reads=${totals.reads.ok}/${totals.reads.fail} writes_ok=${totals.writes.ok} writes_409=${totals.writes.stockOut} writes_fail=${totals.writes.fail}${notSent ? ` not_sent=${notSent}` : ''}`;
+  const cache = totals.reads.bySource['cache'] ?? 0;
+  return (
+    `${clock(at)} STATUS: reads=${totals.reads.ok}/${totals.reads.fail}${cache ? ` reads_cache=${cache}` : ''}` +
+    ` writes_ok=${totals.writes.ok}${totals.writes.queued ? ` writes_202=${totals.writes.queued}` : ''}` +
+    ` writes_409=${totals.writes.stockOut} writes_fail=${totals.writes.fail}${notSent ? ` not_sent=${notSent}` : ''}`
+  );
 }
 
 const NOT_SENT_LABEL = 'Not sent (generator overloaded)';
