@@ -58,7 +58,7 @@ for (const preset of ['naive', 'resilient'] as const) {
     it('GET /products/:id returns one product, or 404', async () => {
       const found = await call(shop.url, 'GET', '/products/3');
       assert.equal(found.status, 200);
-      assert.deepEqual(found.body, { id: 3, name: 'Mechanical Keyboard', price: 129.99, stock: 50 });
+      assert.deepEqual(found.body, { id: 3, name: 'Mechanical Keyboard', price: 129.99, stock: 50, source: 'database' });
       const missing = await call(shop.url, 'GET', '/products/11');
       assert.equal(missing.status, 404);
       assert.equal(missing.body['error'], 'product not found');

@@ -155,8 +155,8 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
     request.source = served.source;
     const product = served.value;
     if (product === undefined) throw new ShopError(404, 'PRODUCT_NOT_FOUND', 'product not found', { product_id: id });
-    // The database's answer keeps Article 1's shape; one from the cache says so.
-    return served.source === 'cache' ? { ...product, source: 'cache', cache_age_ms: served.ageMs ?? 0 } : product;
+    // Article 1's shape plus where it came from (Article 4: database reads say so, cache reads give their age).
+    return served.source === 'cache' ? { ...product, source: 'cache', cache_age_ms: served.ageMs ?? 0 } : { ...product, source: 'database' };
   });
 
   app.post('/orders', async (request, reply) => {

@@ -31,7 +31,7 @@ export interface BreakerPatternSettings {
 }
 
 /**
- * The circuit breaker around the database ports: off, in the instance's memory, or shared
+ * The circuit breaker around every database statement: off, in the instance's memory, or shared
  * through the lab's services store. Where the store is, and its password, is not a pattern:
  * the resolved value goes into lab.json and journals, so an instance is told the store's
  * address by the dependency registry's SERVICES_STORE_URL, never by its patterns.

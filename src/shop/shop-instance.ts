@@ -18,7 +18,7 @@ export interface ShopInstance {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly initializer: SchemaInitializer;
-  /** The circuit breaker around the database ports, when the patterns ask for one. */
+  /** The circuit breaker around every database statement, when the patterns ask for one. */
   readonly breaker: CircuitBreaker | undefined;
   /** The read cache's client, when the patterns ask for the read cache. */
   readonly cache: ProductCache | undefined;
