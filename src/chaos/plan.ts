@@ -93,7 +93,7 @@ const scaleMs = (ms: number, profile: Profile): number => Math.max(1, Math.round
  * the initialisation's backoff), so that a quick run trips, recovers and drains in proportion to
  * its shorter outage. Checked again as a resolved value: what runs is what the journal records.
  */
-export function scalePatterns(patterns: Patterns, profile: Profile): Patterns {
+function scalePatterns(patterns: Patterns, profile: Profile): Patterns {
   if (profile.timeScale === 1) return patterns;
   const breaker = patterns.circuitBreaker;
   const cache = patterns.readCache;
@@ -120,7 +120,7 @@ export class PlanError extends Error {
  * while the worker is still applying it (an order transaction over the proxy takes milliseconds to
  * tens of them on a loaded machine), so every message is redelivered and the drain measures that.
  */
-export const MIN_PLANNED_VISIBILITY_TIMEOUT_MS = 100;
+const MIN_PLANNED_VISIBILITY_TIMEOUT_MS = 100;
 
 /**
  * The queue's settings under the profile: Article 4's, or the template's, durations scaled. A

@@ -20,7 +20,7 @@ export interface LabMetricsSource {
  * and chaos_lab_queue_up says 0, rather than stale numbers that would look like a queue that
  * stopped moving.
  */
-export const QUEUE_STATS_TIMEOUT_MS = 1000;
+const QUEUE_STATS_TIMEOUT_MS = 1000;
 
 // The worker's counters as metric names (snake case, `_total`), with their help.
 const WORKER_COUNTERS: ReadonlyArray<[keyof RecoveryWorkerCounters, string, string]> = [

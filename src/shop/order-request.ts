@@ -40,7 +40,7 @@ export const ORDER_REQUEST = `
   FROM idempotency_keys k WHERE k.key = $1`;
 
 /** The recorded first answer for a key, as a request status: 201 confirmed, anything else a rejection with its reason. */
-export function requestStatus(httpStatus: number, bodyText: string): OrderRequestStatus {
+function requestStatus(httpStatus: number, bodyText: string): OrderRequestStatus {
   const answer = JSON.parse(bodyText) as Record<string, unknown>;
   if (httpStatus === 201) return { status: 'confirmed', order: answer };
   const reason = typeof answer['error'] === 'string' ? answer['error'] : `answered ${httpStatus}`;

@@ -86,7 +86,7 @@ export function catalogWithReadCache(catalog: Catalog, cache: ProductCache, opti
 }
 
 /** Field by field: cheaper than serialising both lists on every read, which is the point. */
-export function sameProducts(a: readonly ProductRow[], b: readonly ProductRow[]): boolean {
+function sameProducts(a: readonly ProductRow[], b: readonly ProductRow[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (!sameProduct(a[i] as ProductRow, b[i] as ProductRow)) return false;
@@ -94,6 +94,6 @@ export function sameProducts(a: readonly ProductRow[], b: readonly ProductRow[])
 }
 
 /** Two product rows with the same values. */
-export function sameProduct(a: ProductRow, b: ProductRow): boolean {
+function sameProduct(a: ProductRow, b: ProductRow): boolean {
   return a.id === b.id && a.stock === b.stock && a.price === b.price && a.name === b.name;
 }
