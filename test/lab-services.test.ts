@@ -3,12 +3,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { labMetricsText } from '../src/lab/lab-metrics.ts';
 import { startFleetWithWorker, type CleanupSteps } from '../src/lab/lab-services.ts';
+import { RecoveryWorkerProcess } from '../src/lab/recovery-worker/worker-process.ts';
 import { ServicesStore } from '../src/lab/services-store/index.ts';
 import { resolvePatterns } from '../src/shop/patterns.ts';
 import { ARTICLE_QUEUE_SETTINGS, ORDER_QUEUE_NAME, PostgresQueue } from '../src/services/queue/index.ts';
+import { within } from './helpers/deadline.ts';
 import { sample } from './helpers/metrics.ts';
 
 const USES = { sharedBreaker: false, readCache: false, writeBuffer: true };
@@ -27,12 +28,27 @@ describe('the lab start sequence with a write buffer', () => {
     // was awaited: a worker that failed first was an unhandled rejection, the lab's process died
     // and its cleanup never ran (node:test fails the file on an unhandled rejection).
     let fleetSettled = false;
+    let workerFailed!: () => void;
+    const failed = new Promise<void>((resolve) => (workerFailed = resolve));
     const cleanup: CleanupSteps = [];
     const starting = startFleetWithWorker({
-      // Longer than the worker takes to fail (~0.6 s here: it refuses its environment at once).
+      // The fleet settles only after the worker has failed (it refuses its environment at once), so
+      // the worker's rejection always comes while the fleet is still starting, however slow the machine.
       startFleet: async () => {
-        await delay(3000);
+        await within(30_000, 'the worker\'s start failing', failed);
         fleetSettled = true;
+      },
+      // The real start, seen through a promise of our own: watching `started` itself would handle
+      // its rejection, and the code under test would no longer be the one that must.
+      startWorker: (options) => {
+        const started = RecoveryWorkerProcess.start(options);
+        return new Promise((resolve, reject) =>
+          started.then(resolve, (error: unknown) => {
+            reject(error);
+            // A turn of the event loop later: an unhandled rejection has been reported by then.
+            setImmediate(workerFailed);
+          }),
+        );
       },
       store,
       uses: USES,

@@ -260,19 +260,23 @@ describe('the recovery worker', () => {
   });
 
   it('receives nothing while the fleet\'s circuit is open, and drains as soon as its own trial closes it', async () => {
-    const patterns = resolvePatterns({ preset: 'resilient', circuitBreaker: { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs: 1500 } });
+    // The recovery timeout is far above what reaching the refusals below needs (the waits before
+    // them are bound at 3 s + 4 s, for three polls 100 ms apart): at 1.5 s a loaded machine's worker
+    // could reach its first poll after it ran out, be the trial at once, and never be refused.
+    const recoveryTimeoutMs = 8000;
+    const patterns = resolvePatterns({ preset: 'resilient', circuitBreaker: { mode: 'shared', failureThreshold: 3, recoveryTimeoutMs } });
     const stores = [new PostgresBreakerStore({ ...s.services }, { timeoutMs: 2000 }), new PostgresBreakerStore({ ...s.services }, { timeoutMs: 2000 })];
     const breakers: CircuitBreaker[] = [];
     const abort = new AbortController();
     let run: Promise<void> | undefined;
     try {
       // An instance of the fleet sees the database fail three times: the shared circuit opens.
-      const fleet = sharedCircuitBreaker({ name: SHOP_BREAKER_NAME, store: stores[0]!, settings: { failureThreshold: 3, recoveryTimeoutMs: 1500 }, isFailure: isDatabaseUnavailable, storeTimeoutMs: 2000 });
+      const fleet = sharedCircuitBreaker({ name: SHOP_BREAKER_NAME, store: stores[0]!, settings: { failureThreshold: 3, recoveryTimeoutMs }, isFailure: isDatabaseUnavailable, storeTimeoutMs: 2000 });
       breakers.push(fleet);
       for (let i = 0; i < 3; i++) {
         await fleet.execute(() => Promise.reject(new DatabaseFailure('writer', 'connection', new Error('connect ECONNREFUSED')))).catch(() => {});
       }
-      await until('the circuit open in the store', async () => (await stores[1]!.read(SHOP_BREAKER_NAME)).state === 'OPEN', 5000);
+      await until('the circuit open in the store', async () => (await stores[1]!.read(SHOP_BREAKER_NAME)).state === 'OPEN', 3000);
       await s.queue.send(orderBody('after-outage', 2, 1), { key: 'after-outage' });
 
       const breaker = composeCircuitBreaker(workerPatterns(patterns), { store: stores[1], connectTimeoutMs: 2000 })!;
@@ -280,13 +284,13 @@ describe('the recovery worker', () => {
       const w = worker(s, { breaker, breakerPollMs: 100 });
       run = w.run(abort.signal);
       // The worker has looked at the circuit (and been refused) several times…
-      await until('the worker refused by the open circuit', () => breaker.stats().rejected >= 3, 5000);
+      await until('the worker refused by the open circuit', () => breaker.stats().rejected >= 3, 4000);
       // …and burnt no receive meanwhile: the message was never handed out.
       assert.equal(w.counters.received, 0);
       const waiting = await s.queue.stats();
       assert.deepEqual([waiting.depth, waiting.inFlight], [1, 0]);
       // The recovery timeout runs out: the worker's ping is the trial, the circuit closes, the queue drains.
-      await until('the order applied', () => w.counters.committed === 1, 10_000);
+      await until('the order applied', () => w.counters.committed === 1, recoveryTimeoutMs + 10_000);
       assert.equal(w.counters.received, 1);
       assert.equal(w.counters.transientFailures, 0);
       assert.equal((await stores[1]!.read(SHOP_BREAKER_NAME)).state, 'CLOSED');

@@ -9,7 +9,7 @@ import { ensureCacheSchema } from '../src/services/cache/index.ts';
 import { ensureQueueSchema } from '../src/services/queue/index.ts';
 import { resolvePatterns } from '../src/shop/patterns.ts';
 import { startShop } from '../src/shop/shop-instance.ts';
-import { DEGRADING, get, metricsOf, order, startRig, until, warm } from './helpers/degradation-rig.ts';
+import { DEGRADING, get, metricsOf, order, startRig, untilValue, warm, watchCacheWrites } from './helpers/degradation-rig.ts';
 import { within } from './helpers/deadline.ts';
 import { freshDatabase, usePostgres, withClient } from './helpers/lab.ts';
 import { sample } from './helpers/metrics.ts';
@@ -25,16 +25,21 @@ describe('the shop degrading gracefully (Article 4): reads, statement errors, in
       const warmed = await metricsOf(rig.shop);
       const writesWhenWarm = sample(warmed, 'chaos_shop_read_cache_writes_total', { result: 'ok' });
       assert.equal(writesWhenWarm, 2, 'the list and product 3, once each');
+      const writes = watchCacheWrites(rig.shop);
       for (let i = 0; i < 25; i++) {
         assert.equal((await get(rig.shop, '/products')).status, 200);
         assert.equal((await get(rig.shop, '/products/3')).status, 200);
       }
+      // Counted as they start: the write counter alone would miss one still in flight.
+      assert.equal(writes.started(), 0, 'no cache write started by the 50 reads');
+      await within(5000, 'the cache writes in flight', writes.idle());
       assert.equal(sample(await metricsOf(rig.shop), 'chaos_shop_read_cache_writes_total', { result: 'ok' }), writesWhenWarm);
       // A changed value is written at once: an order changes product 1's stock, and the next listing rewrites the list.
       assert.equal((await order(rig.shop, { product_id: 1, quantity: 1 })).status, 201);
       const list = await get(rig.shop, '/products');
       const stockNow = (list.body['products'] as Array<{ id: number; stock: number }>).find((p) => p.id === 1)?.stock;
-      await until('the cache to hold the new stock', 5000, async () => ((await rig.cache.getProducts())?.value.find((p) => p.id === 1)?.stock === stockNow ? true : undefined));
+      await untilValue('the cache to hold the new stock', 5000, async () => ((await rig.cache.getProducts())?.value.find((p) => p.id === 1)?.stock === stockNow ? true : undefined));
+      assert.ok(writes.started() >= 1, 'the watch sees the writes the shop makes (its 0 above is not blind)');
 
       await rig.proxy.addFault('db', { type: 'refuse' });
       // Six reads: the first three fail on the database (and trip the breaker), the rest are refused by
@@ -178,7 +183,7 @@ describe('the shop degrading gracefully (Article 4): reads, statement errors, in
           assert.equal(answer.body['code'], 'DB_NOT_READY');
         }
         await proxy.clearFaults('db');
-        await until('the background initialisation', 10_000, async () => ((await get(shop, '/products')).status === 200 ? true : undefined));
+        await untilValue('the background initialisation', 10_000, async () => ((await get(shop, '/products')).status === 200 ? true : undefined));
       } finally {
         await shop.close();
       }

@@ -179,7 +179,8 @@ export interface DegradationInputs {
   /** Absent: no write buffer (no queue to sample). */
   sampler?: { sampleEveryMs: number; samples: readonly TimedSample[]; failedSamples: number; lastSampleFailed: boolean };
   auditWait?: { limitMs: number; waitedMs: number; idle: boolean };
-  worker?: { restarts: number; counters: RecoveryWorkerCounters };
+  /** lab.recoveryWorker's status as the run ended; pid absent is recorded as null (none running). */
+  worker?: { pid?: number | null; restarts: number; counters: RecoveryWorkerCounters };
 }
 
 /** The journal's degradation section, from the runner's timeline and the sampler's samples. */
@@ -217,6 +218,6 @@ export function degradationRecord(inputs: DegradationInputs): DegradationRecord 
           }
         : null,
     auditWait: inputs.auditWait ?? null,
-    worker: inputs.worker ?? null,
+    worker: inputs.worker ? { pid: inputs.worker.pid ?? null, restarts: inputs.worker.restarts, counters: inputs.worker.counters } : null,
   };
 }

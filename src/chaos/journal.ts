@@ -174,8 +174,11 @@ export interface DegradationRecord {
   drain: { timeToDrainMs: number | null; goalMs: number; goal: { breakerRecoveryMs: number; applyBacklogMs: number }; applyingMs: number | null; met: boolean } | null;
   /** The audit waited (at most limitMs, from the plan) for the queue to be idle; idle false: it gave up, and what was left is audited as still queued. */
   auditWait: { limitMs: number; waitedMs: number; idle: boolean } | null;
-  /** The recovery worker as the run ended (null: none). */
-  worker: { restarts: number; counters: RecoveryWorkerCounters } | null;
+  /**
+   * The recovery worker as the run ended (null: none). pid: its process then (null: none running,
+   * between a death and its restart), so that a test can check the process is gone after the run.
+   */
+  worker: { pid: number | null; restarts: number; counters: RecoveryWorkerCounters } | null;
 }
 
 export interface Journal {

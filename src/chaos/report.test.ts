@@ -129,7 +129,7 @@ describe("Article 4's rows: reads by source, writes by answer, the queue after r
       queue: { settings: { visibilityTimeoutMs: 4500, receiveWaitTimeMs: 1000, maxReceiveCount: 10 }, sampleEveryMs: 50, remaining: 0, deadLetters: 0, peakDepth: 23, failedSamples: 0, series: [] },
       drain: { timeToDrainMs: 1200, goalMs: 6500, goal: { breakerRecoveryMs: 1500, applyBacklogMs: 5000 }, applyingMs: 700, met: true },
       auditWait: { limitMs: 7500, waitedMs: 40, idle: true },
-      worker: { restarts: 0, counters: { received: 23, committed: 21, replayed: 0, rejected: 2, deadLettered: 0, transientFailures: 0, errors: 0, staleReceipts: 0 } },
+      worker: { pid: 4242, restarts: 0, counters: { received: 23, committed: 21, replayed: 0, rejected: 2, deadLettered: 0, transientFailures: 0, errors: 0, staleReceipts: 0 } },
     };
     return journal;
   };

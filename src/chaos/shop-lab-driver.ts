@@ -76,7 +76,7 @@ function shopSession(lab: Lab, plan: RunPlan, onProgress: (line: string) => void
             timeline,
             ...(sampler ? { sampler: { sampleEveryMs: sampler.everyMs, samples: sampler.samples, failedSamples: sampler.failedSamples, lastSampleFailed: sampler.lastSampleFailed } } : {}),
             ...(auditWait ? { auditWait } : {}),
-            ...(worker ? { worker: { restarts: worker.restarts, counters: worker.counters } } : {}),
+            ...(worker ? { worker: { pid: worker.pid, restarts: worker.restarts, counters: worker.counters } } : {}),
           });
         }
       } finally {

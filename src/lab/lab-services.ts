@@ -2,7 +2,7 @@
 // it, and, beside the fleet, the lab's own clients of the store and the recovery worker. Every
 // part started is registered for cleanup at once, so a failure anywhere later stops it.
 import type { QueueSettings } from '../services/queue/message-queue.ts';
-import { RecoveryWorkerProcess } from './recovery-worker/worker-process.ts';
+import { RecoveryWorkerProcess, type RecoveryWorkerProcessOptions } from './recovery-worker/worker-process.ts';
 import { ServicesStore } from './services-store/index.ts';
 import { StoreClients, type StoreUses } from './store-clients.ts';
 
@@ -39,6 +39,8 @@ export interface FleetWithWorkerOptions {
   workerEnv: () => Record<string, string>;
   cleanup: CleanupSteps;
   progress: (step: string) => void;
+  /** Starts the worker's process: RecoveryWorkerProcess.start unless given (a test wraps it to learn when the start failed). */
+  startWorker?: (options: RecoveryWorkerProcessOptions) => Promise<RecoveryWorkerProcess>;
 }
 
 /**
@@ -54,7 +56,8 @@ export async function startFleetWithWorker(options: FleetWithWorkerOptions): Pro
   if (storeClients) cleanup.push(() => storeClients.close());
   const workerEnv = storeClients?.queue ? options.workerEnv() : undefined;
   if (workerEnv) options.progress('starting the recovery worker');
-  const [fleet, worker] = await Promise.allSettled([options.startFleet(), workerEnv ? RecoveryWorkerProcess.start({ env: workerEnv }) : undefined]);
+  const startWorker = options.startWorker ?? ((workerOptions) => RecoveryWorkerProcess.start(workerOptions));
+  const [fleet, worker] = await Promise.allSettled([options.startFleet(), workerEnv ? startWorker({ env: workerEnv }) : undefined]);
   const recoveryWorker = worker.status === 'fulfilled' ? worker.value : undefined;
   if (recoveryWorker) cleanup.push(() => recoveryWorker.stop());
   if (fleet.status === 'rejected') throw fleet.reason;

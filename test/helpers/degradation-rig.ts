@@ -103,8 +103,8 @@ export async function metricsOf(shop: ShopInstance): Promise<string> {
   return within(10_000, 'GET /metrics', fetch(`${shop.url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()));
 }
 
-/** Polls `probe` until it returns a value, bounded. */
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+/** Polls `probe` until it returns a value (not undefined) and returns that value, bounded. Not deadline.ts's `until`, which polls a predicate. */
+export async function untilValue<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   return within(timeoutMs, what, (async () => {
     for (;;) {
       const value = await probe();
@@ -116,11 +116,48 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
 
 /** Follows an order request until it reaches `status` (bounded); every answer on the way is 200 or 503 CIRCUIT_OPEN. */
 export async function follow(shop: ShopInstance, key: string, status: string): Promise<Record<string, unknown>> {
-  return until(`${key} ${status}`, 10_000, async () => {
+  return untilValue(`${key} ${status}`, 10_000, async () => {
     const answer = await get(shop, `/orders/requests/${encodeURIComponent(key)}`);
     if (answer.status !== 200) assert.equal(answer.body['code'], 'CIRCUIT_OPEN', JSON.stringify(answer.body));
     return answer.body['status'] === status ? answer.body : undefined;
   });
+}
+
+/** The cache writes the shop started since watchCacheWrites, and a way to wait until none is in flight. */
+export interface CacheWrites {
+  started(): number;
+  idle(): Promise<void>;
+}
+
+/**
+ * Watches the writes the shop starts on its read cache, from now on: its cache client's two write
+ * methods are wrapped (the real writes still run). The cached catalog's own writesIdle() is out of
+ * a test's reach (a ShopInstance does not expose its ports), and the write counter moves only when
+ * a write ends; a write is started synchronously by the read that offers its value, before the
+ * read is answered, so once a read's answer is in, any write it caused is counted here.
+ */
+export function watchCacheWrites(shop: ShopInstance): CacheWrites {
+  const cache = shop.cache;
+  assert.ok(cache, 'the shop has a read cache');
+  let started = 0;
+  const inFlight = new Set<Promise<void>>();
+  const track = (write: Promise<void>): Promise<void> => {
+    started++;
+    inFlight.add(write);
+    const done = (): void => void inFlight.delete(write);
+    write.then(done, done);
+    return write;
+  };
+  const putProducts = cache.putProducts.bind(cache);
+  const putProduct = cache.putProduct.bind(cache);
+  cache.putProducts = (products) => track(putProducts(products));
+  cache.putProduct = (product) => track(putProduct(product));
+  return {
+    started: () => started,
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
 }
 
 /** Reads until the cache holds what the shop just read (the write-through is not awaited by the response). */
@@ -128,6 +165,6 @@ export async function warm(rig: Rig): Promise<void> {
   assert.equal((await get(rig.shop, '/products')).body['source'], 'database');
   assert.equal((await get(rig.shop, '/products/3')).status, 200);
   // Both writes done (the list's write fills product 3's entry too, so the entries alone do not tell).
-  await until('the two cache writes', 5000, async () => (sample(await metricsOf(rig.shop), 'chaos_shop_read_cache_writes_total', { result: 'ok' }) >= 2 ? true : undefined));
+  await untilValue('the two cache writes', 5000, async () => (sample(await metricsOf(rig.shop), 'chaos_shop_read_cache_writes_total', { result: 'ok' }) >= 2 ? true : undefined));
   assert.ok((await rig.cache.getProducts()) && (await rig.cache.getProduct(3)));
 }

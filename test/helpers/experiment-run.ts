@@ -1,5 +1,5 @@
 // Running a built-in experiment in a test: under the quick profile, bounded, its journal checked
-// against the published schema, and every instance it launched gone afterwards.
+// against the published schema, and every instance it launched (and its recovery worker) gone afterwards.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
@@ -35,7 +35,11 @@ export async function runBuiltin(name: string, mode: string): Promise<Journal> {
   // (none for db-failover), and an empty list would pass without checking anything.
   const pids = journal.fleet.instances.map((i) => i.pid ?? 0).filter((p) => p > 0);
   assert.ok(pids.length >= (journal.plan.lab as PlannedShopLab).instances, `the journal records the instances the run launched: ${JSON.stringify(journal.fleet.instances)}`);
-  assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance the run launched is gone');
+  // The recovery worker too (a lab with a write buffer runs one): its process as the run ended.
+  const workerPid = journal.degradation?.worker?.pid ?? 0;
+  if (journal.degradation?.worker) assert.ok(workerPid > 0, "the journal records the recovery worker's PID");
+  if (workerPid > 0) pids.push(workerPid);
+  assert.deepEqual(await waitUntilGone(pids, 5000), [], 'every instance the run launched, and its recovery worker, is gone');
   return journal;
 }
 
