@@ -95,6 +95,9 @@ describe('chaos-lab run, validate, experiments', () => {
     assert.deepEqual(await waitUntilGone(pids, 5000), []);
     const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { interrupted: boolean };
     assert.equal(summary.interrupted, true);
+    // The report of what ran is written beside the journals, the stopped run included.
+    assert.ok(output.includes(`report: ${join(dir, 'failover.html')}`), output);
+    assert.match(await readFile(join(dir, 'failover.html'), 'utf8'), /"status":"stopped"/);
   });
 
   it('run: an output path that cannot be written is a usage error (exit 2) before the run starts', async () => {
@@ -179,6 +182,11 @@ describe('chaos-lab run, validate, experiments', () => {
       const answered = accounted - traffic.reads.notSent - traffic.writes.notSent;
       assert.ok(traffic.reads.fail + traffic.writes.fail <= answered * 0.05, `failures ${traffic.reads.fail + traffic.writes.fail} of ${answered} answered`);
       if (traffic.reads.notSent + traffic.writes.notSent > 0) assert.match(output, /Not sent \(generator overloaded\)/);
+      // run writes report.html beside its journal (FILE.json gives FILE.html), with the journal embedded.
+      assert.ok(output.includes(`report: ${join(dir, 'max-rate.html')}`), output);
+      const html = await readFile(join(dir, 'max-rate.html'), 'utf8');
+      const embedded = /<script type="application\/json" id="chaos-lab-journals">([\s\S]*?)<\/script>/.exec(html)![1]!;
+      assert.deepEqual(JSON.parse(embedded), [journal]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }

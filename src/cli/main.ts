@@ -2,6 +2,7 @@
 // The chaos-lab command: parses arguments, calls the library, prints. Nothing else lives here.
 import { faultCommand, failoverCommand, instanceCommand, proxyCommand, queueCommand, statusCommand, downCommand } from './commands/lab-commands.ts';
 import { experimentsCommand, runCommand, suiteCommand, validateCommand } from './commands/experiments.ts';
+import { reportCommand } from './commands/report.ts';
 import { shopCommand } from './commands/shop.ts';
 import { upCommand } from './commands/up.ts';
 import { processGuard } from '../lab/process/process-guard.ts';
@@ -18,6 +19,8 @@ commands:
   run <experiment|file> [--mode naive|resilient|compare] [--profile quick|demo|article]
       [--journal FILE] [--out DIR] [--seed N]
       one experiment in a fresh lab: progress, RESULTS, the BEFORE vs AFTER table, a journal
+  report <journal.json…> [--out FILE]
+      renders saved journals again as one self-contained HTML page (default: report.html beside the first)
   experiments                                     the built-in experiments and profiles
   validate <file>                                 check a template (JSON or YAML)
   shop [--port N] [--patterns P]
@@ -47,6 +50,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   run: runCommand,
   experiments: experimentsCommand,
   validate: validateCommand,
+  report: reportCommand,
   shop: shopCommand,
   up: upCommand,
   status: statusCommand,

@@ -13,6 +13,8 @@ import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
 import { ensureDir } from '../../lab/files.ts';
 import { checkOutputPaths } from '../output-paths.ts';
+import type { ReportOptions } from '../../report/index.ts';
+import { writeReportFile } from './report.ts';
 import { describeStop, untilStopped, UsageError } from '../shared.ts';
 
 /** chaos-lab experiments: the built-ins, one line each, with their modes. */
@@ -84,13 +86,15 @@ export async function runCommand(args: string[]): Promise<void> {
     // One file per mode when comparing: FILE.json becomes FILE-naive.json and FILE-resilient.json.
     return modes.length === 1 ? values.journal : values.journal.replace(/(\.json)?$/, `-${mode}.json`);
   };
+  // The report beside the journals: FILE.json gives FILE.html, a results folder report.html.
+  const reportFile = values.journal ? values.journal.replace(/(\.json)?$/, '.html') : join(out, 'report.html');
   // Before the run, not after it: a journal that cannot be written at the end is a run lost.
   // The given path too when comparing: it names the files, and /dev/null-naive.json is no journal.
-  if (values.journal) await checkOutputPaths({ flag: '--journal', files: [...new Set([values.journal, ...modes.map(journalFile)])] });
+  if (values.journal) await checkOutputPaths({ flag: '--journal', files: [...new Set([values.journal, ...modes.map(journalFile), reportFile])] });
   else await checkOutputPaths({ flag: '--out', dirs: [out] });
   const session = new Session(profile, seed);
   try {
-    await session.runExperiment(experiment, modes, journalFile);
+    await session.runExperiment(experiment, modes, journalFile, reportFile);
   } finally {
     session.dispose();
   }
@@ -112,11 +116,12 @@ export async function suiteCommand(args: string[]): Promise<void> {
     for (const name of BUILTIN_EXPERIMENTS) {
       if (session.interrupted) break;
       const experiment = await resolveExperiment(name);
-      await session.runExperiment(experiment, Object.keys(experiment.template.modes), (mode) => join(out, `${name}-${mode}.json`));
+      await session.runExperiment(experiment, Object.keys(experiment.template.modes), (mode) => join(out, `${name}-${mode}.json`), join(out, `${name}.html`));
     }
   } finally {
     session.dispose();
   }
+  await session.writeSuiteReport(join(out, 'report.html'));
   await session.writeSummary(out);
   process.exitCode = session.exitCode();
 }
@@ -144,13 +149,21 @@ function defaultOutDir(): string {
   return join('chaos-lab-results', new Date().toISOString().slice(0, 19).replace(/:/g, '-'));
 }
 
+/** One experiment's runs in a session: its journals, its BEFORE vs AFTER table, its report (once written). */
+interface ExperimentResult {
+  experiment: string;
+  journals: Array<{ journal: Journal; file: string }>;
+  table: string;
+  report?: string;
+}
+
 /** Runs experiments one after another, prints progress and tables, writes journals; Ctrl-C stops the current run. */
 class Session {
   readonly #profile: Profile;
   readonly #seed: number | undefined;
   readonly #abort = new AbortController();
   readonly #started = performance.now();
-  readonly #results: Array<{ experiment: string; journals: Array<{ journal: Journal; file: string }>; table: string }> = [];
+  readonly #results: ExperimentResult[] = [];
   readonly #stop = untilStopped();
 
   constructor(profile: Profile, seed: number | undefined) {
@@ -171,8 +184,8 @@ class Session {
     this.#stop.stop();
   }
 
-  async runExperiment(experiment: ResolvedExperiment, modes: string[], journalFile: (mode: string) => string): Promise<void> {
-    const result = { experiment: experiment.name, journals: [] as Array<{ journal: Journal; file: string }>, table: '' };
+  async runExperiment(experiment: ResolvedExperiment, modes: string[], journalFile: (mode: string) => string, reportFile: string): Promise<void> {
+    const result: ExperimentResult = { experiment: experiment.name, journals: [], table: '' };
     this.#results.push(result);
     for (const mode of modes) {
       if (this.interrupted) break;
@@ -188,6 +201,27 @@ class Session {
     if (result.journals.length > 1) {
       result.table = formatComparison(result.journals.map((j) => j.journal));
       console.log(`${result.table}\n`);
+    }
+    if (result.journals.length > 0 && (await this.#writeReport(reportFile, result.journals.map((j) => j.journal)))) result.report = reportFile;
+  }
+
+  /** The suite's report.html: every run of every experiment, with links to each experiment's own report. */
+  async writeSuiteReport(file: string): Promise<void> {
+    const journals = this.#results.flatMap((r) => r.journals.map((j) => j.journal));
+    if (journals.length === 0) return;
+    const links = this.#results.flatMap((r) => (r.report ? [{ label: `${r.experiment} report`, href: relative(dirname(file), r.report) }] : []));
+    await this.#writeReport(file, journals, { title: `chaos-lab suite (${this.#profile.name} profile)`, links });
+  }
+
+  /** Writes a report and prints its path; a report that cannot be written is said, and the run goes on (its journals are written). */
+  async #writeReport(file: string, journals: Journal[], options: ReportOptions = {}): Promise<boolean> {
+    try {
+      await writeReportFile(file, journals, options);
+      console.log(`report: ${file}`);
+      return true;
+    } catch (error) {
+      console.error(`chaos-lab: the report ${file} could not be written: ${(error as Error).message}`);
+      return false;
     }
   }
 

@@ -1,0 +1,162 @@
+// What a mode's timeline draws, taken from its journal: every value is a journal field, only moved
+// onto one time axis (seconds from the start of the running phase). Nothing is counted or
+// derived here (DESIGN principle 6): a number the journal does not have is not drawn.
+import type { Journal } from '../chaos/journal.ts';
+
+/** One line of a chart: a journal field per second (null: no value that second). */
+export interface ChartSeries {
+  label: string;
+  /** How the page colours it. */
+  kind: 'ok' | 'cache' | 'queued' | 'stock-out' | 'failed' | 'depth';
+  values: Array<number | null>;
+}
+
+/** A chart: x in seconds from the start of the running phase. */
+export interface Chart {
+  title: string;
+  unit: string;
+  x: number[];
+  series: ChartSeries[];
+}
+
+/** An action while it was active; endS null: the journal does not say when it ended. */
+export interface Band {
+  label: string;
+  actionId: string;
+  startS: number;
+  endS: number | null;
+}
+
+/** Something the system did, at a time the journal recorded. */
+export interface Marker {
+  atS: number;
+  kind: 'fleet' | 'target' | 'database' | 'breaker-lab';
+  label: string;
+}
+
+/** One of Article 1's probes: its second (the journal keeps HH:MM:SS) and its status. */
+export interface ProbeTick {
+  atS: number;
+  status: string;
+}
+
+/** Everything one mode's timeline shows. */
+export interface Timeline {
+  mode: string;
+  charts: Chart[];
+  bands: Band[];
+  markers: Marker[];
+  probeTicks: ProbeTick[];
+  /** The first and last second anything happened (fleet launches come before the running phase), for a shared x range. */
+  startS: number;
+  endS: number;
+}
+
+/** When the running phase began (the origin of the time axis), or the run's start when it never ran. */
+export function runningStartMs(journal: Journal): number {
+  const running = journal.states.find((s) => s.state === 'running');
+  return Date.parse(running?.at ?? journal.startedAt);
+}
+
+const seconds = (ms: number): number => Math.round(ms) / 1000;
+
+/** The requests-per-second chart: each line one field of traffic.series, by outcome. */
+function trafficChart(journal: Journal): Chart | null {
+  const series = journal.traffic?.series;
+  if (!series || series.length === 0) return null;
+  // traffic.series[i] counts the requests sent in second i after the traffic started, which is the start of the running phase.
+  const x = series.map((s) => s.second);
+  const lines: ChartSeries[] = [
+    { label: 'reads OK', kind: 'ok', values: series.map((s) => s.reads.ok) },
+    { label: 'reads OK from the cache', kind: 'cache', values: series.map((s) => s.reads.bySource['cache'] ?? 0) },
+    { label: 'writes OK (201)', kind: 'ok', values: series.map((s) => s.writes.ok) },
+    { label: 'writes queued (202)', kind: 'queued', values: series.map((s) => s.writes.queued) },
+    { label: 'writes stock-out (409)', kind: 'stock-out', values: series.map((s) => s.writes.stockOut) },
+  ];
+  // Failures by status, one line per status the run saw: the journal's failByStatus of each second.
+  for (const kind of ['reads', 'writes'] as const) {
+    const statuses = [...new Set(series.flatMap((s) => Object.keys(s[kind].failByStatus)))].sort();
+    for (const status of statuses) {
+      lines.push({ label: `${kind} failed (${status === '0' ? 'timeout' : status})`, kind: 'failed', values: series.map((s) => s[kind].failByStatus[status] ?? 0) });
+    }
+  }
+  // A line that is zero throughout says nothing the legend would not: it is left out.
+  return { title: 'Requests per second by outcome', unit: 'requests/s', x, series: lines.filter((l) => l.values.some((v) => v !== 0)) };
+}
+
+/** The order queue's samples (Article 4's write buffer), as the journal recorded them. */
+function queueChart(journal: Journal): Chart | null {
+  const samples = journal.degradation?.queue?.series;
+  if (!samples || samples.length === 0) return null;
+  return {
+    title: 'Order queue',
+    unit: 'messages',
+    x: samples.map((s) => seconds(s.atMs)),
+    series: [
+      { label: 'queued', kind: 'depth', values: samples.map((s) => s.depth) },
+      { label: 'in flight', kind: 'queued', values: samples.map((s) => s.inFlight) },
+      { label: 'dead letters', kind: 'failed', values: samples.map((s) => s.deadLetters) },
+    ],
+  };
+}
+
+function bands(journal: Journal, origin: number): Band[] {
+  return journal.actions
+    .filter((a) => a.offsetMs !== undefined)
+    .map((a) => {
+      const startS = seconds(a.offsetMs!);
+      const activeMs = a.cutShortAfterMs ?? a.durationMs;
+      // Without a duration the action held until it was undone; its record's end says when.
+      const endS = activeMs !== undefined ? seconds(a.offsetMs! + activeMs) : a.endedAt ? seconds(Date.parse(a.endedAt) - origin) : null;
+      const label = `${a.name} (${a.actionId})${a.cutShortAfterMs !== undefined ? ', cut short' : ''}${a.state === 'failed' ? ', failed' : ''}`;
+      return { label, actionId: a.actionId, startS, endS };
+    });
+}
+
+function markers(journal: Journal, origin: number): Marker[] {
+  const at = (iso: string): number => seconds(Date.parse(iso) - origin);
+  const list: Marker[] = [
+    ...journal.fleet.events.map((e): Marker => ({ atS: at(e.at), kind: 'fleet', label: `${e.type} ${e.instanceId} (${e.zone})${e.detail ? `: ${e.detail}` : ''}` })),
+    ...journal.fleet.targetStateChanges.map((c): Marker => ({ atS: at(c.at), kind: 'target', label: `target ${c.target}: ${c.from} → ${c.to} (${c.reason})` })),
+  ];
+  const returned = journal.degradation?.databaseReturnedAtMs;
+  if (returned != null) list.push({ atS: seconds(returned), kind: 'database', label: 'database returned (proxy targets registered again)' });
+  const b = journal.breakerLab;
+  if (b?.outage) {
+    list.push({ atS: at(b.outage.startedAt), kind: 'breaker-lab', label: 'backend outage began' });
+    if (b.outage.recoveredAt) list.push({ atS: at(b.outage.recoveredAt), kind: 'breaker-lab', label: 'backend recovered' });
+  }
+  for (const w of b?.backend.windows ?? []) {
+    const behaviour = w.behaviour.hang ? 'hangs' : `failure rate ${w.behaviour.failureRate}, latency ${w.behaviour.latencyMs} ms`;
+    list.push({ atS: at(w.startedAt), kind: 'breaker-lab', label: `backend behaviour ${w.index}: ${behaviour}` });
+  }
+  return list.sort((a, b) => a.atS - b.atS);
+}
+
+/**
+ * Article 1's probe lines (`HH:MM:SS - code`, UTC) placed on the axis: the journal keeps each
+ * probe's time to the second, so a tick marks the second it fell in.
+ */
+function probeTicks(journal: Journal, origin: number): ProbeTick[] {
+  const day = Math.floor(origin / 86_400_000) * 86_400_000;
+  return (journal.probe?.lines ?? []).flatMap((line): ProbeTick[] => {
+    const match = /^(\d\d):(\d\d):(\d\d) - (\d+)$/.exec(line);
+    if (!match) return [];
+    let ms = day + ((Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3])) * 1000;
+    // A run across midnight: a time well before the origin belongs to the next day.
+    if (ms < origin - 43_200_000) ms += 86_400_000;
+    return [{ atS: seconds(ms - origin), status: match[4]! }];
+  });
+}
+
+/** The timeline of one run, from its journal. */
+export function timelineOf(journal: Journal): Timeline {
+  const origin = runningStartMs(journal);
+  const charts = [trafficChart(journal), queueChart(journal)].filter((c): c is Chart => c !== null);
+  const b = bands(journal, origin);
+  const m = markers(journal, origin);
+  const ticks = probeTicks(journal, origin);
+  const ends = [...charts.flatMap((c) => c.x.map((x) => x + 1)), ...b.map((band) => band.endS ?? band.startS), ...m.map((marker) => marker.atS), ...ticks.map((t) => t.atS + 1)];
+  const starts = [...charts.flatMap((c) => c.x), ...m.map((marker) => marker.atS), ...ticks.map((t) => t.atS)];
+  return { mode: journal.mode, charts, bands: b, markers: m, probeTicks: ticks, startS: Math.min(0, ...starts), endS: Math.max(0, ...ends) };
+}
