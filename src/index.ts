@@ -26,3 +26,4 @@ export * from './services/index.ts';
 export * from './lab/recovery-worker/index.ts';
 export { ServicesStore, SERVICES_DATABASE } from './lab/services-store/index.ts';
 export type { ServicesStoreOptions } from './lab/services-store/index.ts';
+export * from './report/index.ts';
