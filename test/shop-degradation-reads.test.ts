@@ -7,14 +7,43 @@ import { describe, it } from 'node:test';
 import { FaultProxy } from '../src/lab/fault-proxy/fault-proxy.ts';
 import { ensureCacheSchema } from '../src/services/cache/index.ts';
 import { ensureQueueSchema } from '../src/services/queue/index.ts';
-import { resolvePatterns } from '../src/shop/patterns.ts';
-import { startShop } from '../src/shop/shop-instance.ts';
+import { resolvePatterns, type Patterns } from '../src/shop/patterns.ts';
+import { startShop, type ShopInstance } from '../src/shop/shop-instance.ts';
 import { DEGRADING, get, metricsOf, order, startRig, untilValue, warm, watchCacheWrites } from './helpers/degradation-rig.ts';
 import { within } from './helpers/deadline.ts';
 import { freshDatabase, usePostgres, withClient } from './helpers/lab.ts';
 import { sample } from './helpers/metrics.ts';
 
 const postgres = usePostgres();
+
+/**
+ * A degrading shop whose database is refused by a fault proxy from the start (no schema yet),
+ * with the cache and the queue on a services database of their own: initialisation as given.
+ */
+async function startBehindRefusedDatabase(initialisation: Patterns['initialisation']): Promise<{ shop: ShopInstance; proxy: FaultProxy }> {
+  const database = await within(30_000, 'a database', freshDatabase(postgres()));
+  const proxy = new FaultProxy();
+  try {
+    const listener = (await proxy.addProxy({ name: 'db', upstream: { host: database.host, port: database.port } })).listen.port;
+    await proxy.addFault('db', { type: 'refuse' });
+    const services = await freshDatabase(postgres());
+    await withClient(services, async (client) => {
+      await ensureQueueSchema(client);
+      await ensureCacheSchema(client);
+    });
+    const shop = await startShop({
+      writer: { ...database, port: listener },
+      readCacheStore: services,
+      orderQueueStore: services,
+      connectTimeoutMs: 300,
+      patterns: resolvePatterns({ ...DEGRADING, initialisation }),
+    });
+    return { shop, proxy };
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
+}
 
 describe('the shop degrading gracefully (Article 4): reads, statement errors, initialisation', () => {
   it('serves reads from the cache with source and cache_age_ms while the database is refused: the requests that trip the breaker too, zero 5xx', async () => {
@@ -122,72 +151,36 @@ describe('the shop degrading gracefully (Article 4): reads, statement errors, in
   });
 
   it("with initialisation once, the failed attempt lets requests through: the database's return brings 500s on the missing tables, forever (Article 4's trap)", async () => {
-    const database = await within(30_000, 'a database', freshDatabase(postgres()));
-    const proxy = new FaultProxy();
+    const { shop, proxy } = await startBehindRefusedDatabase({ mode: 'once' });
     try {
-      const listener = (await proxy.addProxy({ name: 'db', upstream: { host: database.host, port: database.port } })).listen.port;
-      await proxy.addFault('db', { type: 'refuse' });
-      const services = await freshDatabase(postgres());
-      await withClient(services, async (client) => {
-        await ensureQueueSchema(client);
-        await ensureCacheSchema(client);
-      });
-      const shop = await startShop({
-        writer: { ...database, port: listener },
-        readCacheStore: services,
-        orderQueueStore: services,
-        connectTimeoutMs: 300,
-        patterns: resolvePatterns({ ...DEGRADING, initialisation: { mode: 'once' } }),
-      });
-      try {
-        await within(10_000, 'the one attempt', shop.whenInitialised());
-        assert.equal(shop.initializer.state.status, 'failed');
-        // Let through to a database that is still away: the fallbacks answer (an empty cache, a queue).
-        assert.equal((await get(shop, '/products')).body['code'], 'CACHE_EMPTY');
-        await proxy.clearFaults('db');
-        for (let i = 0; i < 3; i++) {
-          const products = await get(shop, '/products');
-          assert.equal(products.status, 500, JSON.stringify(products.body));
-          assert.match(String(products.body['error']), /relation "products" does not exist/);
-        }
-        assert.equal(shop.initializer.state.attempts, 1, 'never tried again');
-      } finally {
-        await shop.close();
+      await within(10_000, 'the one attempt', shop.whenInitialised());
+      assert.equal(shop.initializer.state.status, 'failed');
+      // Let through to a database that is still away: the fallbacks answer (an empty cache, a queue).
+      assert.equal((await get(shop, '/products')).body['code'], 'CACHE_EMPTY');
+      await proxy.clearFaults('db');
+      for (let i = 0; i < 3; i++) {
+        const products = await get(shop, '/products');
+        assert.equal(products.status, 500, JSON.stringify(products.body));
+        assert.match(String(products.body['error']), /relation "products" does not exist/);
       }
+      assert.equal(shop.initializer.state.attempts, 1, 'never tried again');
     } finally {
+      await shop.close();
       await proxy.close();
     }
   });
 
   it('while the schema is not initialised answers 503 DB_NOT_READY, neither from the cache nor into the queue', async () => {
-    const database = await within(30_000, 'a database', freshDatabase(postgres()));
-    const proxy = new FaultProxy();
+    const { shop, proxy } = await startBehindRefusedDatabase({ mode: 'background', initialDelayMs: 100, maxDelayMs: 200 });
     try {
-      const listener = (await proxy.addProxy({ name: 'db', upstream: { host: database.host, port: database.port } })).listen.port;
-      await proxy.addFault('db', { type: 'refuse' });
-      const services = await freshDatabase(postgres());
-      await withClient(services, async (client) => {
-        await ensureQueueSchema(client);
-        await ensureCacheSchema(client);
-      });
-      const shop = await startShop({
-        writer: { ...database, port: listener },
-        readCacheStore: services,
-        orderQueueStore: services,
-        connectTimeoutMs: 300,
-        patterns: resolvePatterns({ ...DEGRADING, initialisation: { mode: 'background', initialDelayMs: 100, maxDelayMs: 200 } }),
-      });
-      try {
-        for (const answer of [await get(shop, '/products'), await order(shop, { product_id: 1, quantity: 1 })]) {
-          assert.equal(answer.status, 503);
-          assert.equal(answer.body['code'], 'DB_NOT_READY');
-        }
-        await proxy.clearFaults('db');
-        await untilValue('the background initialisation', 10_000, async () => ((await get(shop, '/products')).status === 200 ? true : undefined));
-      } finally {
-        await shop.close();
+      for (const answer of [await get(shop, '/products'), await order(shop, { product_id: 1, quantity: 1 })]) {
+        assert.equal(answer.status, 503);
+        assert.equal(answer.body['code'], 'DB_NOT_READY');
       }
+      await proxy.clearFaults('db');
+      await untilValue('the background initialisation', 10_000, async () => ((await get(shop, '/products')).status === 200 ? true : undefined));
     } finally {
+      await shop.close();
       await proxy.close();
     }
   });
