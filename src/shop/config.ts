@@ -27,12 +27,19 @@ export interface ShopOptions {
   readCacheStore?: DatabaseEndpoint;
   /** The order queue's way into the services store (ORDER_QUEUE_URL): required when patterns.writeBuffer is on. */
   orderQueueStore?: DatabaseEndpoint;
+  /**
+   * The reviews table's way into the services store (REVIEWS_URL; DynamoDB in Article 7). Without
+   * it the shop answers GET /products/:id/reviews 503 REVIEWS_NOT_CONFIGURED.
+   */
+  reviewsStore?: DatabaseEndpoint;
+  /** The promo bucket's way into the services store (PROMO_URL; S3 in Article 7). Without it GET /promo is 503 PROMO_NOT_CONFIGURED. */
+  promoStore?: DatabaseEndpoint;
   connectTimeoutMs?: number;
   bodyLimitBytes?: number;
 }
 
 /** The services store's ways in: each needed only by the patterns that use it. */
-type StoreOptions = 'servicesStore' | 'readCacheStore' | 'orderQueueStore';
+type StoreOptions = 'servicesStore' | 'readCacheStore' | 'orderQueueStore' | 'reviewsStore' | 'promoStore';
 
 /** A shop configuration with every default applied (the stores stay optional: only the patterns that use them need them). */
 export type ShopConfig = Required<Omit<ShopOptions, StoreOptions>> & Pick<ShopOptions, StoreOptions>;
@@ -68,6 +75,11 @@ export function resolveShopConfig(options: ShopOptions): ShopConfig {
   if (config.patterns.readCache.mode !== 'off' && config.readCacheStore === undefined) {
     throw new PatternsError([
       `patterns.readCache.mode: ${config.patterns.readCache.mode} keeps the product cache in the lab's services store, and this shop was given none (readCacheStore, or READ_CACHE_URL for an instance process); use off, got ${JSON.stringify(config.patterns.readCache.mode)}`,
+    ]);
+  }
+  if (config.patterns.dependencyClient.fallback === 'stale' && config.readCacheStore === undefined) {
+    throw new PatternsError([
+      `patterns.dependencyClient.fallback: stale answers from the read cache in the lab's services store, and this shop was given none (readCacheStore, or READ_CACHE_URL for an instance process); use error, got "stale"`,
     ]);
   }
   if (config.patterns.writeBuffer.mode !== 'off' && config.orderQueueStore === undefined) {
@@ -115,7 +127,8 @@ export function parseDatabaseUrl(url: string): DatabaseEndpoint {
  * INSTANCE_ID, AZ, PRIVATE_IP, PORT, SHOP_PATTERNS (the resolved patterns as JSON, checked and
  * never re-defaulted; absent: the resilient preset), DB_WRITER_URL, DB_READER_URL,
  * SERVICES_STORE_URL (the services store, for a shared breaker), READ_CACHE_URL (the store, for
- * the read cache), ORDER_QUEUE_URL (the store, for the write buffer) and CB_RECOVERY_TIMEOUT (seconds,
+ * the read cache), ORDER_QUEUE_URL (the store, for the write buffer), REVIEWS_URL and PROMO_URL (the
+ * store, for Article 7's reviews table and promo bucket) and CB_RECOVERY_TIMEOUT (seconds,
  * as Article 4's app reads it: it replaces the resolved patterns' circuitBreaker.recoveryTimeoutMs,
  * explicitly, here; see applyRecoveryTimeoutEnv).
  */
@@ -135,6 +148,8 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
   const storeUrl = env['SERVICES_STORE_URL'];
   const cacheUrl = env['READ_CACHE_URL'];
   const queueUrl = env['ORDER_QUEUE_URL'];
+  const reviewsUrl = env['REVIEWS_URL'];
+  const promoUrl = env['PROMO_URL'];
   const patterns = patternsFromEnv(env['SHOP_PATTERNS']);
   return {
     instanceId: env['INSTANCE_ID'],
@@ -147,6 +162,8 @@ export function shopOptionsFromEnv(env: NodeJS.ProcessEnv): ShopOptions {
     servicesStore: storeUrl ? parseStoreUrl(storeUrl, 'SERVICES_STORE_URL') : undefined,
     readCacheStore: cacheUrl ? parseStoreUrl(cacheUrl, 'READ_CACHE_URL') : undefined,
     orderQueueStore: queueUrl ? parseStoreUrl(queueUrl, 'ORDER_QUEUE_URL') : undefined,
+    reviewsStore: reviewsUrl ? parseStoreUrl(reviewsUrl, 'REVIEWS_URL') : undefined,
+    promoStore: promoUrl ? parseStoreUrl(promoUrl, 'PROMO_URL') : undefined,
   };
 }
 

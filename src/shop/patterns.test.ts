@@ -18,6 +18,9 @@ const NO_DEGRADATION = {
   readCache: { mode: 'off' },
   writeBuffer: { mode: 'off' },
   initialisation: { mode: 'background', initialDelayMs: 2000, maxDelayMs: 30_000 },
+  // Article 7: the AWS SDK's defaults (boto3: 60 s connect, 60 s read, 4 retries), no worker pools.
+  dependencyClient: { connectTimeoutMs: 60_000, readTimeoutMs: 60_000, retries: 4, fallback: 'error' },
+  workerPools: { mode: 'off' },
 } as const;
 const NAIVE: Patterns = { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' }, ...NO_DEGRADATION };
 const RESILIENT: Patterns = {
@@ -31,9 +34,9 @@ const RESILIENT: Patterns = {
 
 /** [what, input, the message expected (a prefix of one problem)]. */
 const INVALID: Array<[string, unknown, string]> = [
-  ['an unknown preset', 'paranoid', 'patterns: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
-  ['an unknown preset in an object', { preset: 'paranoid' }, 'patterns.preset: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
-  ['neither a preset nor an object', 42, 'patterns: must be a preset (naive, resilient, resilient-breaker, graceful) or an object of patterns, got 42'],
+  ['an unknown preset', 'paranoid', 'patterns: must be one of naive, resilient, resilient-breaker, graceful, coupled, isolated, isolated-stale, got "paranoid"'],
+  ['an unknown preset in an object', { preset: 'paranoid' }, 'patterns.preset: must be one of naive, resilient, resilient-breaker, graceful, coupled, isolated, isolated-stale, got "paranoid"'],
+  ['neither a preset nor an object', 42, 'patterns: must be a preset (naive, resilient, resilient-breaker, graceful, coupled, isolated, isolated-stale) or an object of patterns, got 42'],
   ['an unknown pattern', { bulkhead: { size: 4 } }, 'patterns: unknown pattern "bulkhead"'],
   ['a zero statement timeout', { queryTimeoutMs: 0 }, 'patterns.queryTimeoutMs: must be > 0, got 0'],
   ['a negative statement timeout', { queryTimeoutMs: -5 }, 'patterns.queryTimeoutMs: must be > 0, got -5'],
@@ -59,8 +62,15 @@ const INVALID: Array<[string, unknown, string]> = [
   ['retry delays on a one-shot initialisation', { initialisation: { mode: 'once', maxDelayMs: 5000 } }, 'patterns.initialisation.maxDelayMs: does not apply when patterns.initialisation.mode is "once"'],
   ['a zero initialisation delay', { initialisation: { initialDelayMs: 0 } }, 'patterns.initialisation.initialDelayMs: must be > 0, got 0'],
   ['a cap below the first delay', { initialisation: { initialDelayMs: 5000, maxDelayMs: 1000 } }, 'patterns.initialisation.maxDelayMs: must be at least initialDelayMs (5000), got 1000'],
-  ['the reserved dependency timeouts', { dependencyTimeouts: {} }, "patterns.dependencyTimeouts: is reserved for Article 7's per-dependency timeouts"],
-  ['the reserved worker pools', { workerPools: {} }, "patterns.workerPools: is reserved for Article 7's isolated worker pools"],
+  ['a zero dependency timeout', { dependencyClient: { connectTimeoutMs: 0 } }, 'patterns.dependencyClient.connectTimeoutMs: must be > 0, got 0'],
+  ['a fractional retry count', { dependencyClient: { retries: 1.5 } }, 'patterns.dependencyClient.retries: must be an integer, got 1.5'],
+  ['an unknown dependency fallback', { dependencyClient: { fallback: 'retry' } }, 'patterns.dependencyClient.fallback: must be one of error, stale, got "retry"'],
+  ['an unknown dependency client field', { dependencyClient: { timeoutMs: 2000 } }, 'patterns.dependencyClient: unknown field "timeoutMs"'],
+  ['an unknown worker pools mode', { workerPools: { mode: 'threads' } }, 'patterns.workerPools.mode: must be one of off, shared, per-dependency, got "threads"'],
+  ['a pool of no workers', { workerPools: { mode: 'shared', workers: 0 } }, 'patterns.workerPools.workers: must be >= 1, got 0'],
+  ['a negative backlog', { workerPools: { mode: 'shared', backlog: -1 } }, 'patterns.workerPools.backlog: must be >= 0, got -1'],
+  ['workers with the pools off', { workerPools: { workers: 4 } }, 'patterns.workerPools.workers: does not apply when patterns.workerPools.mode is "off"'],
+  ['dependency workers on a shared pool', { workerPools: { mode: 'shared', dependencyWorkers: 2 } }, 'patterns.workerPools.dependencyWorkers: does not apply when patterns.workerPools.mode is "shared"'],
 ];
 
 describe('resolvePatterns', () => {
@@ -92,11 +102,42 @@ describe('resolvePatterns', () => {
     assert.equal(patternsName(resolvePatterns('graceful')), 'graceful');
   });
 
-  it('every other preset keeps the shop as it was: no cache, no queue, initialisation in the background from 2 s to 30 s', () => {
+  it('every other preset keeps the shop as it was: no cache, no queue, initialisation in the background from 2 s to 30 s, the SDK client defaults, no worker pools', () => {
     for (const preset of ['naive', 'resilient', 'resilient-breaker'] as const) {
-      const patterns = resolvePatterns(preset);
-      assert.deepEqual({ readCache: patterns.readCache, writeBuffer: patterns.writeBuffer, initialisation: patterns.initialisation }, NO_DEGRADATION, preset);
+      const p = resolvePatterns(preset);
+      assert.deepEqual(
+        { readCache: p.readCache, writeBuffer: p.writeBuffer, initialisation: p.initialisation, dependencyClient: p.dependencyClient, workerPools: p.workerPools },
+        NO_DEGRADATION,
+        preset,
+      );
     }
+    assert.deepEqual(resolvePatterns('graceful').workerPools, { mode: 'off' });
+  });
+
+  it("coupled is Article 7's BEFORE: resilient, the SDK's client defaults, one shared pool of 4 workers with a backlog of 64", () => {
+    assert.deepEqual(resolvePatterns('coupled'), { ...RESILIENT, workerPools: { mode: 'shared', workers: 4, backlog: 64 } });
+    assert.equal(patternsName(resolvePatterns('coupled')), 'coupled');
+  });
+
+  it("isolated is Article 7's AFTER: 2 s timeouts, no retries, a pool of 2 per dependency with no backlog; isolated-stale falls back to the cache", () => {
+    const isolated = resolvePatterns('isolated');
+    assert.deepEqual(isolated, {
+      ...RESILIENT,
+      dependencyClient: { connectTimeoutMs: 2000, readTimeoutMs: 2000, retries: 0, fallback: 'error' },
+      workerPools: { mode: 'per-dependency', workers: 4, backlog: 64, dependencyWorkers: 2, dependencyBacklog: 0 },
+    });
+    assert.deepEqual(resolvePatterns('isolated-stale'), { ...isolated, dependencyClient: { ...isolated.dependencyClient, fallback: 'stale' } });
+    assert.equal(patternsName(resolvePatterns('isolated-stale')), 'isolated-stale');
+    // A mode that changes starts from that mode's defaults; settings merge over the preset's.
+    assert.deepEqual(resolvePatterns({ preset: 'coupled', workerPools: { mode: 'per-dependency', dependencyWorkers: 3 } }).workerPools, {
+      mode: 'per-dependency',
+      workers: 4,
+      backlog: 64,
+      dependencyWorkers: 3,
+      dependencyBacklog: 0,
+    });
+    assert.deepEqual(resolvePatterns({ preset: 'isolated', dependencyClient: { retries: 1 } }).dependencyClient, { connectTimeoutMs: 2000, readTimeoutMs: 2000, retries: 1, fallback: 'error' });
+    assert.deepEqual(mergePatternsInputs({ dependencyClient: { readTimeoutMs: 500 } }, { dependencyClient: { retries: 0 } }), { dependencyClient: { readTimeoutMs: 500, retries: 0 } });
   });
 
   it("initialisation once (Article 4's trap) has no delays; changing the mode back starts from background's defaults", () => {

@@ -1,6 +1,6 @@
 // What one shop instance does, as one typed value: a field per resilience pattern (Article 3's
 // connection, timeout, retry and read/write split; Article 4's circuit breaker, read cache,
-// write buffer and initialisation; room for the next issues). Given as a preset name or a preset plus overrides, checked once at the edge
+// write buffer and initialisation; Article 7's dependency client and worker pools). Given as a preset name or a preset plus overrides, checked once at the edge
 // against the published schema (schema/patterns.schema.json), resolved to defaults once, and
 // handed on as the resolved value: an instance process checks it (SHOP_PATTERNS) and never
 // re-defaults it.
@@ -9,10 +9,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 /** The named sets of patterns: the articles' BEFORE and AFTER. */
-export type PresetName = 'naive' | 'resilient' | 'resilient-breaker' | 'graceful';
+export type PresetName = 'naive' | 'resilient' | 'resilient-breaker' | 'graceful' | 'coupled' | 'isolated' | 'isolated-stale';
 
 /** The presets, for validation and help texts. */
-export const PRESET_NAMES: readonly PresetName[] = ['naive', 'resilient', 'resilient-breaker', 'graceful'];
+export const PRESET_NAMES: readonly PresetName[] = ['naive', 'resilient', 'resilient-breaker', 'graceful', 'coupled', 'isolated', 'isolated-stale'];
 
 /** The preset an object without `preset` starts from: the shop's default. */
 export const DEFAULT_PRESET: PresetName = 'resilient';
@@ -59,6 +59,33 @@ export type WriteBufferPattern = { mode: 'off' } | { mode: 'queue' };
  */
 export type InitialisationPattern = { mode: 'once' } | { mode: 'background'; initialDelayMs: number; maxDelayMs: number };
 
+/**
+ * How the shop's clients of its secondary dependencies (the reviews table, the promo bucket)
+ * behave: Article 7's boto3 Config, and what a failed call answers. The timeouts are per attempt
+ * and never scaled by a profile (they are the client's patience, not the experiment's clock).
+ */
+export interface DependencyClientPattern {
+  /** Bound on opening a connection (also on waiting for a pooled one). */
+  connectTimeoutMs: number;
+  /** Bound on one call once connected. */
+  readTimeoutMs: number;
+  /** Attempts after the first, for a call that could not reach the dependency. */
+  retries: number;
+  /** error: 503 "reviews temporarily unavailable"; stale: the last good answer from the read cache, marked stale with its age. */
+  fallback: 'error' | 'stale';
+}
+
+/**
+ * Article 7's worker pools. Node serves every request at once (off); the article's gunicorn has
+ * a fixed number of sync workers, each held for a whole request, and that limit is what turns a
+ * hanging dependency into a full outage, so it is a pattern: shared (one pool for every request)
+ * or per-dependency (the reviews and promo endpoints each have a pool of their own).
+ */
+export type WorkerPoolsPattern =
+  | { mode: 'off' }
+  | { mode: 'shared'; /** Requests served at once. */ workers: number; /** Requests that may wait for a worker. */ backlog: number }
+  | { mode: 'per-dependency'; workers: number; backlog: number; /** Each dependency's pool. */ dependencyWorkers: number; dependencyBacklog: number };
+
 /** What one shop instance does: one field per pattern, every default applied. */
 export interface Patterns {
   connection: ConnectionPattern;
@@ -72,8 +99,8 @@ export interface Patterns {
   readCache: ReadCachePattern;
   writeBuffer: WriteBufferPattern;
   initialisation: InitialisationPattern;
-  // Reserved for the next issues (in the schema, documented, refused if set now):
-  // dependencyTimeouts, workerPools (Article 7).
+  dependencyClient: DependencyClientPattern;
+  workerPools: WorkerPoolsPattern;
 }
 
 /** Overrides of a preset, each pattern deep-merged over the preset's. */
@@ -87,16 +114,15 @@ export interface PatternsOverrides {
   readCache?: { mode?: ReadCachePattern['mode']; refreshMs?: number };
   writeBuffer?: { mode?: WriteBufferPattern['mode'] };
   initialisation?: { mode?: InitialisationPattern['mode']; initialDelayMs?: number; maxDelayMs?: number };
+  dependencyClient?: Partial<DependencyClientPattern>;
+  workerPools?: { mode?: WorkerPoolsPattern['mode']; workers?: number; backlog?: number; dependencyWorkers?: number; dependencyBacklog?: number };
 }
 
 /** What a template, a `--patterns` flag or a library caller gives: a preset name, or a preset and overrides. */
 export type PatternsInput = PresetName | PatternsOverrides;
 
-/** The patterns reserved for the next issues, and what each will be. */
-export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {
-  dependencyTimeouts: "Article 7's per-dependency timeouts",
-  workerPools: "Article 7's isolated worker pools",
-};
+/** The patterns reserved for the next issues, and what each will be (none now). */
+export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {};
 
 /** Article 4's defaults: three consecutive failures open the circuit; it tries again after 30 s. */
 export const CIRCUIT_BREAKER_DEFAULTS: BreakerPatternSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
@@ -107,12 +133,30 @@ export const READ_CACHE_DEFAULTS = { refreshMs: 1000 } as const;
 /** Article 4's _init_db_with_retry: 2 s, doubled after each failure, capped at 30 s. */
 export const INITIALISATION_DEFAULTS = { initialDelayMs: 2000, maxDelayMs: 30_000 } as const;
 
-/** What every preset but graceful has: no cache, no queue, initialisation retried in the background (the shop's behaviour before Article 4's patterns). */
+/** What a client of a secondary dependency gets without thinking (boto3's defaults): 60 s to connect, 60 s to read, legacy mode's 4 retries. */
+export const SDK_DEFAULT_DEPENDENCY_CLIENT: DependencyClientPattern = { connectTimeoutMs: 60_000, readTimeoutMs: 60_000, retries: 4, fallback: 'error' };
+
+/** Article 7's AFTER: `Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 0})`, a fast 503. */
+export const SHORT_DEPENDENCY_CLIENT: DependencyClientPattern = { connectTimeoutMs: 2000, readTimeoutMs: 2000, retries: 0, fallback: 'error' };
+
+/** gunicorn's sync workers as Article 7's BEFORE runs them: 4, and a backlog. */
+export const WORKER_POOL_DEFAULTS = { workers: 4, backlog: 64 } as const;
+
+/** A pool per dependency: 2 workers each, nobody waits (a third concurrent call is refused at once: a fast 503, not a queue). */
+export const DEPENDENCY_POOL_DEFAULTS = { dependencyWorkers: 2, dependencyBacklog: 0 } as const;
+
+/**
+ * What every preset but graceful has: no cache, no queue, initialisation retried in the
+ * background (the shop's behaviour before Article 4's patterns); and, but for Article 7's
+ * presets, the SDK's client defaults and no worker pools.
+ */
 const NO_DEGRADATION = {
   readCache: { mode: 'off' },
   writeBuffer: { mode: 'off' },
   initialisation: { mode: 'background', ...INITIALISATION_DEFAULTS },
-} as const satisfies Pick<Patterns, 'readCache' | 'writeBuffer' | 'initialisation'>;
+  dependencyClient: SDK_DEFAULT_DEPENDENCY_CLIENT,
+  workerPools: { mode: 'off' },
+} as const satisfies Pick<Patterns, 'readCache' | 'writeBuffer' | 'initialisation' | 'dependencyClient' | 'workerPools'>;
 
 /** Article 3's BEFORE: one persistent connection to the writer, no timeout, no retry. */
 const NAIVE: Patterns = {
@@ -143,6 +187,12 @@ export const PATTERN_PRESETS: Readonly<Record<PresetName, PatternsInput>> = {
   // Article 4's AFTER: the fleet shares one breaker (Article 4's defaults), reads fall back to the
   // write-through cache, orders to the queue the recovery worker drains.
   graceful: { preset: 'resilient', circuitBreaker: { mode: 'shared' }, readCache: { mode: 'write-through' }, writeBuffer: { mode: 'queue' } },
+  // Article 7's BEFORE: the SDK's defaults, and one pool of workers that every request shares.
+  coupled: { preset: 'resilient', workerPools: { mode: 'shared' } },
+  // Article 7's AFTER: short timeouts without retries, and a pool per dependency.
+  isolated: { preset: 'resilient', dependencyClient: SHORT_DEPENDENCY_CLIENT, workerPools: { mode: 'per-dependency' } },
+  // Beyond the article: a failed dependency answers its last good value, marked stale.
+  'isolated-stale': { preset: 'isolated', dependencyClient: { fallback: 'stale' } },
 };
 
 // Where a pattern's kind (or mode) changes, it starts from that kind's defaults, not from the
@@ -163,6 +213,11 @@ const READ_CACHE_MODE_DEFAULTS: Record<ReadCachePattern['mode'], ReadCachePatter
 const INITIALISATION_MODE_DEFAULTS: Record<InitialisationPattern['mode'], InitialisationPattern> = {
   once: { mode: 'once' },
   background: { mode: 'background', ...INITIALISATION_DEFAULTS },
+};
+const WORKER_POOLS_MODE_DEFAULTS: Record<WorkerPoolsPattern['mode'], WorkerPoolsPattern> = {
+  off: { mode: 'off' },
+  shared: { mode: 'shared', ...WORKER_POOL_DEFAULTS },
+  'per-dependency': { mode: 'per-dependency', ...WORKER_POOL_DEFAULTS, ...DEPENDENCY_POOL_DEFAULTS },
 };
 
 /** Patterns that cannot be given, and why (each names the field, the value and the reason). */
@@ -253,6 +308,8 @@ export function mergePatternsInputs(base: PatternsInput | undefined, over: Patte
   if (from.readCache && over.readCache) merged.readCache = mergeKinded(from.readCache, over.readCache, 'mode', {});
   if (from.writeBuffer && over.writeBuffer) merged.writeBuffer = { ...from.writeBuffer, ...over.writeBuffer };
   if (from.initialisation && over.initialisation) merged.initialisation = mergeKinded(from.initialisation, over.initialisation, 'mode', {});
+  if (from.dependencyClient && over.dependencyClient) merged.dependencyClient = { ...from.dependencyClient, ...over.dependencyClient };
+  if (from.workerPools && over.workerPools) merged.workerPools = mergeKinded(from.workerPools, over.workerPools, 'mode', {});
   return merged;
 }
 
@@ -293,6 +350,8 @@ function expand(input: PatternsInput): Patterns {
     readCache: input.readCache ? mergeKinded(base.readCache, input.readCache, 'mode', READ_CACHE_MODE_DEFAULTS) : base.readCache,
     writeBuffer: input.writeBuffer ? ({ ...base.writeBuffer, ...input.writeBuffer } as WriteBufferPattern) : base.writeBuffer,
     initialisation: input.initialisation ? mergeKinded(base.initialisation, input.initialisation, 'mode', INITIALISATION_MODE_DEFAULTS) : base.initialisation,
+    dependencyClient: { ...base.dependencyClient, ...input.dependencyClient },
+    workerPools: input.workerPools ? (mergeKinded(base.workerPools, input.workerPools, 'mode', WORKER_POOLS_MODE_DEFAULTS) as WorkerPoolsPattern) : base.workerPools,
   };
 }
 
@@ -353,6 +412,7 @@ const KINDED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   circuitBreaker: ['failureThreshold', 'recoveryTimeoutMs'],
   readCache: ['refreshMs'],
   initialisation: ['initialDelayMs', 'maxDelayMs'],
+  workerPools: ['workers', 'backlog', 'dependencyWorkers', 'dependencyBacklog'],
 };
 
 /** Each schema error as "field: what it must be, got value". */
@@ -375,7 +435,7 @@ export function describeError(error: ErrorObject, data: unknown, where: string):
   switch (error.keyword) {
     case 'type':
       if (parts.length === 0) return `${field}: must be a preset (${PRESET_NAMES.join(', ')}) or an object of patterns, ${got}`;
-      return `${field}: must be ${params['type'] === 'object' ? 'an object' : `a ${String(params['type'])}`}, ${got}`;
+      return `${field}: must be ${/^[aeiou]/.test(String(params['type'])) ? 'an' : 'a'} ${String(params['type'])}, ${got}`;
     case 'enum':
       return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;
     case 'required':
@@ -387,7 +447,7 @@ export function describeError(error: ErrorObject, data: unknown, where: string):
         return `${field}.store: is not a pattern: a shared breaker keeps its state in the lab's services store, which the lab tells each instance through SERVICES_STORE_URL`;
       }
       if (parts.length === 0) {
-        return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker, readCache, writeBuffer, initialisation)`;
+        return `${field}: unknown pattern ${JSON.stringify(name)} (the patterns: preset, connection, queryTimeoutMs, retry, readWriteSplit, circuitBreaker, readCache, writeBuffer, initialisation, dependencyClient, workerPools)`;
       }
       if (parent === 'readCache' && name === 'store') {
         return `${field}.store: is not a pattern: the read cache lives in the lab's services store, which the lab tells each instance through READ_CACHE_URL`;
