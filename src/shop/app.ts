@@ -7,12 +7,15 @@ import type { SchemaInitializer } from './initializer.ts';
 import type { ShopMetrics } from './metrics.ts';
 import { conflictsOf } from './order-request.ts';
 import { patternsName } from './patterns.ts';
-import { DatabaseFailure, type OrderRequestStatus, type ShopPorts } from './ports.ts';
+import { WorkersBusyError } from '../resilience/bulkhead.ts';
+import { DatabaseFailure, type OrderRequestStatus, type Served, type ShopPorts } from './ports.ts';
+import { DependencyUnavailable, type SecondaryDependency } from './secondary-ports.ts';
+import type { WorkerPools } from './worker-pools.ts';
 import { describeValue, MAX_INT4, MAX_KEY_LENGTH, parseId, parseIdempotencyKey, parseOrderRequest, parseRequestKey } from './validation.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** What served the answer, for metrics: 'database', 'cache' (the read cache), 'queue' (the write buffer) or 'none'. */
+    /** What served the answer, for metrics: 'database', 'store' (a secondary dependency's), 'cache' (the read cache), 'queue' (the write buffer) or 'none'. */
     source: string;
   }
 }
@@ -24,6 +27,8 @@ export interface ShopAppDependencies {
   ports: ShopPorts;
   initializer: SchemaInitializer;
   metrics: ShopMetrics;
+  /** The worker pools (patterns.workerPools); absent or off: every request is served at once. */
+  workerPools?: WorkerPools;
 }
 
 const productSchema = {
@@ -32,7 +37,7 @@ const productSchema = {
 } as const;
 
 /** Builds the Chaos Shop HTTP app (Article 1's API) over the shop's ports. */
-export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDependencies): FastifyInstance {
+export function buildShopApp({ config, ports, initializer, metrics, workerPools }: ShopAppDependencies): FastifyInstance {
   // maxParamLength: an order request's key is an Idempotency-Key (up to 255 characters, up to 765 percent-encoded).
   const app = Fastify({
     bodyLimit: config.bodyLimitBytes,
@@ -93,6 +98,49 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
   }
 
   const patterns = patternsName(config.patterns);
+
+  // Article 7's worker pools: each route's handler runs on a worker of its pool, held until the
+  // handler is done, as a sync worker is held for a whole request (the routes are wrapped as they
+  // are registered, below). A request still waiting for a worker when its client goes away leaves
+  // the backlog without running.
+  if (workerPools) {
+    app.addHook('onRoute', (route) => {
+      const pool = workerPools.forRoute(route.url ?? '');
+      if (!pool) return;
+      const handler = route.handler as (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
+      route.handler = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+        return pool.run(async () => handler.call(this, request, reply), abandonSignal(reply));
+      };
+    });
+  }
+
+  /**
+   * Runs a secondary dependency's port call: the answer says where it came from (the store, or
+   * the read cache when the stale fallback answered); a dependency that did not answer is the
+   * article's fast 503 "reviews temporarily unavailable", with the reason.
+   */
+  async function fromDependency<T>(request: FastifyRequest, dependency: SecondaryDependency, call: () => Promise<Served<T>>): Promise<Served<T>> {
+    try {
+      const served = await call();
+      request.source = served.source;
+      return served;
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailable)) throw error;
+      metrics.dependencyFailures.inc({ dependency, configured: String(error.configured) });
+      const code = `${dependency.toUpperCase()}_${error.configured ? 'UNAVAILABLE' : 'NOT_CONFIGURED'}`;
+      throw new ShopError(503, code, `${dependency} temporarily unavailable`, { reason: error.reason });
+    }
+  }
+
+  /** Whether a product may exist: false only when the catalog says it does not (a catalog that cannot tell must not fail the reviews). */
+  async function productMayExist(id: number): Promise<boolean> {
+    if (!initializer.servesRequests) return true;
+    try {
+      return (await ports.catalog.getProduct(id)).value !== undefined;
+    } catch {
+      return true;
+    }
+  }
 
   app.get('/', async () => ({
     service: 'chaos-shop',
@@ -159,6 +207,20 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
     return served.source === 'cache' ? { ...product, source: 'cache', cache_age_ms: served.ageMs ?? 0 } : { ...product, source: 'database' };
   });
 
+  // Article 7: the reviews (a key-value table, DynamoDB there). No reviews and no such product: 404, as for the product.
+  app.get<{ Params: { id: string } }>('/products/:id/reviews', async (request) => {
+    const id = parseId(request.params.id, 'product');
+    const served = await fromDependency(request, 'reviews', () => ports.reviews.reviewsOf(id));
+    if (served.value.length === 0 && !(await productMayExist(id))) throw new ShopError(404, 'PRODUCT_NOT_FOUND', 'product not found', { product_id: id });
+    return withSource({ product_id: id, reviews: served.value }, served);
+  });
+
+  // Article 7: the promo banner (an object in a bucket, S3 there).
+  app.get('/promo', async (request) => {
+    const served = await fromDependency(request, 'promo', () => ports.promo.banner());
+    return withSource({ banner: served.value }, served);
+  });
+
   app.post('/orders', async (request, reply) => {
     const order = parseOrderRequest(request.body);
     const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
@@ -196,6 +258,10 @@ export function buildShopApp({ config, ports, initializer, metrics }: ShopAppDep
 
   app.setErrorHandler(async (error: FastifyError | ShopError, _request, reply) => {
     if (error instanceof ShopError) return reply.code(error.statusCode).send(errorBody(error));
+    if (error instanceof WorkersBusyError) {
+      metrics.workersBusy.inc({ pool: error.pool });
+      return reply.code(503).send({ error: error.message, code: error.code, pool: error.pool });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ error: error.message, code: error.code ?? 'BAD_REQUEST' });
@@ -216,6 +282,21 @@ const CIRCUIT_OPEN_MESSAGE = {
   OPEN: 'database unavailable: the circuit breaker is open after consecutive database failures; the database was not called, try again later',
   HALF_OPEN: "database unavailable: the circuit breaker is testing the database with one trial call; the database was not called, try again later",
 } as const;
+
+/** A secondary dependency's answer: where it came from, and when it is the stale fallback's, how old (beyond Article 7). */
+function withSource<T extends Record<string, unknown>>(body: T, served: Served<unknown>): T & Record<string, unknown> {
+  if (served.source === 'cache') return { ...body, source: 'cache', stale: true, cache_age_ms: served.ageMs ?? 0 };
+  return { ...body, source: served.source };
+}
+
+/** Aborts when the request's connection closes before its answer was sent: its client is gone. */
+function abandonSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection while the request waited for a worker'));
+  });
+  return controller.signal;
+}
 
 /** The follow-up endpoint's answer for one key: its own status, and the later orders refused for reusing it. */
 function requestStatusBody(key: string, found: OrderRequestStatus): Record<string, unknown> {

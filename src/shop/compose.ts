@@ -9,7 +9,9 @@ import {
   type BreakerStore,
   type CircuitBreaker,
 } from '../resilience/circuit-breaker/index.ts';
-import type { ProductCache } from '../services/cache/index.ts';
+import type { KeyValueCache, ProductCache } from '../services/cache/index.ts';
+import type { BlobStore } from '../services/promo/index.ts';
+import type { ReviewStore } from '../services/reviews/index.ts';
 import type { MessageQueue } from '../services/queue/index.ts';
 import { isDatabaseUnavailable, withCircuitBreaker } from './circuit-breaker-ports.ts';
 import { isConnectionError } from './database/connection-errors.ts';
@@ -18,9 +20,12 @@ import { PersistentConnection } from './database/persistent-connection.ts';
 import type { DatabaseEndpoint, EndpointRole } from './database/queryable.ts';
 import type { EndpointConnection, ShopDatabase } from './database/shop-database.ts';
 import { databasePorts } from './database-ports.ts';
-import type { Patterns } from './patterns.ts';
-import type { ShopPorts } from './ports.ts';
+import { READ_CACHE_DEFAULTS, type Patterns } from './patterns.ts';
+import type { PromoPort, ReviewsPort, ShopPorts } from './ports.ts';
 import { catalogWithReadCache } from './read-cache-ports.ts';
+import { onPool, promoFromStore, reviewsFromStore, type DependencyUnavailable } from './secondary-ports.ts';
+import { withStaleFallback } from './stale-fallback.ts';
+import type { WorkerPools } from './worker-pools.ts';
 import { ordersWithWriteBuffer } from './write-buffer-ports.ts';
 
 /** Where the database is, and how long a connection may take to open. */
@@ -132,6 +137,16 @@ export interface PortsTarget {
   onCacheWrite?: (error: unknown) => void;
   /** After each write-buffer send; `error` set when it failed. */
   onQueueSend?: (error: unknown) => void;
+  /** The reviews table's client (REVIEWS_URL); without it the reviews routes answer 503 REVIEWS_NOT_CONFIGURED. */
+  reviewsStore?: ReviewStore;
+  /** The promo bucket's client (PROMO_URL); without it GET /promo answers 503 PROMO_NOT_CONFIGURED. */
+  promoStore?: BlobStore;
+  /** The read cache's entries (READ_CACHE_URL): required when patterns.dependencyClient.fallback is stale. */
+  keyValueCache?: KeyValueCache;
+  /** The worker pools (composeWorkerPools): a secondary dependency's calls run on its own pool when it has one. */
+  workerPools?: WorkerPools;
+  /** A secondary dependency's failure the stale fallback answered for. */
+  onStaleFallback?: (error: DependencyUnavailable) => void;
 }
 
 /**
@@ -157,5 +172,32 @@ export function composePorts(database: ShopDatabase, patterns: Patterns, target:
     if (!target.queue) throw new Error('patterns.writeBuffer.mode: queue needs the order queue (ORDER_QUEUE_URL), got none');
     orders = ordersWithWriteBuffer(orders, target.queue, { instanceId: target.instanceId, onSend: target.onQueueSend, onFallback: target.onDegradedFailure });
   }
-  return { catalog, orders, health: ports.health };
+  return { catalog, orders, health: ports.health, ...composeSecondaryPorts(patterns, target) };
+}
+
+/**
+ * Article 7's secondary dependencies: each store's client (its timeouts and retries were set from
+ * patterns.dependencyClient where the client was made), its calls on the dependency's own worker
+ * pool when the pools are per-dependency, and outside that, the stale fallback when it is on (so a
+ * call the pool refuses is answered from the cache like one the store failed).
+ */
+export function composeSecondaryPorts(patterns: Patterns, target: PortsTarget): { reviews: ReviewsPort; promo: PromoPort } {
+  let reviews = reviewsFromStore(target.reviewsStore);
+  let promo = promoFromStore(target.promoStore);
+  const reviewsPool = target.workerPools?.forDependency('reviews');
+  const promoPool = target.workerPools?.forDependency('promo');
+  if (reviewsPool) {
+    const inner = reviews;
+    reviews = { reviewsOf: (productId) => onPool('reviews', reviewsPool, () => inner.reviewsOf(productId)) };
+  }
+  if (promoPool) {
+    const inner = promo;
+    promo = { banner: () => onPool('promo', promoPool, () => inner.banner()) };
+  }
+  if (patterns.dependencyClient.fallback === 'stale') {
+    if (!target.keyValueCache) throw new Error('patterns.dependencyClient.fallback: stale needs the read cache (READ_CACHE_URL), got none');
+    const refreshMs = patterns.readCache.mode === 'write-through' ? patterns.readCache.refreshMs : READ_CACHE_DEFAULTS.refreshMs;
+    ({ reviews, promo } = withStaleFallback({ reviews, promo }, { cache: target.keyValueCache, refreshMs, onWrite: target.onCacheWrite, onFallback: target.onStaleFallback }));
+  }
+  return { reviews, promo };
 }

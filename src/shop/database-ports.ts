@@ -7,7 +7,7 @@ import { isConnectionError } from './database/connection-errors.ts';
 import type { EndpointRole } from './database/queryable.ts';
 import type { ShopDatabase } from './database/shop-database.ts';
 import { ORDER_REQUEST, orderRequestStatus, type OrderRequestRow } from './order-request.ts';
-import { DatabaseFailure, type OrderRow, type ProductRow, type ShopPorts } from './ports.ts';
+import { DatabaseFailure, type OrderRow, type ProductRow, type DatabasePorts } from './ports.ts';
 
 /** How the database ports behave, as the patterns say. */
 export interface DatabasePortsOptions {
@@ -36,7 +36,7 @@ const PLACE_ORDER = 'SELECT http_status, body, replayed FROM place_order($1, $2,
 const INTERNAL_KEY_PREFIX = 'chaos-lab-retry:';
 
 /** The catalog, the orders and the health check over `database`. */
-export function databasePorts(database: ShopDatabase, options: DatabasePortsOptions): ShopPorts {
+export function databasePorts(database: ShopDatabase, options: DatabasePortsOptions): DatabasePorts {
   /** Runs a statement; a failure becomes a DatabaseFailure naming the endpoint role and its kind. */
   async function run<R extends QueryResultRow>(role: EndpointRole, statement: QueryConfig): Promise<QueryResult<R>> {
     try {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Bulkhead } from '../resilience/bulkhead.ts';
 import type { CircuitBreaker } from '../resilience/circuit-breaker/index.ts';
 
 const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
@@ -12,6 +13,9 @@ export class ShopMetrics {
   readonly databaseRetries: Counter<'role'>;
   readonly readCacheWrites: Counter<'result'>;
   readonly writeBufferSends: Counter<'result'>;
+  readonly dependencyFailures: Counter<'dependency' | 'configured'>;
+  readonly staleAnswers: Counter<'dependency'>;
+  readonly workersBusy: Counter<'pool'>;
 
   constructor(labels: Record<string, string>) {
     this.registry.setDefaultLabels(labels);
@@ -51,6 +55,47 @@ export class ShopMetrics {
       help: 'Orders sent to the order queue while the database was away (answered 202 when ok, 503 QUEUE_UNAVAILABLE or QUEUE_UNCERTAIN when failed), by result',
       labelNames: ['result'],
       registers: [this.registry],
+    });
+    this.dependencyFailures = new Counter({
+      name: 'chaos_shop_dependency_failures_total',
+      help: "Secondary dependency calls (reviews, promo) answered 503 (configured false: the shop was given no address for it)",
+      labelNames: ['dependency', 'configured'],
+      registers: [this.registry],
+    });
+    this.staleAnswers = new Counter({
+      name: 'chaos_shop_dependency_stale_answers_total',
+      help: 'Secondary dependency calls that failed and were answered from the read cache, marked stale',
+      labelNames: ['dependency'],
+      registers: [this.registry],
+    });
+    this.workersBusy = new Counter({
+      name: 'chaos_shop_worker_pool_refused_total',
+      help: 'Requests refused 503 WORKERS_BUSY because every worker of their pool was busy and its backlog full',
+      labelNames: ['pool'],
+      registers: [this.registry],
+    });
+  }
+
+  /** The worker pools' occupancy, read at each scrape: workers busy and requests waiting, per pool. */
+  observeWorkerPools(pools: readonly Bulkhead[]): void {
+    if (pools.length === 0) return;
+    new Gauge({
+      name: 'chaos_shop_worker_pool_busy',
+      help: 'Workers of the pool serving a request (Article 7: all of them busy on a dead dependency is the cascade)',
+      labelNames: ['pool'],
+      registers: [this.registry],
+      collect() {
+        for (const pool of pools) this.set({ pool: pool.name }, pool.stats().busy);
+      },
+    });
+    new Gauge({
+      name: 'chaos_shop_worker_pool_waiting',
+      help: 'Requests in the pool\'s backlog, waiting for a worker',
+      labelNames: ['pool'],
+      registers: [this.registry],
+      collect() {
+        for (const pool of pools) this.set({ pool: pool.name }, pool.stats().waiting);
+      },
     });
   }
 

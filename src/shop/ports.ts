@@ -1,7 +1,9 @@
 // The shop's domain ports: what the HTTP routes ask for, in the shop's own words. The database
 // implements them (database-ports.ts); patterns wrap them (compose.ts): a circuit breaker
 // around the catalog and the orders, a read cache around the catalog (read-cache-ports.ts), a
-// write buffer around the orders (write-buffer-ports.ts). The next issues add reviews and promo.
+// write buffer around the orders (write-buffer-ports.ts). Article 7's secondary dependencies, the
+// reviews and the promo banner, are ports of their own (secondary-ports.ts), wrapped by a worker
+// pool and the stale fallback (compose.ts).
 import type { EndpointRole } from './database/queryable.ts';
 
 /** A product as the API shows it. */
@@ -41,10 +43,13 @@ export interface OrderOutcome {
   queued?: boolean;
 }
 
-/** A read's answer and where it came from: the database, or the read cache while the database is away (with the entry's age). */
+/**
+ * A read's answer and where it came from: the database (or, for a secondary dependency, its
+ * store), or the read cache while that is away (with the entry's age).
+ */
 export interface Served<T> {
   value: T;
-  source: 'database' | 'cache';
+  source: 'database' | 'store' | 'cache';
   /** How long ago the cache entry was written (source cache only). */
   ageMs?: number;
 }
@@ -74,16 +79,48 @@ export interface Orders {
   orderRequest(key: string): Promise<OrderRequestStatus | undefined>;
 }
 
+/** A product review, as the reviews table holds it and GET /products/:id/reviews shows it. */
+export interface Review {
+  review_id: string;
+  author: string;
+  /** 1 to 5. */
+  rating: number;
+  text: string;
+  created_at: string;
+}
+
+/** The promo banner, as the promo bucket holds it (JSON) and GET /promo shows it. */
+export interface Banner {
+  title: string;
+  text: string;
+  discount_percent?: number;
+}
+
+/** Article 7's reviews (DynamoDB there): a secondary dependency. */
+export interface ReviewsPort {
+  reviewsOf(productId: number): Promise<Served<Review[]>>;
+}
+
+/** Article 7's promo banner (S3 there): a secondary dependency. */
+export interface PromoPort {
+  banner(): Promise<Served<Banner>>;
+}
+
 /** Whether the database answers: /health/deep. */
 export interface DatabaseHealth {
   ping(): Promise<void>;
 }
+
+/** The ports the database implements (database-ports.ts). */
+export type DatabasePorts = Pick<ShopPorts, 'catalog' | 'orders' | 'health'>;
 
 /** Every port the routes use. */
 export interface ShopPorts {
   catalog: Catalog;
   orders: Orders;
   health: DatabaseHealth;
+  reviews: ReviewsPort;
+  promo: PromoPort;
 }
 
 /**

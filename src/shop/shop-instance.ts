@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { PostgresBreakerStore, type CircuitBreaker } from '../resilience/circuit-breaker/index.ts';
 import { PostgresProductCache, type ProductCache } from '../services/cache/index.ts';
+import { PostgresBlobStore } from '../services/promo/index.ts';
 import { ORDER_QUEUE_NAME, PostgresQueue, type MessageQueue } from '../services/queue/index.ts';
+import { PostgresReviewStore } from '../services/reviews/index.ts';
 import { buildShopApp } from './app.ts';
 import { composeCircuitBreaker, composeDatabase, composePorts } from './compose.ts';
 import { resolveShopConfig, type ShopConfig, type ShopOptions } from './config.ts';
@@ -9,6 +11,7 @@ import type { ShopDatabase } from './database/shop-database.ts';
 import { SchemaInitializer } from './initializer.ts';
 import { ShopMetrics } from './metrics.ts';
 import { DatabaseFailure } from './ports.ts';
+import { composeWorkerPools, type WorkerPools } from './worker-pools.ts';
 
 /** A running shop instance. */
 export interface ShopInstance {
@@ -24,6 +27,8 @@ export interface ShopInstance {
   readonly cache: ProductCache | undefined;
   /** The order queue's client, when the patterns ask for the write buffer. */
   readonly queue: MessageQueue | undefined;
+  /** The worker pools (patterns.workerPools; none when off): their stats say how busy the instance is. */
+  readonly workerPools: WorkerPools;
   /** Resolves once the schema is initialised (or initialisation gave up or was stopped). */
   whenInitialised(): Promise<void>;
   /** Stops serving and closes every database connection. */
@@ -79,13 +84,22 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
   // Their timeouts are short: they are the fallback, asked while the database is already away,
   // and a customer waiting seconds on a dead store is served no better than by a 503 at once.
   const serviceTimeouts = { connectTimeoutMs: Math.min(config.connectTimeoutMs, SERVICE_CONNECT_TIMEOUT_MS), statementTimeoutMs: SERVICE_STATEMENT_TIMEOUT_MS };
-  const cache = config.patterns.readCache.mode !== 'off' && config.readCacheStore ? new PostgresProductCache({ connection: { ...config.readCacheStore }, ...serviceTimeouts }) : undefined;
+  // The read cache also holds the secondary dependencies' last good answers when the stale fallback is on.
+  const usesCache = config.patterns.readCache.mode !== 'off' || config.patterns.dependencyClient.fallback === 'stale';
+  const cache = usesCache && config.readCacheStore ? new PostgresProductCache({ connection: { ...config.readCacheStore }, ...serviceTimeouts }) : undefined;
+  // Article 7's secondary dependencies, each through its own client with the pattern's timeouts and retries.
+  const { connectTimeoutMs, readTimeoutMs, retries } = config.patterns.dependencyClient;
+  const client = { connectTimeoutMs, readTimeoutMs, retries };
+  const reviewsStore = config.reviewsStore ? new PostgresReviewStore({ connection: { ...config.reviewsStore }, client }) : undefined;
+  const promoStore = config.promoStore ? new PostgresBlobStore({ connection: { ...config.promoStore }, client }) : undefined;
+  const workerPools = composeWorkerPools(config.patterns.workerPools);
+  metrics.observeWorkerPools(workerPools.all());
   const queue =
     config.patterns.writeBuffer.mode !== 'off' && config.orderQueueStore ? new PostgresQueue({ connection: { ...config.orderQueueStore }, name: ORDER_QUEUE_NAME, ...serviceTimeouts }) : undefined;
   const release = async (): Promise<void> => {
     await database.close();
     await breaker?.close();
-    await Promise.allSettled([store?.close(), cache?.close(), queue?.close()]);
+    await Promise.allSettled([store?.close(), cache?.close(), queue?.close(), reviewsStore?.close(), promoStore?.close()]);
   };
   const ports = composePorts(database, config.patterns, {
     instanceId: config.instanceId,
@@ -98,8 +112,13 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     },
     onCacheWrite: (error) => metrics.readCacheWrites.inc({ result: error === undefined ? 'ok' : 'failed' }),
     onQueueSend: (error) => metrics.writeBufferSends.inc({ result: error === undefined ? 'ok' : 'failed' }),
+    reviewsStore,
+    promoStore,
+    keyValueCache: cache,
+    workerPools,
+    onStaleFallback: (error) => metrics.staleAnswers.inc({ dependency: error.dependency }),
   });
-  const app = buildShopApp({ config, ports, initializer, metrics });
+  const app = buildShopApp({ config, ports, initializer, metrics, workerPools });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -118,6 +137,7 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     breaker,
     cache,
     queue,
+    workerPools,
     whenInitialised: () => initialised,
     async close() {
       initializer.stop();

@@ -1,11 +1,14 @@
 // The lab's services store: a third PostgreSQL server, independent of the shop's cluster, that
 // stands for the managed services of the serverless labs: DynamoDB (the shared circuit breakers'
-// state, the read cache) and SQS (the write buffer's order queue).
+// state, the read cache, Article 7's reviews table), SQS (the write buffer's order queue) and S3
+// (Article 7's promo bucket).
 import pg from 'pg';
 import { PostgresServer, type PostgresConnectionConfig } from '../postgres/index.ts';
 import { ensureBreakerSchema } from '../../resilience/circuit-breaker/index.ts';
 import { ensureQueueSchema, createQueue, ORDER_QUEUE_NAME } from '../../services/queue/index.ts';
 import { ensureCacheSchema } from '../../services/cache/index.ts';
+import { ensureReviewsSchema, seedReviews } from '../../services/reviews/index.ts';
+import { ensureBlobSchema, seedPromo } from '../../services/promo/index.ts';
 
 /** The database the services store's tables live in. */
 export const SERVICES_DATABASE = 'services';
@@ -18,6 +21,8 @@ export interface ServicesStoreOptions {
   dataDir?: string;
   /** How long the server may take to start (default 30 s). */
   startTimeoutMs?: number;
+  /** The superuser's password (default: a fresh random one); a store started again over its `dataDir` needs the first one's. */
+  password?: string;
 }
 
 /** A running services store. */
@@ -29,12 +34,16 @@ export class ServicesStore {
     this.server = server;
   }
 
-  /** Starts the server, creates the database, the breaker, queue and cache tables, and the order queue. */
+  /**
+   * Starts the server, creates the database, the breaker, queue, cache, reviews and blobs tables,
+   * the order queue, and seeds the reviews and the promo banner (idempotent over an existing data directory).
+   */
   static async start(options: ServicesStoreOptions = {}): Promise<ServicesStore> {
     const server = await PostgresServer.start({
       dataDir: options.dataDir,
       onLog: options.onLog,
       startTimeoutMs: options.startTimeoutMs,
+      password: options.password,
       // A small store: a few connections per instance, a handful of instances.
       settings: { max_connections: 100 },
     });
@@ -49,6 +58,10 @@ export class ServicesStore {
         await ensureQueueSchema(client);
         await createQueue(client, ORDER_QUEUE_NAME);
         await ensureCacheSchema(client);
+        await ensureReviewsSchema(client);
+        await seedReviews(client);
+        await ensureBlobSchema(client);
+        await seedPromo(client);
       });
     } catch (error) {
       await server.destroy();
@@ -62,7 +75,10 @@ export class ServicesStore {
     return { host: this.server.host, port: this.server.port };
   }
 
-  /** What a pg Client or Pool (a PostgresBreakerStore, PostgresQueue, PostgresProductCache) needs to reach the store's database. */
+  /**
+   * What a pg Client or Pool (a PostgresBreakerStore, PostgresQueue, PostgresProductCache,
+   * PostgresReviewStore, PostgresBlobStore) needs to reach the store's database.
+   */
   connectionConfig(): PostgresConnectionConfig {
     return this.server.connectionConfig(SERVICES_DATABASE);
   }

@@ -5,6 +5,7 @@ import { StorePool } from '../postgres/index.ts';
 import type { PostgresConnectionConfig } from '../../lab/postgres/index.ts';
 import type { ProductRow } from '../../shop/ports.ts';
 import { CacheError, type CachedValue, type ProductCache } from './product-cache.ts';
+import type { KeyValueCache } from './key-value-cache.ts';
 
 /** Options of PostgresProductCache. */
 export interface PostgresProductCacheOptions {
@@ -47,8 +48,11 @@ const GET: pg.QueryConfig = {
     FROM cache_entries WHERE key = $1`,
 };
 
-/** A ProductCache on PostgreSQL. Failures of the store reject with CacheError CACHE_UNAVAILABLE. */
-export class PostgresProductCache implements ProductCache {
+/**
+ * A ProductCache, and a KeyValueCache for any other entry, on PostgreSQL. Failures of the store
+ * reject with CacheError CACHE_UNAVAILABLE.
+ */
+export class PostgresProductCache implements ProductCache, KeyValueCache {
   readonly #pool: StorePool;
   #closed = false;
 
@@ -78,6 +82,17 @@ export class PostgresProductCache implements ProductCache {
     return this.#get<ProductRow>(productKey(id));
   }
 
+  async put(key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    // undefined, a function: nothing JSON could hold (and the column is NOT NULL).
+    if (json === undefined) throw new TypeError(`cache entry ${key}: the value must be a JSON value, got ${typeof value}`);
+    await this.#query(PUT, [entryKey(key), json]);
+  }
+
+  async get<T>(key: string): Promise<CachedValue<T> | undefined> {
+    return this.#get<T>(entryKey(key));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -100,6 +115,11 @@ export class PostgresProductCache implements ProductCache {
       throw new CacheError('CACHE_UNAVAILABLE', `the product cache is unavailable: ${detail}`, { cause: error });
     }
   }
+}
+
+function entryKey(key: string): string {
+  if (typeof key !== 'string' || key === '') throw new RangeError(`a cache key must be a non-empty string, got ${JSON.stringify(key)}`);
+  return key;
 }
 
 function productKey(id: number): string {
