@@ -21,6 +21,12 @@
  * | CACHE_UNAVAILABLE      | 503    | the database is away and the read cache's store does not answer either |
  * | QUEUE_UNAVAILABLE      | 503    | the database is away and the order could not be queued: "database unavailable and queue failed"; nothing acknowledged |
  * | QUEUE_UNCERTAIN        | 503    | as QUEUE_UNAVAILABLE, but the send got no answer (a timeout): it may have been queued; `outcome: "unknown"` with the idempotency_key and status_url to follow it or resend it |
+ * | REVIEWS_UNAVAILABLE    | 503    | "reviews temporarily unavailable" (Article 7's fast 503): the reviews table did not answer within the dependency client's timeouts, or the reviews pool refused the call; `reason` says which (with the stale fallback: and the read cache had no earlier answer) |
+ * | PROMO_UNAVAILABLE      | 503    | "promo temporarily unavailable", as REVIEWS_UNAVAILABLE for the promo bucket |
+ * | REVIEWS_NOT_CONFIGURED, PROMO_NOT_CONFIGURED | 503 | the shop was given no address for the store (REVIEWS_URL, PROMO_URL) |
+ * | WORKERS_BUSY           | 503    | every worker of the request's pool is busy and its backlog is full (patterns.workerPools) |
+ * | REVIEWS_INVALID        | 502    | the reviews table holds an item that is not a review; the message names the item and the field |
+ * | PROMO_INVALID          | 502    | the promo banner is not JSON, or not a banner; the message says what is wrong |
  * | DB_ERROR               | 500    | the database failed; the message is the driver's, never a stack |
  * | INTERNAL_ERROR         | 500    | anything else |
  *
