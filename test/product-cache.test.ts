@@ -82,6 +82,49 @@ describe('PostgresProductCache', () => {
     assert.equal((await caches[0]!.getProducts())?.value.length, 40);
   });
 
+  it('puts and gets any JSON value by key, with its age, beside the products', async () => {
+    const cache = openCache(await freshCacheDatabase());
+    assert.equal(await cache.get('reviews:3'), undefined);
+    const reviews = [{ review_id: 'r-3-1', rating: 5 }, 'a stored string'];
+    await cache.put('reviews:3', reviews);
+    await cache.put('promo:banner', { title: 'Sale', text: 'Now', discount_percent: 10 });
+    await cache.putProducts(PRODUCTS);
+    const entry = await cache.get<unknown[]>('reviews:3');
+    assert.deepEqual(entry?.value, reviews);
+    assert.ok(entry.ageMs >= 0 && entry.ageMs < 5000, `ageMs ${entry.ageMs}`);
+    assert.ok(Math.abs(Date.parse(entry.cachedAt) - Date.now()) < 5000, `cachedAt ${entry.cachedAt}`);
+    assert.deepEqual((await cache.get('promo:banner'))?.value, { title: 'Sale', text: 'Now', discount_percent: 10 });
+    assert.deepEqual((await cache.get('products'))?.value, PRODUCTS, 'one table: the products are entries too');
+
+    await delay(120); // lets the entry age, as for the products
+    const older = await cache.get('reviews:3');
+    assert.ok(older && older.ageMs >= 100, `ageMs ${older?.ageMs} after 120 ms`);
+    await cache.put('reviews:3', []);
+    const rewritten = await cache.get('reviews:3');
+    assert.deepEqual(rewritten?.value, []);
+    assert.ok(rewritten.ageMs < older.ageMs, 'a rewrite makes the entry young again');
+
+    for (const value of ['text', 42, null, true]) {
+      await cache.put('scalar', value);
+      assert.deepEqual((await cache.get('scalar'))?.value, value);
+    }
+  });
+
+  it('put refuses a value JSON cannot hold and an empty key, naming them', async () => {
+    const cache = openCache(await freshCacheDatabase());
+    await assert.rejects(cache.put('k', undefined), /cache entry k: the value must be a JSON value, got undefined/);
+    await assert.rejects(cache.put('', 1), /a cache key must be a non-empty string, got ""/);
+    await assert.rejects(cache.get(''), RangeError);
+  });
+
+  it('a closed cache refuses get and put with CACHE_CLOSED', async () => {
+    const cache = openCache(await freshCacheDatabase());
+    await cache.close();
+    const closed = (error: unknown): boolean => error instanceof CacheError && error.code === 'CACHE_CLOSED';
+    await assert.rejects(cache.put('k', 1), closed);
+    await assert.rejects(cache.get('k'), closed);
+  });
+
   it('a blackholed store fails a read with CACHE_UNAVAILABLE in bounded time', async () => {
     const connection = await freshCacheDatabase();
     const proxy = new FaultProxy();
@@ -96,6 +139,9 @@ describe('PostgresProductCache', () => {
         const tookMs = performance.now() - started;
         assert.ok(tookMs < 1500, `${which}: the read failed after ${tookMs.toFixed(0)} ms`);
       }
+      const started = performance.now();
+      await within(5000, 'a key-value read', assert.rejects(cache.get('reviews:3'), (error: unknown) => error instanceof CacheError && error.code === 'CACHE_UNAVAILABLE'));
+      assert.ok(performance.now() - started < 1500, 'a key-value read is bounded too');
       await proxy.clearFaults('read-cache');
       assert.deepEqual((await within(5000, 'a read after the cut', cache.getProducts()))?.value, PRODUCTS);
     } finally {
