@@ -52,6 +52,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SHOP_DATABASE, startStandaloneShop, type StandaloneShop } from '../src/lab/standalone-shop.ts';
+import { storeUses } from '../src/lab/store-clients.ts';
 import { SEED_PRODUCTS } from '../src/shop/schema.ts';
 import { machineBusyPercent, measureCpu, withChildren, type CpuSplit } from './cpu-usage.ts';
 import { LoadGenerator } from './load-generator-client.ts';
@@ -138,7 +139,11 @@ interface Target {
 
 /** Starts PostgreSQL and a shop and waits for the schema. */
 async function startShop(variant: Exclude<Variant, 'bare'>): Promise<Target> {
-  const started = await startStandaloneShop({ patterns: variantPatterns(variant), instanceId: `i-bench-${variant}` });
+  const patterns = variantPatterns(variant);
+  // The services store only where the variant's patterns use it, as before Article 7: an idle
+  // third server would add its processes to the measured ones.
+  const usesStore = Object.values(storeUses(patterns)).some(Boolean);
+  const started = await startStandaloneShop({ patterns, instanceId: `i-bench-${variant}`, servicesStore: usesStore });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= started.close());
   await started.shop.whenInitialised();

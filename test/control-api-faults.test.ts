@@ -27,7 +27,7 @@ describe('lab control API, faults', () => {
       { name: 'db-writer', upstream: { host: '127.0.0.1', port } },
       { name: 'db-reader', upstream: { host: '127.0.0.1', port } },
     ]);
-    // The lab's dependencies as Lab.dependencies lists them: a lab without a shared breaker has no services store.
+    // The lab's dependencies as Lab.dependencies lists them for a lab started without the services store (servicesStore: false).
     api = buildControlApi({ faultProxy, dependencies: [{ name: 'db-writer' }, { name: 'db-reader' }] } as unknown as Lab, TOKEN, () => {});
   });
   after(async () => {

@@ -61,7 +61,7 @@ describe('chaos-lab up --patterns graceful', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs the services store behind three listeners, the recovery worker, and shows the queue and the breaker', async () => {
+  it('runs the services store behind five listeners, the recovery worker, and shows the queue and the breaker', async () => {
     const s = await status(dir);
     assert.deepEqual(
       s.dependencies.map((d) => [d.name, d.kind, d.role, d.instanceEnv]),
@@ -71,10 +71,12 @@ describe('chaos-lab up --patterns graceful', () => {
         ['services-store', 'key-value-store', 'breaker-state', 'SERVICES_STORE_URL'],
         ['read-cache', 'key-value-store', 'read-cache', 'READ_CACHE_URL'],
         ['order-queue', 'queue', 'write-buffer', 'ORDER_QUEUE_URL'],
+        ['reviews', 'key-value-store', 'reviews', 'REVIEWS_URL'],
+        ['promo', 'object-store', 'promo', 'PROMO_URL'],
       ],
     );
-    // Three listeners, one store: each path can be cut on its own.
-    assert.equal(new Set(s.dependencies.slice(2).map((d) => d.listen.port)).size, 3);
+    // Five listeners, one store: each path can be cut on its own.
+    assert.equal(new Set(s.dependencies.slice(2).map((d) => d.listen.port)).size, 5);
     assert.ok(s.dependencies.slice(2).every((d) => d.upstream.port === info.endpoints.servicesStore!.port));
     assert.ok(s.recoveryWorker?.running && alive(s.recoveryWorker.pid!), 'the recovery worker runs');
     assert.deepEqual(s.queue?.settings, { visibilityTimeoutMs: 90_000, receiveWaitTimeMs: 20_000, maxReceiveCount: 10 });

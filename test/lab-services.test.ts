@@ -1,18 +1,89 @@
-// The lab start sequence's Article 4 part (src/lab/lab-services.ts) and the lab's own metrics
-// (src/lab/lab-metrics.ts), over a real services store and a real worker process.
+// The lab start sequence's services part (src/lab/lab-services.ts: the cluster and the services
+// store side by side, the fleet and the recovery worker side by side) and the lab's own metrics
+// (src/lab/lab-metrics.ts), over real servers and a real worker process.
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { labMetricsText } from '../src/lab/lab-metrics.ts';
-import { startFleetWithWorker, type CleanupSteps } from '../src/lab/lab-services.ts';
+import { existsSync } from 'node:fs';
+import { PostgresCluster } from '../src/lab/cluster/postgres-cluster.ts';
+import { startDatabases, startFleetWithWorker, type CleanupSteps } from '../src/lab/lab-services.ts';
+import { SHOP_DATABASE } from '../src/lab/standalone-shop.ts';
 import { RecoveryWorkerProcess } from '../src/lab/recovery-worker/worker-process.ts';
 import { ServicesStore } from '../src/lab/services-store/index.ts';
 import { resolvePatterns } from '../src/shop/patterns.ts';
 import { ARTICLE_QUEUE_SETTINGS, ORDER_QUEUE_NAME, PostgresQueue } from '../src/services/queue/index.ts';
 import { within } from './helpers/deadline.ts';
 import { sample } from './helpers/metrics.ts';
+import { waitUntilGone } from './helpers/processes.ts';
 
 const USES = { sharedBreaker: false, readCache: false, writeBuffer: true };
+
+describe('the lab start sequence: the cluster and the services store side by side', () => {
+  it('stops the services store that did start when the cluster fails, and throws the cluster\'s error', async () => {
+    let store: ServicesStore | undefined;
+    const cleanup: CleanupSteps = [];
+    const starting = startDatabases({
+      servicesStore: true,
+      cleanup,
+      progress: () => {},
+      startCluster: () => Promise.reject(new Error('the cluster did not start')),
+      startStore: () => ServicesStore.start().then((started) => (store = started)),
+    });
+    await assert.rejects(within(60_000, 'the start failing', starting), /the cluster did not start/);
+    // Awaited together: the store's start had finished, and it was stopped before the error came.
+    assert.ok(store, 'the store had started');
+    assert.equal(store.server.running, false);
+    assert.equal(existsSync(store.server.dataDir), false, 'its data folder is gone');
+    assert.deepEqual(cleanup, [], 'nothing left for the lab to clean up');
+  });
+
+  it('stops the cluster that did start when the services store fails, and throws the store\'s error', async () => {
+    let pids: number[] = [];
+    const cleanup: CleanupSteps = [];
+    const starting = startDatabases({
+      servicesStore: true,
+      cleanup,
+      progress: () => {},
+      startCluster: async () => {
+        const cluster = await PostgresCluster.start({ databases: [SHOP_DATABASE] });
+        pids = (await cluster.status()).members.map((m) => m.pid!);
+        return cluster;
+      },
+      startStore: () => Promise.reject(new Error('the store did not start')),
+    });
+    try {
+      await assert.rejects(within(60_000, 'the start failing', starting), /the store did not start/);
+      assert.equal(pids.length, 2, 'the writer and the reader had started');
+      assert.deepEqual(await waitUntilGone(pids, 5_000), [], 'both were stopped');
+      assert.deepEqual(cleanup, []);
+    } finally {
+      // Only if the code under test failed to stop them: by PID, never by name.
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+
+  it('starts the cluster alone when the lab runs no store, and registers it for cleanup', async () => {
+    const cleanup: CleanupSteps = [];
+    const steps: string[] = [];
+    const { cluster, servicesStore } = await within(60_000, 'the start', startDatabases({ servicesStore: false, cleanup, progress: (step) => steps.push(step) }));
+    const pids = (await cluster.status()).members.map((m) => m.pid!);
+    try {
+      assert.equal(servicesStore, undefined);
+      assert.deepEqual(steps, ['starting the PostgreSQL writer and reader']);
+      assert.equal(cleanup.length, 1);
+    } finally {
+      for (const step of cleanup.reverse()) await step();
+    }
+    assert.deepEqual(await waitUntilGone(pids, 5_000), [], 'the cleanup step stopped it');
+  });
+});
 
 describe('the lab start sequence with a write buffer', () => {
   let store: ServicesStore;

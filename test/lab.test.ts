@@ -81,14 +81,24 @@ describe('chaos-lab up and the commands against it', () => {
     assert.match(text.stdout, /db-writer {2}database writer/);
     assert.equal(status.info.databaseProxy, true);
     assert.deepEqual(status.info.patterns.retry.delaysMs, [500, 1000, 2000]);
+    // Every lab runs the services store now (Article 7's reviews and promo live there), so its
+    // breaker-state path and the two secondary dependencies are listed, each its own listener.
+    const store = status.info.endpoints.servicesStore!;
+    assert.ok(store, 'the lab runs the services store');
+    assert.deepEqual(status.servicesStore && [status.servicesStore.address, status.servicesStore.running], [store, true]);
     assert.deepEqual(
       status.dependencies.map((d) => [d.name, d.kind, d.role, d.upstream.port, d.instanceEnv]),
       [
         ['db-writer', 'database', 'writer', status.info.endpoints.proxyWriter.port, 'DB_WRITER_URL'],
         ['db-reader', 'database', 'reader', status.info.endpoints.proxyReader.port, 'DB_READER_URL'],
+        ['services-store', 'key-value-store', 'breaker-state', store.port, 'SERVICES_STORE_URL'],
+        ['reviews', 'key-value-store', 'reviews', store.port, 'REVIEWS_URL'],
+        ['promo', 'object-store', 'promo', store.port, 'PROMO_URL'],
       ],
     );
-    // Article 3's resilient shop keeps nothing in a services store: no queue, no shared breaker, no worker.
+    assert.match(text.stdout, /^ {2}reviews {2}key-value-store reviews {2}127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ {2}\(REVIEWS_URL\)$/m);
+    assert.match(text.stdout, /^services store: pid \d+ {2}127\.0\.0\.1:\d+$/m);
+    // Article 3's resilient shop keeps none of Article 4's parts in the store: no queue, no shared breaker, no worker.
     assert.deepEqual([status.queue, status.breaker, status.recoveryWorker], [null, null, null]);
   });
 
@@ -116,7 +126,7 @@ describe('chaos-lab up and the commands against it', () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no instance "i-0000" in the group/);
     const badFault = await chaosLab(dir, 'fault', 'add', 'cache', 'blackhole');
-    assert.match(badFault.stderr, /dependency must be one of db-writer, db-reader, got "cache"/);
+    assert.match(badFault.stderr, /dependency must be one of db-writer, db-reader, services-store, reviews, promo, got "cache"/);
     const noQueue = await chaosLab(dir, 'queue');
     assert.equal(noQueue.code, 1);
     assert.match(noQueue.stderr, /this lab runs no order queue: its patterns have writeBuffer off/);
@@ -127,19 +137,17 @@ describe('chaos-lab up and the commands against it', () => {
 
   it('leaves no process behind when it is killed with SIGKILL', async () => {
     const status = JSON.parse((await chaosLab(dir, 'status', '--json')).stdout) as LabStatus;
-    const pids = [
-      info.faultProxyPid,
-      ...status.instances.map((i) => i.pid!),
-      ...status.database.members.filter((m) => m.pid !== null).map((m) => m.pid!),
-    ];
-    assert.ok(pids.length >= 5, `children: ${pids}`);
+    const servers = [...status.database.members.map((m) => m.pid), status.servicesStore?.pid ?? null].filter((pid) => pid !== null);
+    const pids = [info.faultProxyPid, ...status.instances.map((i) => i.pid!), ...servers];
+    assert.ok(pids.length >= 6, `children: ${pids}`);
     assert.ok(pids.every(alive));
-    // The servers' data folders (-D on their command lines), which the reaper must remove too.
-    const dataFolders = status.database.members.filter((m) => m.pid !== null).map((m) => {
-      const argv = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').split('\0');
+    // The servers' data folders (-D on their command lines), which the reaper must remove too:
+    // the writer's, the reader's and the services store's.
+    const dataFolders = servers.map((pid) => {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return dirname(argv[argv.indexOf('-D') + 1]!);
     });
-    assert.equal(dataFolders.length, 2);
+    assert.equal(dataFolders.length, 3);
     const everything = descendants(up.pid!); // the reaper among them: it exits once its job is done
     up.kill('SIGKILL');
     assert.deepEqual(await waitUntilGone(pids, 10_000), [], 'every child died with the controller');

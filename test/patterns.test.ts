@@ -204,14 +204,14 @@ describe('patterns at the edges: --patterns and SHOP_PATTERNS', () => {
     assert.ok(fromFile.stderr.includes(`--patterns ${file}: patterns.retry.delaysMs[1]: must be >= 0, got -1`), fromFile.stderr);
     const unknown = await exec([CLI, 'shop', '--patterns', 'paranoid']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker, graceful\), JSON text .*, got "paranoid"/);
+    assert.match(unknown.stderr, /--patterns must be a preset \(naive, resilient, resilient-breaker, graceful, coupled, isolated, isolated-stale\), JSON text .*, got "paranoid"/);
     const recovery = await exec([CLI, 'shop', '--patterns', 'resilient-breaker'], { ...process.env, CB_RECOVERY_TIMEOUT: '-5' });
     assert.equal(recovery.code, 2, recovery.stderr);
     assert.match(recovery.stderr, /CB_RECOVERY_TIMEOUT: must be a number of seconds above 0 and at most 3600 \(e\.g\. 30\), got "-5"/);
-    // writeBuffer and readCache are patterns now (Article 4); the ones still reserved are refused by name.
-    const reserved = await exec([CLI, 'up', '--patterns', '{"workerPools":{}}', '--dir', join(dir, 'lab')]);
-    assert.equal(reserved.code, 2);
-    assert.match(reserved.stderr, /patterns\.workerPools: is reserved for Article 7's isolated worker pools/);
+    // Article 7's patterns are checked like the others: the field and the value named.
+    const badPools = await exec([CLI, 'up', '--patterns', '{"workerPools":{"mode":"shared","workers":0}}', '--dir', join(dir, 'lab')]);
+    assert.equal(badPools.code, 2);
+    assert.match(badPools.stderr, /patterns\.workerPools\.workers: must be >= 1, got 0/);
     const badBuffer = await exec([CLI, 'up', '--patterns', '{"writeBuffer":{"mode":"kafka"}}', '--dir', join(dir, 'lab')]);
     assert.equal(badBuffer.code, 2);
     assert.match(badBuffer.stderr, /patterns\.writeBuffer\.mode: must be one of off, queue, got "kafka"/);

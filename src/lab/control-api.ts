@@ -80,7 +80,7 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
       return reply.code(400).send({ error: `a fault has no field ${JSON.stringify(unknown)} (it takes ${FAULT_FIELDS.join(', ')})`, code: 'INVALID_FIELD' });
     }
     const { dependency, ...spec } = body;
-    // The dependencies this lab has: the services store only when it runs one (a shared breaker).
+    // The dependencies this lab has: the services store's only when it runs one (every lab, unless started without it).
     const names = lab.dependencies.map((d) => d.name);
     if (typeof dependency !== 'string' || !names.includes(dependency)) {
       return reply.code(400).send({ error: `dependency must be one of ${names.join(', ')}, got ${JSON.stringify(dependency)}`, code: 'INVALID_DEPENDENCY' });

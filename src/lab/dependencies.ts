@@ -2,9 +2,10 @@
 // The fault proxy gets a listener per entry, chaos targets of type lab:dependency are these
 // entries (tags Kind and Role), the control API accepts faults on these names, `status` lists
 // them, and an instance is told where each is through its environment variable. Adding a
-// dependency (the services store, reviews, promo) is one entry here. The services store has
-// three entries, one per service it stands for (the breaker's table, the read cache, the order
-// queue), each its own listener, so an experiment can cut one without the others.
+// dependency is one entry here. The services store has an entry per service it stands for (the
+// breaker's table, the read cache, the order queue, Article 7's reviews table and promo bucket),
+// each its own listener, so an experiment can cut one without the others (the article's
+// `scope = dynamodb` / `scope = s3`).
 import type { Address } from './fault-proxy/connection.ts';
 
 /** What a dependency's upstream and instance address are computed from: the lab's parts and topology. */
@@ -18,11 +19,11 @@ export interface DependencyContext {
   /** The database the shop's tables live in. */
   database: string;
   /**
-   * The services store (a PostgreSQL server of its own, standing for DynamoDB), when this lab
-   * runs one: only a shared circuit breaker needs it, so a lab without one does not start it.
+   * The services store (a PostgreSQL server of its own, standing for DynamoDB, SQS and S3), when
+   * this lab runs one (every lab does, unless started with servicesStore: false).
    */
   servicesStore?: { endpoint: Address; password: string; database: string };
-  /** The instances' patterns read through a cache in the services store (readCache not off). */
+  /** The instances' patterns use the read cache in the services store (readCache not off, or a stale fallback). */
   readCache?: boolean;
   /** The instances' patterns buffer writes in the services store's order queue (writeBuffer not off). */
   writeBuffer?: boolean;
@@ -33,9 +34,9 @@ export interface LabDependency {
   /** Its name: the fault proxy's listener, the chaos target's resource id, `fault add <name>`. */
   name: string;
   /** What it is (target tag Kind). */
-  kind: 'database' | 'key-value-store' | 'queue';
+  kind: 'database' | 'key-value-store' | 'queue' | 'object-store';
   /** What it does for the shop (target tag Role). */
-  role: 'writer' | 'reader' | 'breaker-state' | 'read-cache' | 'write-buffer';
+  role: 'writer' | 'reader' | 'breaker-state' | 'read-cache' | 'write-buffer' | 'reviews' | 'promo';
   /** Whether this lab has it (default: always). A dependency absent gets no listener, no variable, no status line. */
   present?(context: DependencyContext): boolean;
   /** Where its fault-proxy listener relays to, in this lab's topology. */
@@ -75,7 +76,8 @@ export const DEPENDENCIES: readonly LabDependency[] = [
     instanceEnv: { name: 'SERVICES_STORE_URL', value: storeUrl },
   },
   {
-    // The product cache (DynamoDB in the article), when the patterns read through one.
+    // The read cache (DynamoDB in Article 4), when the patterns read through it or fall back to
+    // its last good reviews and banner (Article 7's stale mode).
     name: 'read-cache',
     kind: 'key-value-store',
     role: 'read-cache',
@@ -93,6 +95,25 @@ export const DEPENDENCIES: readonly LabDependency[] = [
     upstream: (c) => servicesStoreOf(c).endpoint,
     instanceEnv: { name: 'ORDER_QUEUE_URL', value: storeUrl },
   },
+  {
+    // Article 7's reviews table (DynamoDB): a secondary dependency, whatever the patterns, so
+    // that cutting it shows what losing one feature does to the rest of the shop.
+    name: 'reviews',
+    kind: 'key-value-store',
+    role: 'reviews',
+    present: (c) => c.servicesStore !== undefined,
+    upstream: (c) => servicesStoreOf(c).endpoint,
+    instanceEnv: { name: 'REVIEWS_URL', value: storeUrl },
+  },
+  {
+    // Article 7's promo banner (an S3 object): the other secondary dependency, cut on its own.
+    name: 'promo',
+    kind: 'object-store',
+    role: 'promo',
+    present: (c) => c.servicesStore !== undefined,
+    upstream: (c) => servicesStoreOf(c).endpoint,
+    instanceEnv: { name: 'PROMO_URL', value: storeUrl },
+  },
 ];
 
 function storeUrl(listen: Address, context: DependencyContext): string {
@@ -105,7 +126,7 @@ function servicesStoreOf(context: DependencyContext): NonNullable<DependencyCont
   return context.servicesStore;
 }
 
-/** The dependencies this lab has, in registry order (the services store's only when it runs one and the patterns use them). */
+/** The dependencies this lab has, in registry order (the services store's only when it runs one; the cache and the queue only when the patterns use them). */
 export function presentDependencies(context: DependencyContext): LabDependency[] {
   return DEPENDENCIES.filter((d) => d.present?.(context) ?? true);
 }

@@ -1,25 +1,53 @@
-// The lab start sequence's Article 4 part: the services store when the patterns keep something in
-// it, and, beside the fleet, the lab's own clients of the store and the recovery worker. Every
-// part started is registered for cleanup at once, so a failure anywhere later stops it.
+// The lab start sequence's services part: the services store, started beside the cluster, and,
+// beside the fleet, the lab's own clients of the store and the recovery worker. Every part
+// started is registered for cleanup at once, so a failure anywhere later stops it.
 import type { QueueSettings } from '../services/queue/message-queue.ts';
+import { PostgresCluster } from './cluster/postgres-cluster.ts';
 import { RecoveryWorkerProcess, type RecoveryWorkerProcessOptions } from './recovery-worker/worker-process.ts';
 import { ServicesStore } from './services-store/index.ts';
+import { startSideBySide } from './side-by-side.ts';
+import { SHOP_DATABASE } from './standalone-shop.ts';
 import { StoreClients, type StoreUses } from './store-clients.ts';
 
 /** Steps that undo what was started, run in reverse by the caller when the start fails. */
 export type CleanupSteps = Array<() => Promise<void>>;
 
+/** Whether the lab runs the services store: unless started without it, and then still when the patterns keep something in it. */
+export function runsServicesStore(wanted: boolean | undefined, uses: StoreUses): boolean {
+  // Every lab runs it by default: Article 7's reviews and promo live there whatever the patterns.
+  return (wanted ?? true) || uses.sharedBreaker || uses.readCache || uses.writeBuffer;
+}
+
+/** Options of startDatabases. */
+export interface DatabasesOptions {
+  /** Start the services store (runsServicesStore). */
+  servicesStore: boolean;
+  cleanup: CleanupSteps;
+  progress: (step: string) => void;
+  /** Starts the cluster: PostgresCluster.start with the shop's database unless given (a test makes it fail). */
+  startCluster?: () => Promise<PostgresCluster>;
+  /** Starts the store: ServicesStore.start unless given. */
+  startStore?: () => Promise<ServicesStore>;
+}
+
 /**
- * Starts the services store when `wanted` or the patterns use it (a shared breaker, a read cache,
- * a write buffer). Only then: it is a third PostgreSQL server (~0.9 s to start here), and a lab
- * whose patterns keep nothing in it does not pay for it.
+ * Starts the PostgreSQL writer and reader and, beside them, the services store (a third server,
+ * ~0.9 s to start here, that would otherwise add its whole start to every lab's). When one fails,
+ * the other is stopped before the error is thrown; once both are up, both are among the cleanup
+ * steps.
  */
-export async function startServicesStore(wanted: boolean, uses: StoreUses, cleanup: CleanupSteps, progress: (step: string) => void): Promise<ServicesStore | undefined> {
-  if (!wanted && !uses.sharedBreaker && !uses.readCache && !uses.writeBuffer) return undefined;
-  progress('starting the services store');
-  const store = await ServicesStore.start();
-  cleanup.push(() => store.close());
-  return store;
+export async function startDatabases(options: DatabasesOptions): Promise<{ cluster: PostgresCluster; servicesStore: ServicesStore | undefined }> {
+  const { cleanup, progress } = options;
+  progress(options.servicesStore ? 'starting the PostgreSQL writer and reader, and beside them the services store' : 'starting the PostgreSQL writer and reader');
+  const startCluster = options.startCluster ?? (() => PostgresCluster.start({ databases: [SHOP_DATABASE] }));
+  const startStore = options.startStore ?? (() => ServicesStore.start());
+  const [cluster, servicesStore] = await startSideBySide(
+    { started: startCluster(), stop: (c) => c.close() },
+    { started: options.servicesStore ? startStore() : Promise.resolve(undefined), stop: async (s) => s?.close() },
+  );
+  cleanup.push(() => cluster.close());
+  if (servicesStore) cleanup.push(() => servicesStore.close());
+  return { cluster, servicesStore };
 }
 
 /** What startFleetWithWorker started besides the fleet. */

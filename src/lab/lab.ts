@@ -6,7 +6,7 @@ import { ARTICLE_QUEUE_SETTINGS, type DeadLetter, type MessageQueue, type QueueS
 import { SHOP_BREAKER_NAME } from '../shop/compose.ts';
 import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.ts';
 import { initSchema } from '../shop/schema.ts';
-import { PostgresCluster, type ClusterStatus } from './cluster/postgres-cluster.ts';
+import type { ClusterStatus, PostgresCluster } from './cluster/postgres-cluster.ts';
 import { DatabaseProxy, type DatabaseProxyStatus } from './db-proxy/database-proxy.ts';
 import { presentDependencies, wireDependencies, type DependencyContext, type DependencyStatus } from './dependencies.ts';
 import type { Address } from './fault-proxy/connection.ts';
@@ -17,7 +17,7 @@ import { ShopProcessLauncher } from './fleet/instance-process.ts';
 import { LoadBalancer, type TargetStateChange, type TargetStatus } from './fleet/load-balancer.ts';
 import type { EjectionSettings, HealthCheckSettings } from './fleet/target-health.ts';
 import { LabDir } from './lab-dir.ts';
-import { startFleetWithWorker, startServicesStore, type CleanupSteps } from './lab-services.ts';
+import { runsServicesStore, startDatabases, startFleetWithWorker, type CleanupSteps } from './lab-services.ts';
 import type { RecoveryWorkerProcess, RecoveryWorkerStatus } from './recovery-worker/worker-process.ts';
 import { recoveryWorkerEnv, storeUses, type LabQueueStatus, type StoreClients } from './store-clients.ts';
 import { SERVICES_DATABASE, type ServicesStore } from './services-store/index.ts';
@@ -37,9 +37,11 @@ export interface LabOptions {
    */
   databaseProxy?: boolean;
   /**
-   * Run the services store (the shared breakers' state, the read cache, the order queue: it stands
-   * for DynamoDB and SQS) even when no instance's patterns need it. It always runs when the
-   * patterns use a shared breaker, a read cache or a write buffer.
+   * Run the services store (the shared breakers' state, the read cache, the order queue, the
+   * reviews table and the promo bucket: it stands for DynamoDB, SQS and S3), started beside the
+   * cluster (default true). False: a lab without reviews and promo (the shop answers them 503
+   * REVIEWS_NOT_CONFIGURED / PROMO_NOT_CONFIGURED), unless the patterns keep something in the
+   * store (a shared breaker, a read cache, a write buffer, a stale fallback): then it runs anyway.
    */
   servicesStore?: boolean;
   /** The order queue's settings (default Article 4's: 90 s visibility, 20 s long poll, 10 receives); the profiles scale them. */
@@ -97,6 +99,8 @@ export interface LabStatus {
   database: ClusterStatus;
   databaseProxy: DatabaseProxyStatus;
   faultProxies: ProxyStatus[];
+  /** The services store's server (null when the lab runs none). */
+  servicesStore: { address: Address; pid: number | null; running: boolean } | null;
   /** Each dependency of the registry: its tags, its fault-proxy listener and where that leads. */
   dependencies: DependencyStatus[];
   /** The order queue, when the lab runs one (null too when the store does not answer). */
@@ -108,12 +112,12 @@ export interface LabStatus {
 }
 
 /**
- * The whole lab of Articles 1, 3 and 4 on one machine: a PostgreSQL writer and reader, the
- * database proxy, the fault proxy in front of every dependency connection, a group of shop
- * instances across zones, the load balancer; and when the patterns need them, the services
- * store (a third PostgreSQL server: the shared breaker's state, the read cache, the order
- * queue) and the recovery worker that drains the queue. Every part binds 127.0.0.1; every
- * child process dies with the process that started the lab.
+ * The whole lab of Articles 1, 3, 4 and 7 on one machine: a PostgreSQL writer and reader, the
+ * database proxy, the services store (a third PostgreSQL server, started beside them: the shared
+ * breaker's state, the read cache, the order queue, the reviews table, the promo bucket), the
+ * fault proxy in front of every dependency connection, a group of shop instances across zones,
+ * the load balancer; and when the patterns buffer writes, the recovery worker that drains the
+ * queue. Every part binds 127.0.0.1; every child process dies with the process that started the lab.
  *
  * Paths: instances and the worker reach every dependency of the registry (dependencies.ts)
  * through the fault proxy; the database listeners lead to the database proxy, or
@@ -123,7 +127,7 @@ export class Lab {
   readonly cluster: PostgresCluster;
   readonly databaseProxy: DatabaseProxy;
   readonly faultProxy: FaultProxyProcess;
-  /** The services store, when this lab runs one (a shared breaker's state, the read cache, the order queue live there). */
+  /** The services store (a shared breaker's state, the read cache, the order queue, reviews and promo live there), unless the lab was started without it. */
   readonly servicesStore: ServicesStore | undefined;
   /**
    * The lab's own client of the order queue (straight to the store, not through the fault proxy:
@@ -179,14 +183,15 @@ export class Lab {
   }
 
   /**
-   * The dependencies this lab has (the registry's, less the services store when it does not run
-   * one): what a fault or a lab:dependency target can name here.
+   * The dependencies this lab has (the registry's, less the services store's when it runs none,
+   * less the cache and the queue when the patterns do not use them): what a fault or a
+   * lab:dependency target can name here.
    */
   get dependencies(): readonly DependencyStatus[] {
     return this.#dependencies;
   }
 
-  /** Starts every part, in order, and returns once the fleet answers through the load balancer. */
+  /** Starts every part (the cluster and the services store side by side, then the rest in order) and returns once the fleet answers through the load balancer. */
   static async start(options: LabOptions): Promise<Lab> {
     const progress = options.onProgress ?? (() => {});
     const patterns = options.patterns ?? resolvePatterns('resilient');
@@ -197,9 +202,7 @@ export class Lab {
     const labDir = await LabDir.claim(resolve(options.dir));
     const cleanup: CleanupSteps = [() => labDir.release(LAB_FILES)];
     try {
-      progress('starting the PostgreSQL writer and reader');
-      const cluster = await PostgresCluster.start({ databases: [SHOP_DATABASE] });
-      cleanup.push(() => cluster.close());
+      const { cluster, servicesStore } = await startDatabases({ servicesStore: runsServicesStore(options.servicesStore, uses), cleanup, progress });
       const databaseProxy = new DatabaseProxy(cluster);
       await databaseProxy.listen();
       cleanup.push(() => databaseProxy.close());
@@ -209,7 +212,6 @@ export class Lab {
         progress('creating the schema');
         await createSchema(cluster.writerEndpoint, cluster.password);
       }
-      const servicesStore = await startServicesStore(options.servicesStore ?? false, uses, cleanup, progress);
 
       progress('starting the fault proxy');
       const context: DependencyContext = {
@@ -311,6 +313,9 @@ export class Lab {
       databaseProxy: this.databaseProxy.status(),
       // Partial status rather than none when the fault proxy does not answer.
       faultProxies: await this.faultProxy.client.listProxies().catch(() => []),
+      servicesStore: this.servicesStore
+        ? { address: this.servicesStore.endpoint, pid: this.servicesStore.server.pid ?? null, running: this.servicesStore.server.running }
+        : null,
       dependencies: this.#dependencies,
       queue: (await this.queueStatus().catch(() => undefined)) ?? null,
       breaker: await this.breakerState()

@@ -3,6 +3,7 @@ import type { Patterns } from '../shop/patterns.ts';
 import { startShop, type ShopEvents, type ShopInstance } from '../shop/shop-instance.ts';
 import { PostgresServer } from './postgres/postgres-server.ts';
 import { ServicesStore } from './services-store/index.ts';
+import { startSideBySide } from './side-by-side.ts';
 
 /** The database the shop's tables live in. */
 export const SHOP_DATABASE = 'chaos_shop';
@@ -14,12 +15,19 @@ export interface StandaloneShopOptions {
   patterns?: Patterns;
   instanceId?: string;
   events?: ShopEvents;
+  /**
+   * Start the services store beside the database (default true): reviews and promo live there, as
+   * do a shared breaker's state, the read cache and the order queue. False (a test or benchmark
+   * that needs none of them): the shop answers reviews and promo 503 *_NOT_CONFIGURED; patterns
+   * that keep something in the store are then refused by the shop's configuration.
+   */
+  servicesStore?: boolean;
 }
 
 /** A shop instance with its own PostgreSQL server. */
 export interface StandaloneShop {
   readonly postgres: PostgresServer;
-  /** The services store, when the patterns use it: a shared breaker's state, the read cache, the order queue. */
+  /** The services store (reviews, promo, a shared breaker's state, the read cache, the order queue), unless started without it. */
   readonly servicesStore: ServicesStore | undefined;
   readonly shop: ShopInstance;
   /** Stops the shop, then the servers, and removes their data. */
@@ -40,16 +48,17 @@ export async function createDatabase(server: PostgresServer, database: string): 
 }
 
 /**
- * Starts an embedded PostgreSQL server and one shop instance on it: `chaos-lab shop`. With a
- * shared breaker, the read cache or the write buffer it also starts the services store, reached
- * straight (there is no fault proxy here: `chaos-lab up` is where the store can be cut on its
- * own). No recovery worker runs here: orders the write buffer queues stay queued (`chaos-lab up`
- * runs the worker).
+ * Starts an embedded PostgreSQL server and one shop instance on it: `chaos-lab shop`. Beside the
+ * database it starts the services store (seeded reviews and promo banner; a shared breaker's
+ * state, the read cache, the order queue), reached straight: there is no fault proxy here
+ * (`chaos-lab up` is where each path to the store can be cut on its own). No recovery worker runs
+ * here: orders the write buffer queues stay queued (`chaos-lab up` runs the worker).
  */
 export async function startStandaloneShop(options: StandaloneShopOptions = {}): Promise<StandaloneShop> {
-  const patterns = options.patterns;
-  const usesStore = patterns !== undefined && (patterns.circuitBreaker.mode === 'shared' || patterns.readCache.mode !== 'off' || patterns.writeBuffer.mode !== 'off');
-  const [postgres, servicesStore] = await startBoth(PostgresServer.start(), usesStore ? ServicesStore.start() : Promise.resolve(undefined));
+  const [postgres, servicesStore] = await startSideBySide(
+    { started: PostgresServer.start(), stop: (server) => server.destroy() },
+    { started: (options.servicesStore ?? true) ? ServicesStore.start() : Promise.resolve(undefined), stop: async (store) => store?.close() },
+  );
   const destroy = async (): Promise<void> => {
     await Promise.allSettled([postgres.destroy(), servicesStore?.close()]);
   };
@@ -65,6 +74,8 @@ export async function startStandaloneShop(options: StandaloneShopOptions = {}): 
         servicesStore: servicesStore?.connectionConfig(),
         readCacheStore: servicesStore?.connectionConfig(),
         orderQueueStore: servicesStore?.connectionConfig(),
+        reviewsStore: servicesStore?.connectionConfig(),
+        promoStore: servicesStore?.connectionConfig(),
       },
       options.events,
     );
@@ -81,16 +92,4 @@ export async function startStandaloneShop(options: StandaloneShopOptions = {}): 
     await destroy();
     throw error;
   }
-}
-
-/** Both servers, started side by side; when one fails, the other is stopped before the error is thrown. */
-async function startBoth(
-  database: Promise<PostgresServer>,
-  store: Promise<ServicesStore | undefined>,
-): Promise<[PostgresServer, ServicesStore | undefined]> {
-  const [a, b] = await Promise.allSettled([database, store]);
-  if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
-  if (a.status === 'fulfilled') await a.value.destroy();
-  if (b.status === 'fulfilled') await b.value?.close();
-  throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
 }

@@ -13,15 +13,17 @@ import type { ServicesStore } from './services-store/index.ts';
 /** Which parts of the services store the patterns use. */
 export interface StoreUses {
   sharedBreaker: boolean;
+  /** The read cache: read through (readCache not off) or a stale fallback for reviews and promo. */
   readCache: boolean;
   writeBuffer: boolean;
 }
 
-/** Which parts of the services store `patterns` use (none: the lab runs no store). */
+/** Which parts of the services store `patterns` use (reviews and promo are always there: no pattern turns them off). */
 export function storeUses(patterns: Patterns): StoreUses {
   return {
     sharedBreaker: patterns.circuitBreaker.mode === 'shared',
-    readCache: patterns.readCache.mode !== 'off',
+    // The stale fallback answers from the read cache's last good reviews and banner.
+    readCache: patterns.readCache.mode !== 'off' || patterns.dependencyClient.fallback === 'stale',
     writeBuffer: patterns.writeBuffer.mode !== 'off',
   };
 }

@@ -35,6 +35,7 @@ function describeStatus(s: LabStatus): string {
   }
   lines.push(`  writer endpoint -> ${s.database.endpoints.writer.target ?? 'none'}, reader endpoint -> ${s.database.endpoints.reader.target ?? 'none'}`);
   lines.push(`  database proxy: targets ${s.databaseProxy.registered ? 'registered' : 'DEREGISTERED'}`);
+  if (s.servicesStore) lines.push(`services store: ${s.servicesStore.running ? `pid ${s.servicesStore.pid}` : 'stopped'}  127.0.0.1:${s.servicesStore.address.port}`);
   lines.push('', 'dependencies (through the fault proxy):');
   for (const d of s.dependencies) lines.push(`  ${d.name}  ${d.kind} ${d.role}  127.0.0.1:${d.listen.port} -> ${d.upstream.host}:${d.upstream.port}  (${d.instanceEnv})`);
   // Article 4's parts, where the lab runs them (the JSON has null otherwise).

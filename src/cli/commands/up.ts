@@ -55,13 +55,18 @@ export async function upCommand(args: string[]): Promise<void> {
     const ready = await Promise.race([waitUntilServing(lab).then(() => true), stop.stopped.then(() => false)]);
     if (ready) {
       console.log(`[${elapsed()}] ready: the fleet answers through the load balancer`);
-      console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products)`);
+      console.log(`\n  load balancer    ${info.loadBalancerUrl}     (try: curl ${info.loadBalancerUrl}/products, /products/3/reviews, /promo)`);
       for (const instance of lab.group.instances()) console.log(`  instance         ${instance.id}  zone ${instance.zone}  127.0.0.1:${instance.address?.port}`);
       console.log(`  writer endpoint  ${info.endpoints.writer.host}:${info.endpoints.writer.port}   reader endpoint ${info.endpoints.reader.host}:${info.endpoints.reader.port}`);
       console.log(`  database proxy   writer ${info.endpoints.proxyWriter.port}, reader ${info.endpoints.proxyReader.port}${info.databaseProxy ? '' : '   (not in the instances\' path: --no-db-proxy)'}`);
       if (info.endpoints.servicesStore) {
         const paths = lab.dependencies.filter((d) => d.upstream.port === info.endpoints.servicesStore!.port).map((d) => d.name);
         console.log(`  services store   ${info.endpoints.servicesStore.host}:${info.endpoints.servicesStore.port}   (reached through ${paths.join(', ')}; fault add <one of them> … cuts that path)`);
+      }
+      // Article 7's secondary dependencies, each through its own listener: cut one, watch the rest.
+      for (const d of lab.dependencies.filter((dependency) => dependency.role === 'reviews' || dependency.role === 'promo')) {
+        const route = d.role === 'reviews' ? '/products/:id/reviews' : '/promo';
+        console.log(`  ${d.name.padEnd(16)} ${route.padEnd(22)} through 127.0.0.1:${d.listen.port}   (fault add ${d.name} blackhole --duration 60s cuts it)`);
       }
       if (lab.recoveryWorker) console.log(`  recovery worker  pid ${lab.recoveryWorker.pid ?? '-'}   (drains the order queue; chaos-lab queue shows it)`);
       console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
