@@ -171,4 +171,24 @@ function assertWithin(tookMs: number, fromMs: number, what: string): void {
       assert.ok(tookMs < 1500, `ended after ${tookMs.toFixed(0)} ms`);
     });
   });
+
+  describe('close() under a blackhole with the SDK defaults', () => {
+    it('ends a held statement and a held connection start at once, instead of after the 60 s timeouts', async () => {
+      // Regression: pg's Pool.end() waited for the checked-out connection (its statement held by the
+      // blackhole) and for the one still starting up, each up to its 60 s timeout, so a shop closing
+      // during an Article 7 cut hung for a minute.
+      const reviews = new PostgresReviewStore({ connection: viaProxy, client: { connectTimeoutMs: 60_000, readTimeoutMs: 60_000, retries: 4 }, maxConnections: 2 });
+      assert.equal((await within(5000, 'a first call', reviews.reviewsOf(3))).length, 3); // one idle pooled connection
+      await proxy.addFault(PROXY, { type: 'blackhole' });
+      // The first call takes the pooled connection (its statement is held), the second opens a new one (its start-up is held).
+      const calls = [reviews.reviewsOf(3), reviews.reviewsOf(4)].map((call) => call.then(() => assert.fail('the call answered'), (error: unknown) => error));
+      await delay(300);
+      const started = performance.now();
+      await within(5000, 'close under a blackhole', reviews.close());
+      const errors = await within(5000, 'the held calls', Promise.all(calls));
+      const tookMs = performance.now() - started;
+      for (const error of errors) assert.ok(error instanceof DependencyError && error.code === 'DEPENDENCY_CLOSED', String(error));
+      assert.ok(tookMs < 2000, `closed after ${tookMs.toFixed(0)} ms`);
+    });
+  });
 });

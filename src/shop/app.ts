@@ -257,11 +257,10 @@ export function buildShopApp({ config, ports, initializer, metrics, workerPools 
   });
 
   app.setErrorHandler(async (error: FastifyError | ShopError, _request, reply) => {
+    // Left the backlog with its client: an expected event, not an internal error (and nothing to send).
+    if (error instanceof ClientGoneError) return reply.code(499).send({ error: error.message, code: error.code });
     if (error instanceof ShopError) return reply.code(error.statusCode).send(errorBody(error));
-    if (error instanceof WorkersBusyError) {
-      metrics.workersBusy.inc({ pool: error.pool });
-      return reply.code(503).send({ error: error.message, code: error.code, pool: error.pool });
-    }
+    if (error instanceof WorkersBusyError) return reply.code(503).send({ error: error.message, code: error.code, pool: error.pool });
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ error: error.message, code: error.code ?? 'BAD_REQUEST' });
@@ -289,11 +288,20 @@ function withSource<T extends Record<string, unknown>>(body: T, served: Served<u
   return { ...body, source: served.source };
 }
 
+/** A request whose client closed its connection while it waited for a worker: it never ran, and nobody is there to answer. */
+class ClientGoneError extends Error {
+  readonly code = 'CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection while the request waited for a worker');
+    this.name = 'ClientGoneError';
+  }
+}
+
 /** Aborts when the request's connection closes before its answer was sent: its client is gone. */
 function abandonSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection while the request waited for a worker'));
+    if (!reply.raw.writableFinished) controller.abort(new ClientGoneError());
   });
   return controller.signal;
 }

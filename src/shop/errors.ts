@@ -11,6 +11,7 @@
  * | INVALID_KEY            | 400    | the key of GET /orders/requests/:key is not an Idempotency-Key (also one past the router's 1024 characters) |
  * | INVALID_URL            | 400    | the path is not valid percent-encoding (or a segment is too long for the router) |
  * | PRODUCT_NOT_FOUND      | 404    | no product with that id |
+ * | PROMO_NOT_FOUND        | 404    | the promo bucket holds no banner (an answer, not an outage: never served stale) |
  * | ORDER_NOT_FOUND        | 404    | no order with that id |
  * | ORDER_REQUEST_NOT_FOUND | 404   | neither the database nor the order queue knows that key |
  * | ROUTE_NOT_FOUND        | 404    | no such route |

@@ -15,7 +15,6 @@ export class ShopMetrics {
   readonly writeBufferSends: Counter<'result'>;
   readonly dependencyFailures: Counter<'dependency' | 'configured'>;
   readonly staleAnswers: Counter<'dependency'>;
-  readonly workersBusy: Counter<'pool'>;
 
   constructor(labels: Record<string, string>) {
     this.registry.setDefaultLabels(labels);
@@ -68,12 +67,6 @@ export class ShopMetrics {
       labelNames: ['dependency'],
       registers: [this.registry],
     });
-    this.workersBusy = new Counter({
-      name: 'chaos_shop_worker_pool_refused_total',
-      help: 'Requests refused 503 WORKERS_BUSY because every worker of their pool was busy and its backlog full',
-      labelNames: ['pool'],
-      registers: [this.registry],
-    });
   }
 
   /** The worker pools' occupancy, read at each scrape: workers busy and requests waiting, per pool. */
@@ -86,6 +79,16 @@ export class ShopMetrics {
       registers: [this.registry],
       collect() {
         for (const pool of pools) this.set({ pool: pool.name }, pool.stats().busy);
+      },
+    });
+    new Counter({
+      name: 'chaos_shop_worker_pool_refused_total',
+      help: 'Calls refused because every worker of the pool was busy and its backlog full (503 WORKERS_BUSY for the main pool; a dependency pool\'s refusal is its fast 503, or a stale answer)',
+      labelNames: ['pool'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pool of pools) this.inc({ pool: pool.name }, pool.stats().refused);
       },
     });
     new Gauge({

@@ -7,6 +7,7 @@ import { DependencyError } from '../services/dependency-client.ts';
 import { PROMO_BANNER_KEY, PROMO_BUCKET, type BlobStore } from '../services/promo/index.ts';
 import type { ReviewStore } from '../services/reviews/index.ts';
 import { WorkersBusyError, type Bulkhead } from '../resilience/bulkhead.ts';
+import { ShopError } from './errors.ts';
 import type { PromoPort, ReviewsPort, Served } from './ports.ts';
 import { parseBanner, parseReviews } from './secondary-data.ts';
 
@@ -15,7 +16,8 @@ export type SecondaryDependency = 'reviews' | 'promo';
 
 /**
  * A secondary dependency did not answer: its client failed or timed out, its worker pool refused
- * the call, or this shop was given no address for it (configured false). `reason` says which.
+ * the call (its worker pool was full), or this shop was given no address for it (configured false).
+ * `reason` says which.
  */
 export class DependencyUnavailable extends Error {
   readonly dependency: SecondaryDependency;
@@ -47,7 +49,8 @@ export function promoFromStore(store: BlobStore | undefined): PromoPort {
     banner: async () => {
       if (!store) throw notConfigured('promo', 'PROMO_URL');
       const blob = await call('promo', () => store.get(PROMO_BUCKET, PROMO_BANNER_KEY));
-      if (!blob) throw new DependencyUnavailable('promo', `the promo bucket has no ${PROMO_BANNER_KEY}`);
+      // The store answered: there is no banner. Not an outage, so never answered from the stale cache.
+      if (!blob) throw new ShopError(404, 'PROMO_NOT_FOUND', `no promo banner: the promo bucket holds no ${PROMO_BANNER_KEY}`);
       return { value: parseBanner(blob.body), source: 'store' };
     },
   };

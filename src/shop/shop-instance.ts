@@ -126,6 +126,7 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     throw error;
   }
   const initialised = initializer.start();
+  let closed: Promise<void> | undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
@@ -139,10 +140,19 @@ export async function startShop(options: ShopOptions, events: ShopEvents = {}): 
     queue,
     workerPools,
     whenInitialised: () => initialised,
-    async close() {
-      initializer.stop();
-      await app.close();
-      await release();
+    // Once: a second close (a test's cleanup after the test closed it) waits for the first.
+    close() {
+      closed ??= (async () => {
+        initializer.stop();
+        const closing = app.close();
+        // A request waiting on a blackholed secondary dependency would hold the close for the
+        // client's timeouts (the SDK's: a minute, and retries): its client is closed first, so the
+        // call fails at once and the request is answered.
+        await Promise.allSettled([reviewsStore?.close(), promoStore?.close()]);
+        await closing;
+        await release();
+      })();
+      return closed;
     },
   };
 }

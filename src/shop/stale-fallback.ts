@@ -35,7 +35,10 @@ export function withStaleFallback(ports: { reviews: ReviewsPort; promo: PromoPor
   const served = async <T>(dependency: SecondaryDependency, key: string, check: (value: unknown) => T, call: () => Promise<Served<T>>): Promise<Served<T>> => {
     try {
       const answer = await call();
-      writeThrough.offer(key, answer.value);
+      // Only answers worth keeping: an empty review list is also what any unknown product id gets,
+      // and caching those would let a walk over ids grow this instance's memory and the cache
+      // table without bound (the product reads likewise cache only what was found).
+      if (!(Array.isArray(answer.value) && answer.value.length === 0)) writeThrough.offer(key, answer.value);
       return answer;
     } catch (error) {
       // A shop with no store has nothing to have cached; a value the store holds that is not what

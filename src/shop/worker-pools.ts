@@ -37,7 +37,7 @@ export function composeWorkerPools(pattern: WorkerPoolsPattern): WorkerPools {
   const own = { workers: pattern.dependencyWorkers, backlog: pattern.dependencyBacklog };
   const dependencyPools: Record<SecondaryDependency, Bulkhead> = { reviews: new Bulkhead('reviews', own), promo: new Bulkhead('promo', own) };
   return {
-    forRoute: (route) => (route in DEPENDENCY_ROUTES || UNPOOLED_ROUTES.has(route) ? undefined : main),
+    forRoute: (route) => (Object.hasOwn(DEPENDENCY_ROUTES, route) || UNPOOLED_ROUTES.has(route) ? undefined : main),
     forDependency: (dependency) => dependencyPools[dependency],
     all: () => [main, dependencyPools.reviews, dependencyPools.promo],
   };

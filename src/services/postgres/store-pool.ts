@@ -32,6 +32,15 @@ export class StoreTimeoutError extends Error {
   }
 }
 
+/** end() was called: a statement still waiting for a connection or an answer is given up. */
+export class StoreClosedError extends Error {
+  readonly code = 'STORE_CLOSED';
+  constructor() {
+    super('the connection pool to the services store is closed');
+    this.name = 'StoreClosedError';
+  }
+}
+
 /** Connection settings shared by the pool and a dedicated client (the queue's LISTEN client). */
 export function storeClientConfig(options: StorePoolOptions): pg.ClientConfig {
   return {
@@ -49,6 +58,8 @@ export function storeClientConfig(options: StorePoolOptions): pg.ClientConfig {
 export class StorePool {
   readonly #pool: pg.Pool;
   readonly #statementTimeoutMs: number;
+  // Aborted by end(): every statement still under way gives up at once (see end()).
+  readonly #ending = new AbortController();
 
   constructor(options: StorePoolOptions) {
     this.#statementTimeoutMs = options.statementTimeoutMs;
@@ -70,12 +81,23 @@ export class StorePool {
 
   /** One statement, bounded; a connection whose statement timed out or failed mid-way is destroyed. */
   async query<R extends pg.QueryResultRow>(query: pg.QueryConfig, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const ended = this.#endedPromise();
     // pool.connect is bounded by connectionTimeoutMillis, also while waiting for a free connection.
-    const client = await this.#pool.connect();
+    const connecting = this.#pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await Promise.race([connecting, ended.promise]);
+    } catch (error) {
+      // Ended while connecting: a connection that still arrives goes straight back.
+      connecting.then((late) => late.release(true), () => {});
+      ended.dispose();
+      throw error;
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
         client.query<R>({ ...query, values }),
+        ended.promise,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new StoreTimeoutError(this.#statementTimeoutMs)), this.#statementTimeoutMs);
         }),
@@ -87,11 +109,37 @@ export class StorePool {
       throw error;
     } finally {
       clearTimeout(timer);
+      ended.dispose();
     }
   }
 
-  /** Closes every connection. */
+  /**
+   * Closes every connection, without waiting for a statement under way: a blackholed store holds
+   * a statement (or a connection's start-up) for as long as its timeout, which for Article 7's
+   * SDK defaults is a minute. Such statements reject with StoreClosedError, and their sockets are
+   * destroyed, since a polite Terminate would wait behind the held bytes too.
+   */
   async end(): Promise<void> {
+    if (!this.#ending.signal.aborted) {
+      this.#ending.abort(new StoreClosedError());
+      // pg-pool keeps every client it made, connecting or checked out, in _clients (not public API):
+      // read defensively, so a pg-pool without it only loses the fast close.
+      const clients = (this.#pool as unknown as { _clients?: unknown[] })._clients ?? [];
+      for (const client of clients) (client as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
     await this.#pool.end();
+  }
+
+  /** A promise that rejects when end() is called, and a way to stop listening for it. */
+  #endedPromise(): { promise: Promise<never>; dispose: () => void } {
+    const signal = this.#ending.signal;
+    let onAbort = (): void => {};
+    const promise = new Promise<never>((_, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    promise.catch(() => {}); // raced, never awaited alone
+    return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
   }
 }
