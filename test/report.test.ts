@@ -119,6 +119,47 @@ describe('the HTML report', () => {
     assert.ok(html.includes('<code>lab:instance:stop</code>'));
   });
 
+  it("shows Article 7's endpoint probe: each phase's answers per endpoint, the mode's goal, and a chart per endpoint", () => {
+    const counts = (ok: number, fail: number, p99: number): NonNullable<Journal['endpoints']>['totals'][string] => ({
+      ok,
+      stale: 0,
+      fail,
+      failByStatus: fail ? { 503: fail } : {},
+      latency: { count: ok + fail, p50: 5, p99, max: p99 },
+    });
+    const withEndpoints: Journal = {
+      ...journal,
+      endpoints: {
+        everyMs: 50,
+        timeoutMs: 5000,
+        endpoints: { products: '/products', reviews: '/products/3/reviews' },
+        notSent: { products: 0, reviews: 3 },
+        maxInFlightPerEndpoint: 200,
+        peakInFlight: { products: 2, reviews: 40 },
+        totals: { products: counts(40, 0, 9), reviews: counts(20, 20, 2010) },
+        phases: [
+          { name: 'baseline', actionId: null, targets: [], cut: [], startMs: 0, durationMs: 1000, endpoints: { products: counts(20, 0, 9), reviews: counts(20, 0, 9) } },
+          { name: 'cut-reviews', actionId: 'lab:network:disrupt', targets: ['reviews'], cut: ['reviews'], startMs: 1000, durationMs: 1000, endpoints: { products: counts(20, 0, 9), reviews: counts(0, 20, 2010) } },
+        ],
+        series: [
+          { second: 0, endpoints: { products: { ok: 20, stale: 0, fail: 0 }, reviews: { ok: 20, stale: 0, fail: 0 } } },
+          { second: 1, endpoints: { products: { ok: 20, stale: 0, fail: 0 }, reviews: { ok: 0, stale: 0, fail: 20 } } },
+        ],
+      },
+    };
+    const html = renderReport([withEndpoints]);
+    assert.match(html, /<h4>Endpoints<\/h4>/);
+    assert.match(html, /<tr><td>cut-reviews \(cuts reviews\)<\/td><td>\+1\.0 s, 1\.0 s<\/td><td>products<\/td><td>20<\/td><td>0<\/td><td>0<\/td>/);
+    assert.match(html, /<tr><td><\/td><td><\/td><td>reviews<\/td><td>0<\/td><td>0<\/td><td><strong>20<\/strong><\/td><td><code>\{&#34;503&#34;:20\}<\/code><\/td>/);
+    assert.match(html, /Goal \(contained\): <strong>met<\/strong>/, 'the pre-issue-11 patterns of this journal: neither shared nor stale');
+    assert.match(html, /Not sent by the probe .*reviews 3/);
+    const charts = timelineOf(withEndpoints).charts.filter((c) => c.title.endsWith('answers per second'));
+    assert.deepEqual(charts.map((c) => c.title), ['products (/products): answers per second', 'reviews (/products/3/reviews): answers per second']);
+    assert.deepEqual(charts[1]!.x, [0, 1]);
+    assert.deepEqual(charts[1]!.series.map((l) => [l.label, l.values]), [['reviews OK (200)', [20, 0]], ['reviews failed', [0, 20]]], 'the stale line, zero throughout, left out');
+    assert.deepEqual(charts[0]!.series.map((l) => l.label), ['products OK (200)']);
+  });
+
   it('links only to files beside it', () => {
     assert.match(renderReport([journal], { links: [{ label: 'db-failover', href: 'db-failover.html' }] }), /<a href="db-failover.html">db-failover<\/a>/);
     for (const href of ['https://example.com/x.html', '//example.com/x.html', 'javascript:alert(1)']) {

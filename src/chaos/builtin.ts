@@ -3,8 +3,8 @@ import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTemplate, type ExperimentTemplate } from './template.ts';
 
-/** Built-in experiments, in the order the suite runs them (the articles' order: 1, 3, 4's outage and its initialisation lesson; then the circuit-breaker lab). */
-export const BUILTIN_EXPERIMENTS = ['instance-stop', 'db-failover', 'db-outage', 'init-race', 'breaker-lab'] as const;
+/** Built-in experiments, in the order the suite runs them (the articles' order: 1, 3, 4's outage and its initialisation lesson, 7; then the circuit-breaker lab). */
+export const BUILTIN_EXPERIMENTS = ['instance-stop', 'db-failover', 'db-outage', 'init-race', 'dependency-outage', 'breaker-lab'] as const;
 
 /** Where a built-in template lives. */
 export function builtinPath(name: string): string {

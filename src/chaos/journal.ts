@@ -6,7 +6,7 @@ import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts'
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
 import type { GeneratorStats, TrafficSecond } from '../traffic/traffic-generator.ts';
 import type { Effect } from './actions.ts';
-import type { RunPlan } from './plan.ts';
+import type { PlannedEndpointProbe, RunPlan } from './plan.ts';
 import type { ExperimentTemplate } from './template.ts';
 
 /** The lifecycle of a run (FIS's states, without cancelled). */
@@ -96,6 +96,59 @@ export interface LatencySummary {
   p50: number;
   p99: number;
   max: number;
+}
+
+/** One endpoint's answers in one phase (or the whole run): 200s (stale ones among them), failures by status (0: timeout), latency of every answer. */
+export interface EndpointCounts {
+  ok: number;
+  /** Of the ok answers, those marked "stale": true (the cache's last good answer). */
+  stale: number;
+  fail: number;
+  failByStatus: Record<string, number>;
+  /** Of every request answered or timed out (null: none sent). */
+  latency: LatencySummary | null;
+}
+
+/** A stretch of the running phase: the baseline, a fault (named after its action), or the time after one. */
+export interface EndpointPhase {
+  /** baseline, the fault action's name, or "after <action>" when the run went on after its undo. */
+  name: string;
+  /** The fault's action id; null for the baseline and the time after a fault. */
+  actionId: string | null;
+  /** The fault's resolved targets (dependencies); [] outside faults. */
+  targets: string[];
+  /** The endpoints named after one of those targets: the ones the fault cuts. */
+  cut: string[];
+  /** From the start of the running phase. */
+  startMs: number;
+  durationMs: number;
+  /** Requests sent during the phase, by endpoint. */
+  endpoints: Record<string, EndpointCounts>;
+}
+
+/** One second of the endpoint probe (from the start of the running phase), by endpoint. */
+export interface EndpointSecond {
+  second: number;
+  endpoints: Record<string, { ok: number; stale: number; fail: number }>;
+}
+
+/**
+ * Article 7's observations (runs with an endpoint probe), computed once at the end from the
+ * probe's results and the runner's record of its actions.
+ */
+export interface EndpointsRecord {
+  everyMs: number;
+  timeoutMs: number;
+  /** Endpoint name → path, as probed. */
+  endpoints: Record<string, string>;
+  /** Per endpoint: due but not sent (the in-flight cap, or a tick skipped when the probe fell behind). Not failures of the system. */
+  notSent: Record<string, number>;
+  maxInFlightPerEndpoint: number;
+  peakInFlight: Record<string, number>;
+  /** The whole run, by endpoint. */
+  totals: Record<string, EndpointCounts>;
+  phases: EndpointPhase[];
+  series: EndpointSecond[];
 }
 
 /** The circuit-breaker lab's observations (lab.kind breaker-lab), computed once from the lab's records at the end of the run. */
@@ -198,7 +251,7 @@ export interface Journal {
   /** The random seed target selection used: the same seed over the same lab picks the same targets. */
   seed: number;
   template: ExperimentTemplate;
-  plan: Pick<RunPlan, 'durationMs' | 'lab' | 'traffic' | 'probe'>;
+  plan: Pick<RunPlan, 'durationMs' | 'lab' | 'traffic' | 'probe'> & { endpointProbe?: PlannedEndpointProbe };
   targets: Record<string, string[]>;
   states: Array<{ state: RunState; at: string }>;
   actions: ActionRecord[];
@@ -232,5 +285,7 @@ export interface Journal {
   degradation?: DegradationRecord;
   /** The circuit-breaker lab's observations (breaker-lab runs only). */
   breakerLab?: BreakerLabRecord;
+  /** Article 7's endpoint probe: answers per endpoint and phase (runs with an endpoint probe only). */
+  endpoints?: EndpointsRecord;
   postProbe: { deepHealth: { status: number; body: unknown }; productsStatus: number } | null;
 }

@@ -1,5 +1,6 @@
 // Who watches a run, and how they are called: never in a way that can break it.
 import type { TrafficTotals } from '../traffic/traffic-generator.ts';
+import type { EndpointTotals } from '../traffic/endpoint-probe.ts';
 import type { ProbeResult } from '../traffic/probe.ts';
 import type { ActionRecord, RunState, StopConditionRecord } from './journal.ts';
 
@@ -11,6 +12,8 @@ export interface RunObserver {
   /** The traffic's totals so far (the articles' STATUS lines). */
   status?: (totals: TrafficTotals, elapsedMs: number) => void;
   probe?: (result: ProbeResult) => void;
+  /** The endpoint probe's totals so far, per endpoint (Article 7). */
+  endpoints?: (totals: EndpointTotals, elapsedMs: number) => void;
   action?: (record: ActionRecord) => void;
   stopCondition?: (record: StopConditionRecord) => void;
 }

@@ -53,6 +53,14 @@ export interface PlannedStopCondition extends Omit<StopConditionSpec, 'for' | 'w
   windowMs: number;
 }
 
+/** Article 7's probe, planned: every endpoint every `everyMs`, open loop, each request bounded by `timeoutMs`. */
+export interface PlannedEndpointProbe {
+  everyMs: number;
+  timeoutMs: number;
+  /** Endpoint name → path, in the template's order. */
+  endpoints: Record<string, string>;
+}
+
 /** Everything a run needs, in milliseconds and requests per second. */
 export interface RunPlan {
   experiment: string;
@@ -63,6 +71,8 @@ export interface RunPlan {
   lab: PlannedLab;
   traffic: { readsPerSecond: number; writesPerSecond: number; productId: number; quantity: number; timeoutMs: number } | undefined;
   probe: { everyMs: number; path: string; timeoutMs: number } | undefined;
+  /** Article 7's endpoint probe: its cadence scaled by the profile, its client timeout not. */
+  endpointProbe: PlannedEndpointProbe | undefined;
   actions: PlannedAction[];
   stopConditions: PlannedStopCondition[];
   hypothesis: { title: string; checkBefore?: boolean; probes: HypothesisProbeSpec[] } | undefined;
@@ -160,6 +170,14 @@ export function planRun(experiment: string, template: ExperimentTemplate, mode: 
     durationMs: scale(template.duration),
     probe: template.probe
       ? { everyMs: scale(template.probe.every ?? '2s'), path: template.probe.path ?? '/products', timeoutMs: parseDurationMs(template.probe.timeout ?? '5s') }
+      : undefined,
+    endpointProbe: template.endpointProbe
+      ? {
+          everyMs: scale(template.endpointProbe.every ?? '1s'),
+          // A client timeout is the customer's patience: never scaled (profiles.ts).
+          timeoutMs: parseDurationMs(template.endpointProbe.timeout ?? '5s'),
+          endpoints: { ...template.endpointProbe.endpoints },
+        }
       : undefined,
     actions: Object.entries(template.actions).map(([name, action]) => ({
       name,

@@ -4,6 +4,9 @@ import type { TrafficTotals } from '../traffic/traffic-generator.ts';
 import { formatMs } from './duration.ts';
 import type { AuditResult } from '../audit/order-audit.ts';
 import type { BreakerLabRecord, DegradationRecord, Journal, LatencySummary } from './journal.ts';
+import { checkEndpointGoal, endpointRows, endpointsLines, formatGoal } from './endpoints-report.ts';
+
+export { checkEndpointGoal, formatEndpointsLine, formatPhaseLine } from './endpoints-report.ts';
 
 const clock = (at: number | string): string => new Date(at).toISOString().slice(11, 19);
 
@@ -165,7 +168,9 @@ function orderCaveats(journal: Journal): string[] {
 
 function verdict(journal: Journal): string {
   if (journal.status !== 'completed') return `${journal.status}: ${journal.stopReason?.detail ?? ''}`.trim();
-  const caveats = orderCaveats(journal);
+  const goal = checkEndpointGoal(journal);
+  // A missed goal is said in the verdict too: the steady state after the run does not show a cascade that came and went.
+  const caveats = [...orderCaveats(journal), ...(goal && !goal.met ? [`the goal (${goal.goal}) was MISSED`] : [])];
   const but = caveats.length ? `, but ${caveats.join(', ')}` : '';
   if (!journal.steadyState.after) return `completed${but}`;
   return `${journal.deviated ? 'deviated: the steady state did not hold' : 'the steady state held'}${but}`;
@@ -189,6 +194,7 @@ export function formatResults(journal: Journal): string {
     const window = journal.probe.detectionWindow;
     lines.push(`Probes: ${journal.probe.total}, failed ${formatFailures(journal.probe.failures, journal.probe.failByStatus)}; detection window ${window ? `${formatMs(window.ms)} (${clock(window.firstFailureAt)} to ${clock(window.lastFailureAt)})` : 'none'}`);
   }
+  if (journal.endpoints) lines.push(...endpointsLines(journal.endpoints));
   for (const action of journal.actions.filter((a) => a.actionId !== 'lab:wait')) {
     const effect = action.effect ? ` ${JSON.stringify(action.effect)}` : '';
     lines.push(`Action ${action.name} (${action.actionId}): ${action.state}${action.offsetMs !== undefined ? ` at +${formatMs(action.offsetMs)}` : ''}${effect}${action.error ? ` — ${action.error}` : ''}`);
@@ -215,6 +221,8 @@ export function formatResults(journal: Journal): string {
   } else if (journal.auditError) {
     lines.push(`Audit: could not run: ${journal.auditError}`);
   }
+  const goal = checkEndpointGoal(journal);
+  if (goal) lines.push(formatGoal(goal));
   lines.push(`Verdict: ${verdict(journal)}`);
   return lines.join('\n');
 }
@@ -299,6 +307,8 @@ function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => 
     rows.push(['Probe failures', (j) => (j.probe ? `${formatFailures(j.probe.failures, j.probe.failByStatus)} of ${j.probe.total}` : '-')]);
     rows.push(['Detection window', (j) => (j.probe?.detectionWindow ? formatMs(j.probe.detectionWindow.ms) : 'none')]);
   }
+  // Article 7: each phase's answers per endpoint, and each mode's goal.
+  if (any((j) => j.endpoints !== undefined)) rows.push(...endpointRows(journals));
   if (any((j) => j.degradation !== undefined)) {
     // Article 4's table: where reads came from, what writes were told, what recovery left.
     rows.push(['Reads: DB / CACHE / FAIL', (j) => { const r = readsBySource(j); return r ? `${r.database} / ${r.cache} / ${r.fail}` : '-'; }]);
@@ -327,8 +337,14 @@ function shopRows(journals: readonly Journal[]): Array<[string, (j: Journal) => 
   return rows;
 }
 
+/** "BEFORE" or "AFTER" when the mode's description starts with it (the templates' convention). */
+const labelOf = (journal: Journal): string | undefined => /^(BEFORE|AFTER):/.exec(journal.modeDescription ?? '')?.[1];
+
 function renderTable(journals: readonly Journal[], rows: Array<[string, (j: Journal) => string]>): string {
-  const titles = journals.map((j, i) => columnTitle(j.mode, i, journals.length));
+  // Where the modes say which is which, they are believed: a third mode (dependency-outage's
+  // isolated-stale, beyond the article) is neither, whatever its position.
+  const labelled = journals.some((j) => labelOf(j) !== undefined);
+  const titles = journals.map((j, i) => (labelled ? (labelOf(j) ? `${labelOf(j)} (${j.mode})` : j.mode) : columnTitle(j.mode, i, journals.length)));
   const header = ['', ...titles];
   const body = rows.map(([label, cell]) => [label, ...journals.map(cell)]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderLedger } from '../audit/ledger.ts';
 import { processGuard } from '../lab/process/process-guard.ts';
+import { runEndpointProbe, type EndpointProbeRun } from '../traffic/endpoint-probe.ts';
 import { runProbe } from '../traffic/probe.ts';
 import { runTraffic } from '../traffic/traffic-generator.ts';
 import { ACTIONS, PartialActionError, ROLLBACKS } from './actions.ts';
+import { endpointsRecord } from './endpoints.ts';
 import type { ActionRecord, Journal, RunState } from './journal.ts';
 import { labDriverFor, type LabSession } from './lab-driver.ts';
 import { checkHypothesis, probeRecord, trafficRecord, type Timeline } from './observations.ts';
@@ -65,7 +67,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     durationMs: 0,
     seed,
     template: options.template,
-    plan: { durationMs: plan.durationMs, lab: plan.lab, traffic: plan.traffic, probe: plan.probe },
+    plan: { durationMs: plan.durationMs, lab: plan.lab, traffic: plan.traffic, probe: plan.probe, ...(plan.endpointProbe ? { endpointProbe: plan.endpointProbe } : {}) },
     targets: {},
     states: [],
     actions: plan.actions.map((a) => ({
@@ -176,7 +178,7 @@ function throwIfStopped(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof RunEnd ? signal.reason : new RunEnd('interrupted', 'interrupted');
 }
 
-/** The running phase: traffic, probe and actions side by side, under the stop conditions. */
+/** The running phase: traffic, probes and actions side by side, under the stop conditions. */
 async function runMethod(
   plan: RunPlan,
   lab: LabSession,
@@ -199,6 +201,9 @@ async function runMethod(
   const actions = runActions(plan, lab, journal, timeline, actionsDone.signal, observer, (record) =>
     stop.abort(new RunEnd('action-failed', `action ${record.name} (${record.actionId}) failed: ${record.error}`)),
   );
+  // The STATUS lines' cadence: every 10 s of the article's time, at least every second.
+  const statusEveryMs = Math.max(1000, Math.round(10_000 * plan.profile.timeScale));
+  let endpointRun: EndpointProbeRun | undefined;
   try {
     const traffic = plan.traffic
       ? runTraffic({
@@ -207,7 +212,7 @@ async function runMethod(
           durationMs: plan.durationMs,
           ...plan.traffic,
           ledger,
-          statusEveryMs: Math.max(1000, Math.round(10_000 * plan.profile.timeScale)),
+          statusEveryMs,
           onStatus: (totals, elapsed) => notify(observer.status, totals, elapsed),
           onOutcome: (_kind, failed, _status, sentAt) => {
             outcomes.add(failed);
@@ -230,6 +235,22 @@ async function runMethod(
           },
         })
       : Promise.resolve(undefined);
+    // Article 7's probe: every endpoint, open loop; a non-200 is what the customer saw fail.
+    const endpointProbe = plan.endpointProbe
+      ? runEndpointProbe({
+          url: lab.url,
+          endpoints: plan.endpointProbe.endpoints,
+          everyMs: plan.endpointProbe.everyMs,
+          timeoutMs: plan.endpointProbe.timeoutMs,
+          durationMs: plan.durationMs,
+          signal: stop.signal,
+          statusEveryMs,
+          onStatus: (totals, elapsed) => notify(observer.endpoints, totals, elapsed),
+          onResult: (result) => {
+            if (result.status !== 200) timeline.failures.push(result.sentAt);
+          },
+        })
+      : Promise.resolve(undefined);
     // Without traffic or probe, the run still lasts its duration.
     // Sending ends at the duration (or the stop): the run's end for the impact, and for the stop
     // conditions, since what happens while the last requests drain is not a breach.
@@ -239,7 +260,8 @@ async function runMethod(
         timeline.endedAt ||= Date.now();
         watch.stop();
       });
-    const [trafficResult, probeResults] = await Promise.all([traffic, probe, sending]);
+    const [trafficResult, probeResults, endpointResults] = await Promise.all([traffic, probe, endpointProbe, sending]);
+    endpointRun = endpointResults;
     if (trafficResult) {
       timeline.traffic = trafficResult;
       journal.traffic = trafficRecord(trafficResult);
@@ -252,6 +274,8 @@ async function runMethod(
     actionsDone.abort();
     await actions;
     stop.signal.removeEventListener('abort', onStop);
+    // Once every action is undone: the phases end at the undos the runner recorded.
+    if (endpointRun && plan.endpointProbe) journal.endpoints = endpointsRecord(plan.endpointProbe, endpointRun, timeline);
   }
   return stop.signal.aborted && stop.signal.reason instanceof RunEnd ? stop.signal.reason : undefined;
 }

@@ -44,13 +44,14 @@ const INVALID: Array<[string, (t: Record<string, any>) => void, string]> = [
   ],
   ['misspelt lab field', (t) => (t.modes.naive = { lab: { instnces: 2 } }), 'modes.naive.lab: unknown field "instnces"'],
   ['too many instances', (t) => (t.lab = { instances: 50 }), 'lab.instances: must be <= 8, got 50'],
-  ['unknown patterns preset', (t) => (t.lab = { patterns: 'paranoid' }), 'lab.patterns: must be one of naive, resilient, resilient-breaker, graceful, got "paranoid"'],
+  ['unknown patterns preset', (t) => (t.lab = { patterns: 'paranoid' }), 'lab.patterns: must be one of naive, resilient, resilient-breaker, graceful, coupled, isolated, isolated-stale, got "paranoid"'],
   // strategy meant the shop's connection code and the lab's topology at once; an old template gets told what replaced it.
   ['the old strategy field', (t) => (t.lab = { strategy: 'naive' }), 'lab.strategy: is gone: say what the shop does with patterns'],
   ['a negative retry delay in a mode', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', retry: { delaysMs: [-1] } } } }), 'modes.naive.lab.patterns.retry.delaysMs[0]: must be >= 0, got -1'],
   ['a zero statement timeout', (t) => (t.modes.resilient.lab.patterns = { queryTimeoutMs: 0 }), 'modes.resilient.lab.patterns.queryTimeoutMs: must be > 0, got 0'],
   ['an unknown pattern', (t) => (t.modes.resilient.lab.patterns = { bulkhead: true }), 'modes.resilient.lab.patterns: unknown field "bulkhead"'],
-  ['a reserved pattern', (t) => (t.modes.resilient.lab.patterns = { workerPools: { size: 5 } }), "modes.resilient.lab.patterns.workerPools: is reserved for Article 7's isolated worker pools (a later issue) and cannot be set yet"],
+  // workerPools was reserved until Article 7 (issue 11) gave it a meaning: now its values are checked.
+  ['a worker pool of no workers', (t) => (t.modes.resilient.lab.patterns = { workerPools: { mode: 'shared', workers: 0 } }), 'modes.resilient.lab.patterns.workerPools.workers: must be >= 1, got 0'],
   ['a pool size on a persistent connection', (t) => (t.modes.naive = { lab: { patterns: { preset: 'naive', connection: { size: 5 } } } }), 'modes.naive.lab.patterns.connection.size: does not apply when modes.naive.lab.patterns.connection.kind is "persistent"'],
   ['a store address in the patterns', (t) => (t.modes.resilient.lab.patterns = { circuitBreaker: { mode: 'shared', store: { host: '127.0.0.1', port: 5432 } } }), 'modes.resilient.lab.patterns.circuitBreaker: unknown field "store"'],
   ['a databaseProxy that is not a boolean', (t) => (t.lab = { databaseProxy: 'yes' }), 'lab.databaseProxy: must be boolean, got "yes"'],
@@ -223,8 +224,15 @@ describe('template validation', () => {
     };
     const checked = validateTemplate(template);
     const naive = planRun('t', checked, 'naive', PROFILES.quick).lab as PlannedShopLab;
-    // Article 4's patterns off, initialisation in the background with its backoff scaled by the quick profile.
-    const article4 = { readCache: { mode: 'off' }, writeBuffer: { mode: 'off' }, initialisation: { mode: 'background', initialDelayMs: 100, maxDelayMs: 1500 } };
+    // Article 4's patterns off, initialisation in the background with its backoff scaled by the quick
+    // profile; Article 7's at their defaults (the SDK's client, no worker pools), its timeouts not scaled.
+    const article4 = {
+      readCache: { mode: 'off' },
+      writeBuffer: { mode: 'off' },
+      initialisation: { mode: 'background', initialDelayMs: 100, maxDelayMs: 1500 },
+      dependencyClient: { connectTimeoutMs: 60_000, readTimeoutMs: 60_000, retries: 4, fallback: 'error' },
+      workerPools: { mode: 'off' },
+    };
     assert.deepEqual(naive.patterns, { connection: { kind: 'persistent' }, queryTimeoutMs: null, retry: { delaysMs: [] }, readWriteSplit: false, circuitBreaker: { mode: 'off' }, ...article4 });
     assert.equal(naive.databaseProxy, false);
     const tuned = planRun('t', checked, 'tuned', PROFILES.quick).lab as PlannedShopLab;
@@ -329,7 +337,7 @@ describe('template validation', () => {
   });
 
   it('accepts the built-in templates', () => {
-    for (const name of ['instance-stop', 'db-failover', 'breaker-lab']) {
+    for (const name of ['instance-stop', 'db-failover', 'db-outage', 'init-race', 'dependency-outage', 'breaker-lab']) {
       const text = readFileSync(new URL(`../../experiments/${name}.yaml`, import.meta.url), 'utf8');
       assert.ok(parseTemplate(text, `${name}.yaml`).actions);
     }
@@ -419,5 +427,60 @@ describe('template validation', () => {
     const template = valid();
     template.title = deep;
     assert.throws(() => validateTemplate(template), /title: must be string, got an array of 1/);
+  });
+});
+
+describe("template validation: Article 7's endpoint probe", () => {
+  const withProbe = (endpointProbe: unknown): Record<string, unknown> => ({ ...valid(), endpointProbe });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table breaks templates freely
+  const INVALID_ENDPOINT_PROBE: Array<[string, any, string]> = [
+    ['a path without its leading /', { endpoints: { reviews: 'products/3/reviews' } }, 'endpointProbe.endpoints.reviews: must match pattern "^/", got "products/3/reviews"'],
+    ['no endpoints', { every: '1s', endpoints: {} }, 'endpointProbe.endpoints: needs at least 1, got {}'],
+    ['nine endpoints', { endpoints: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`e${i}`, `/e${i}`])) }, 'endpointProbe.endpoints: takes at most 8'],
+    ['an endpoint name with a space', { endpoints: { 'the reviews': '/products/3/reviews' } }, 'endpointProbe.endpoints: "the reviews" is not a valid name'],
+    ['a path that is not a string', { endpoints: { promo: 7 } }, 'endpointProbe.endpoints.promo: must be string, got 7'],
+    ['a bad cadence', { every: 'often', endpoints: { promo: '/promo' } }, 'endpointProbe.every: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "often"'],
+    ['a zero timeout', { timeout: '0s', endpoints: { promo: '/promo' } }, 'endpointProbe.timeout: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "0s"'],
+    ['an unknown field', { endpoints: { promo: '/promo' }, path: '/promo' }, 'endpointProbe: unknown field "path"'],
+    ['no endpoints field', { every: '1s' }, 'endpointProbe.endpoints: is required'],
+  ];
+  for (const [what, probe, message] of INVALID_ENDPOINT_PROBE) {
+    it(`rejects ${what}, naming the field and the value`, () => {
+      assert.throws(
+        () => validateTemplate(withProbe(probe)),
+        (error: unknown) => {
+          assert.ok(error instanceof TemplateError);
+          assert.ok(error.problems.some((p) => p.includes(message)), `expected a problem like\n  ${message}\ngot\n  ${error.problems.join('\n  ')}`);
+          return true;
+        },
+      );
+    });
+  }
+
+  it('a JSON template cannot name an endpoint twice', () => {
+    const text = JSON.stringify(withProbe({ endpoints: { promo: '/promo' } })).replace('{"promo":"/promo"}', '{"promo":"/promo",\n"promo":"/products"}');
+    assert.throws(() => parseTemplate(text, 't.json'), /duplicate key "promo"/);
+    assert.throws(() => parseTemplate('title: t\ndescription: d\nduration: 60s\nmodes: { a: {} }\nactions: { w: { actionId: lab:wait, duration: 1s } }\nendpointProbe:\n  endpoints:\n    promo: /promo\n    promo: /products\n', 't.yaml'), /duplicate key/i);
+  });
+
+  it('plans the cadence scaled by the profile and the client timeout not, with defaults of 1 s and 5 s', () => {
+    const template = validateTemplate(withProbe({ every: '2s', timeout: '3s', endpoints: { products: '/products', promo: '/promo' } }));
+    assert.deepEqual(planRun('t', template, 'naive', PROFILES.quick).endpointProbe, { everyMs: 100, timeoutMs: 3000, endpoints: { products: '/products', promo: '/promo' } });
+    const defaults = validateTemplate(withProbe({ endpoints: { products: '/products' } }));
+    assert.deepEqual(planRun('t', defaults, 'naive', PROFILES.article).endpointProbe, { everyMs: 1000, timeoutMs: 5000, endpoints: { products: '/products' } });
+    assert.equal(planRun('t', validateTemplate(valid()), 'naive', PROFILES.quick).endpointProbe, undefined, 'no section, no probe');
+  });
+
+  it("accepts the built-in dependency-outage and plans Article 7's probe and timeline under the quick profile", () => {
+    const text = readFileSync(new URL('../../experiments/dependency-outage.yaml', import.meta.url), 'utf8');
+    const template = parseTemplate(text, 'dependency-outage.yaml');
+    assert.deepEqual(Object.keys(template.modes), ['coupled', 'isolated', 'isolated-stale']);
+    for (const mode of Object.keys(template.modes)) {
+      const plan = planRun('dependency-outage', template, mode, PROFILES.quick);
+      assert.equal(plan.traffic, undefined, 'Article 7 runs only the probe');
+      assert.deepEqual(plan.endpointProbe, { everyMs: 50, timeoutMs: 5000, endpoints: { products: '/products', reviews: '/products/3/reviews', promo: '/promo' } });
+      assert.deepEqual(plan.actions.map((a) => [a.name, a.durationMs]), [['baseline', 1500], ['cut-reviews', 6000], ['reviews-back', 1500], ['cut-promo', 6000]]);
+      assert.equal(plan.durationMs, 15_000, 'the run ends as the promo cut does');
+    }
   });
 });

@@ -97,6 +97,8 @@ export interface ExperimentTemplate {
   modes: Record<string, { description?: string; lab?: LabSettings }>;
   traffic?: { readsPerSecond?: number; writesPerSecond?: number; productId?: number; quantity?: number; timeout?: string };
   probe?: { every?: string; path?: string; timeout?: string };
+  /** Article 7's probe: every endpoint every `every` (open loop), each with a client timeout. */
+  endpointProbe?: { every?: string; timeout?: string; endpoints: Record<string, string> };
   targets?: Record<string, TargetDefinition>;
   actions: Record<string, ActionSpec>;
   stopConditions?: StopConditionSpec[];

@@ -5,7 +5,7 @@ import type { Journal } from '../chaos/journal.ts';
 import { formatComparison } from '../chaos/report.ts';
 import { reportAssets, type ReportAssets } from './assets.ts';
 import { escapeHtml as e, jsonForScript, lines } from './html.ts';
-import { actionsSection, auditSection, eventsSection, headerSection, resultsSection, steadyStateSection, verdictOf } from './sections.ts';
+import { actionsSection, auditSection, endpointsSection, eventsSection, headerSection, resultsSection, steadyStateSection, verdictOf } from './sections.ts';
 import { timelineOf, type Timeline } from './timeline.ts';
 
 /** A link the report shows at its top (a suite's per-experiment reports): relative to the report's own file. */
@@ -69,6 +69,7 @@ function runSection(journal: Journal, index: number, timeline: Timeline): string
     `<div class="timeline" data-run="${index}"><noscript>The timeline needs JavaScript; its events are listed below.</noscript></div>`,
     eventsSection(timeline),
     resultsSection(journal),
+    endpointsSection(journal),
     steadyStateSection(journal),
     actionsSection(journal),
     auditSection(journal),

@@ -2,7 +2,7 @@
 // or the terminal's own text (formatResults), so that the numbers match what the CLI printed.
 import { formatMs } from '../chaos/duration.ts';
 import type { ActionRecord, HypothesisResult, Journal } from '../chaos/journal.ts';
-import { formatResults } from '../chaos/report.ts';
+import { checkEndpointGoal, formatResults } from '../chaos/report.ts';
 import { escapeHtml as e, lines } from './html.ts';
 import type { Timeline } from './timeline.ts';
 
@@ -116,5 +116,37 @@ export function auditSection(journal: Journal): string {
     keyList('Dead-lettered', d.deadLettered),
     keyList('Still queued', d.stillQueued),
     keyList('Ambiguous answers still in the queue', d.ambiguousInQueue),
+  ]);
+}
+
+/** Article 7's endpoint probe: each phase's answers per endpoint, as the journal counted them, and the mode's goal. */
+export function endpointsSection(journal: Journal): string {
+  const ep = journal.endpoints;
+  if (!ep) return '';
+  const ms = (n: number | undefined): string => (n === undefined ? '-' : e(formatMs(n)));
+  const rows = ep.phases.flatMap((phase) =>
+    Object.entries(phase.endpoints).map(([name, c], index) =>
+      row([
+        index === 0 ? `${e(phase.name)}${phase.cut.length > 0 ? ` (cuts ${e(phase.cut.join(', '))})` : ''}` : '',
+        index === 0 ? `+${e(formatMs(phase.startMs))}, ${e(formatMs(phase.durationMs))}` : '',
+        e(name),
+        e(c.ok),
+        e(c.stale),
+        c.fail > 0 ? `<strong>${e(c.fail)}</strong>` : '0',
+        json(c.failByStatus),
+        ms(c.latency?.p50),
+        ms(c.latency?.p99),
+        ms(c.latency?.max),
+      ]),
+    ),
+  );
+  const goal = checkEndpointGoal(journal);
+  const notSent = Object.entries(ep.notSent).filter(([, n]) => n > 0);
+  return lines([
+    '<h4>Endpoints</h4>',
+    `<p>Every ${e(formatMs(ep.everyMs))} one request to each endpoint (open loop, client timeout ${e(formatMs(ep.timeoutMs))}): ${Object.entries(ep.endpoints).map(([name, path]) => `${e(name)} <code>${e(path)}</code>`).join(', ')}.</p>`,
+    goal && `<p>Goal (${e(goal.goal)}): <strong>${goal.met ? 'met' : 'MISSED'}</strong>: ${e(goal.detail)}</p>`,
+    table(['Phase', 'Start, duration', 'Endpoint', 'OK (200)', 'Stale', 'Failed', 'Failed by status (0: timeout)', 'p50', 'p99', 'Slowest'], rows),
+    notSent.length > 0 && `<p>Not sent by the probe (in-flight cap of ${e(ep.maxInFlightPerEndpoint)} per endpoint, or behind schedule; not failures of the system): ${e(notSent.map(([name, n]) => `${name} ${n}`).join(', '))}</p>`,
   ]);
 }

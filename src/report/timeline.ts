@@ -100,6 +100,27 @@ function queueChart(journal: Journal): Chart | null {
   };
 }
 
+/**
+ * Article 7's endpoint probe: one chart per endpoint, its answers per second by outcome (the
+ * journal's endpoints.series), so that a cascade shows as the catalog's line failing beside the
+ * cut endpoint's.
+ */
+function endpointCharts(journal: Journal): Chart[] {
+  const e = journal.endpoints;
+  if (!e || e.series.length === 0) return [];
+  const x = e.series.map((s) => s.second);
+  return Object.entries(e.endpoints).map(([name, path]) => {
+    const cell = (field: 'ok' | 'stale' | 'fail'): Array<number | null> => e.series.map((s) => s.endpoints[name]?.[field] ?? 0);
+    const lines: ChartSeries[] = [
+      { label: `${name} OK (200)`, kind: 'ok', values: cell('ok') },
+      { label: `${name} OK from the cache (stale)`, kind: 'cache', values: cell('stale') },
+      { label: `${name} failed`, kind: 'failed', values: cell('fail') },
+    ];
+    // As in the traffic chart, a line that is zero throughout is left out; the OK line stays, so the chart is never empty.
+    return { title: `${name} (${path}): answers per second`, unit: 'requests/s', x, series: lines.filter((l, i) => i === 0 || l.values.some((v) => v !== 0)) };
+  });
+}
+
 function bands(journal: Journal, origin: number): Band[] {
   return journal.actions
     .filter((a) => a.offsetMs !== undefined)
@@ -152,7 +173,7 @@ function probeTicks(journal: Journal, origin: number): ProbeTick[] {
 /** The timeline of one run, from its journal. */
 export function timelineOf(journal: Journal): Timeline {
   const origin = runningStartMs(journal);
-  const charts = [trafficChart(journal), queueChart(journal)].filter((c): c is Chart => c !== null);
+  const charts = [trafficChart(journal), queueChart(journal), ...endpointCharts(journal)].filter((c): c is Chart => c !== null);
   const b = bands(journal, origin);
   const m = markers(journal, origin);
   const ticks = probeTicks(journal, origin);

@@ -6,3 +6,5 @@ export { CATCH_UP_WINDOW_MS, SendSchedule, decide } from './send-schedule.ts';
 export type { DueRequest, RequestKind, SendDecision } from './send-schedule.ts';
 export { runProbe, formatProbe, detectionWindow } from './probe.ts';
 export type { ProbeOptions, ProbeResult } from './probe.ts';
+export { MAX_IN_FLIGHT_PER_ENDPOINT, runEndpointProbe } from './endpoint-probe.ts';
+export type { EndpointProbeOptions, EndpointProbeRun, EndpointResult, EndpointTotals } from './endpoint-probe.ts';

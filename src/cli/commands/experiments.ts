@@ -7,7 +7,7 @@ import { formatMs } from '../../chaos/duration.ts';
 import type { Journal } from '../../chaos/journal.ts';
 import { PlanError, planRun } from '../../chaos/plan.ts';
 import { PROFILE_NAMES, profileNamed, type Profile } from '../../chaos/profiles.ts';
-import { formatComparison, formatResults, formatStatusLine } from '../../chaos/report.ts';
+import { checkEndpointGoal, formatComparison, formatEndpointsLine, formatResults, formatStatusLine } from '../../chaos/report.ts';
 import { runExperiment, type RunObserver } from '../../chaos/runner.ts';
 import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
@@ -124,6 +124,16 @@ export async function suiteCommand(args: string[]): Promise<void> {
   await session.writeSuiteReport(join(out, 'report.html'));
   await session.writeSummary(out);
   process.exitCode = session.exitCode();
+}
+
+/** Article 7's part of a run's summary: failures per endpoint over the run, and the mode's goal. */
+function endpointSummary(journal: Journal): Record<string, unknown> {
+  const goal = checkEndpointGoal(journal);
+  return {
+    endpointFailures: Object.fromEntries(Object.entries(journal.endpoints?.totals ?? {}).map(([name, c]) => [name, c.fail])),
+    endpointStale: Object.fromEntries(Object.entries(journal.endpoints?.totals ?? {}).map(([name, c]) => [name, c.stale])),
+    endpointGoal: goal ? { goal: goal.goal, met: goal.met, detail: goal.detail } : null,
+  };
 }
 
 function parseProfile(raw: string): Profile {
@@ -262,6 +272,7 @@ class Session {
                 auditWaitIdle: journal.degradation.auditWait?.idle ?? null,
               }
             : {}),
+          ...(journal.endpoints ? endpointSummary(journal) : {}),
           recovered: journal.impact.recovered,
           journal: relative(dir, file),
         })),
@@ -288,6 +299,7 @@ class Session {
       state: (state) => console.log(`${at()} ${state}`),
       progress: (line) => console.log(`${at()}   ${line} …`),
       status: (totals) => console.log(`${at()}   ${formatStatusLine(totals)}`),
+      endpoints: (totals) => console.log(`${at()}   ${formatEndpointsLine(totals)}`),
       probe: (result) => {
         if (result.status !== 200) console.log(`${at()}   probe ${formatProbe(result)}`);
       },
