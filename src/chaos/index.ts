@@ -15,3 +15,6 @@ export type { ActionRecord, Journal, RunState } from './journal.ts';
 export { formatComparison, formatResults, formatStatusLine } from './report.ts';
 export { BUILTIN_EXPERIMENTS, resolveExperiment } from './builtin.ts';
 export { parseDurationMs } from './duration.ts';
+export { endpointPhases, endpointsRecord } from './endpoints.ts';
+export { checkEndpointGoal, CONTAINED_ANSWER_MS, formatEndpointsLine, formatPhaseLine } from './endpoints-report.ts';
+export type { EndpointGoal, GoalResult } from './endpoints-report.ts';

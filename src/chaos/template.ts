@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { MAX_LEASE_MS } from '../lab/fault-proxy/fault-type.ts';
-import { isPatternsInput, mergePatternsInputs, PATTERNS_SCHEMA, PatternsError, RESERVED_PATTERNS, resolvePatterns, type PatternsInput } from '../shop/patterns.ts';
+import { isPatternsInput, mergePatternsInputs, PATTERNS_SCHEMA, PatternsError, resolvePatterns, type PatternsInput } from '../shop/patterns.ts';
 import { ACTIONS, type ResourceType } from './actions.ts';
 import type { BreakerLabSettings } from './breaker-lab-plan.ts';
 import { isDuration, isDurationOrZero, parseDurationMs } from './duration.ts';
@@ -192,11 +192,6 @@ function describeSchemaError(error: ErrorObject, data: unknown): string {
         return `${field}.strategy: is gone: say what the shop does with patterns (naive, resilient, …) and whether the database proxy is in the path with databaseProxy (naive was patterns: naive, databaseProxy: false)`;
       }
       return `${field}: unknown field ${JSON.stringify(name)}`;
-    }
-    case 'not': {
-      const name = field.split('.').at(-1) ?? '';
-      if (/\.patterns\./.test(field) && name in RESERVED_PATTERNS) return `${field}: is reserved for ${RESERVED_PATTERNS[name]} (a later issue) and cannot be set yet, ${got}`;
-      return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
     }
     case 'enum':
       return `${field}: must be one of ${(params['allowedValues'] as unknown[]).join(', ')}, ${got}`;

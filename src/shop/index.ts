@@ -17,9 +17,12 @@ export {
   CIRCUIT_BREAKER_DEFAULTS,
   READ_CACHE_DEFAULTS,
   INITIALISATION_DEFAULTS,
-  RESERVED_PATTERNS,
   PATTERNS_SCHEMA,
   applyRecoveryTimeoutEnv,
+  SDK_DEFAULT_DEPENDENCY_CLIENT,
+  SHORT_DEPENDENCY_CLIENT,
+  WORKER_POOL_DEFAULTS,
+  DEPENDENCY_POOL_DEFAULTS,
 } from './patterns.ts';
 export type {
   Patterns,
@@ -32,6 +35,8 @@ export type {
   ReadCachePattern,
   WriteBufferPattern,
   InitialisationPattern,
+  DependencyClientPattern,
+  WorkerPoolsPattern,
 } from './patterns.ts';
 export { composeDatabase, composePorts, composeCircuitBreaker, withStatementRetry, SHOP_BREAKER_NAME } from './compose.ts';
 export type { DatabaseTarget, BreakerTarget, PortsTarget } from './compose.ts';
@@ -43,8 +48,15 @@ export { parseOrderMessage, orderMessageBody, OrderMessageError } from './order-
 export type { OrderMessage } from './order-message.ts';
 export { withCircuitBreaker, isDatabaseUnavailable } from './circuit-breaker-ports.ts';
 export { databasePorts } from './database-ports.ts';
+export { composeSecondaryPorts } from './compose.ts';
+export { reviewsFromStore, promoFromStore, onPool, DependencyUnavailable } from './secondary-ports.ts';
+export type { SecondaryDependency } from './secondary-ports.ts';
+export { withStaleFallback } from './stale-fallback.ts';
+export { parseReviews, parseBanner } from './secondary-data.ts';
+export { composeWorkerPools, DEPENDENCY_ROUTES } from './worker-pools.ts';
+export type { WorkerPools } from './worker-pools.ts';
 export { DatabaseFailure } from './ports.ts';
-export type { Catalog, Orders, DatabaseHealth, ShopPorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome, Served, OrderRequestStatus } from './ports.ts';
+export type { Catalog, Orders, DatabaseHealth, ShopPorts, DatabasePorts, ProductRow, OrderRow, PlaceOrder, OrderOutcome, Served, OrderRequestStatus, Review, Banner, ReviewsPort, PromoPort } from './ports.ts';
 export type { DatabaseEndpoint, EndpointRole } from './database/queryable.ts';
 export { isConnectionError } from './database/connection-errors.ts';
 export { SEED_PRODUCTS, initSchema } from './schema.ts';

@@ -121,8 +121,6 @@ export interface PatternsOverrides {
 /** What a template, a `--patterns` flag or a library caller gives: a preset name, or a preset and overrides. */
 export type PatternsInput = PresetName | PatternsOverrides;
 
-/** The patterns reserved for the next issues, and what each will be (none now). */
-export const RESERVED_PATTERNS: Readonly<Record<string, string>> = {};
 
 /** Article 4's defaults: three consecutive failures open the circuit; it tries again after 30 s. */
 export const CIRCUIT_BREAKER_DEFAULTS: BreakerPatternSettings = { failureThreshold: 3, recoveryTimeoutMs: 30_000 };
@@ -462,11 +460,6 @@ export function describeError(error: ErrorObject, data: unknown, where: string):
       }
       return `${field}: unknown field ${JSON.stringify(name)}`;
     }
-    case 'not':
-      if (parent !== undefined && parent in RESERVED_PATTERNS) {
-        return `${field}: is reserved for ${RESERVED_PATTERNS[parent]} (a later issue) and cannot be set yet, ${got}`;
-      }
-      return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
     default:
       return `${field}: ${error.message ?? 'is invalid'}, ${got}`;
   }
