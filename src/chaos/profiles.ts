@@ -16,7 +16,7 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   article: { name: 'article', timeScale: 1, description: "the articles' timings: 10 s health checks, 120 s runs" },
   // 0.08 keeps the whole suite (six experiments, thirteen runs) within 5 minutes on a 2-core
-  // machine: Article 7's run alone is 330 s of the article's time in each of its three modes.
+  // machine: Article 7's run alone is 350 s of the article's time in each of its three modes.
   demo: { name: 'demo', timeScale: 0.08, description: 'about a twelfth of the time, twelve times the rate: the whole suite in under 5 minutes' },
   quick: { name: 'quick', timeScale: 0.05, description: 'a twentieth of the time, for tests' },
 };
