@@ -142,21 +142,27 @@ describe('the HTML report', () => {
           { name: 'cut-reviews', actionId: 'lab:network:disrupt', targets: ['reviews'], cut: ['reviews'], startMs: 1000, durationMs: 1000, endpoints: { products: counts(20, 0, 9), reviews: counts(0, 20, 2010) } },
         ],
         series: [
-          { second: 0, endpoints: { products: { ok: 20, stale: 0, fail: 0 }, reviews: { ok: 20, stale: 0, fail: 0 } } },
+          { second: 0, endpoints: { products: { ok: 20, stale: 0, fail: 0 }, reviews: { ok: 20, stale: 5, fail: 0 } } },
           { second: 1, endpoints: { products: { ok: 20, stale: 0, fail: 0 }, reviews: { ok: 0, stale: 0, fail: 20 } } },
         ],
+        // As the runner records it: checked once when the run ended, never recomputed by a view.
+        goal: { goal: 'contained', met: true, detail: 'the others 0 failures; reviews 20 (503), slowest 2.0 s during cut-reviews' },
       },
     };
     const html = renderReport([withEndpoints]);
     assert.match(html, /<h4>Endpoints<\/h4>/);
     assert.match(html, /<tr><td>cut-reviews \(cuts reviews\)<\/td><td>\+1\.0 s, 1\.0 s<\/td><td>products<\/td><td>20<\/td><td>0<\/td><td>0<\/td>/);
     assert.match(html, /<tr><td><\/td><td><\/td><td>reviews<\/td><td>0<\/td><td>0<\/td><td><strong>20<\/strong><\/td><td><code>\{&#34;503&#34;:20\}<\/code><\/td>/);
-    assert.match(html, /Goal \(contained\): <strong>met<\/strong>/, 'the pre-issue-11 patterns of this journal: neither shared nor stale');
+    assert.match(html, /Goal \(contained\): <strong>met<\/strong>/, 'the goal as the journal records it');
+    const unrecorded = { ...withEndpoints.endpoints! };
+    delete unrecorded.goal;
+    assert.doesNotMatch(renderReport([{ ...withEndpoints, endpoints: unrecorded }]), /Goal \(/, 'a journal that records no goal shows none');
     assert.match(html, /Not sent by the probe .*reviews 3/);
     const charts = timelineOf(withEndpoints).charts.filter((c) => c.title.endsWith('answers per second'));
     assert.deepEqual(charts.map((c) => c.title), ['products (/products): answers per second', 'reviews (/products/3/reviews): answers per second']);
     assert.deepEqual(charts[1]!.x, [0, 1]);
-    assert.deepEqual(charts[1]!.series.map((l) => [l.label, l.values]), [['reviews OK (200)', [20, 0]], ['reviews failed', [0, 20]]], 'the stale line, zero throughout, left out');
+    // OK counts the stale answers too: the chart draws the fresh ones (ok - stale) beside the stale ones.
+    assert.deepEqual(charts[1]!.series.map((l) => [l.label, l.values]), [['reviews OK (200)', [15, 0]], ['reviews OK from the cache (stale)', [5, 0]], ['reviews failed', [0, 20]]]);
     assert.deepEqual(charts[0]!.series.map((l) => l.label), ['products OK (200)']);
   });
 

@@ -4,7 +4,7 @@
 import type { EndpointTotals } from '../traffic/endpoint-probe.ts';
 import { formatMs } from './duration.ts';
 import type { EndpointCounts, EndpointPhase, EndpointsRecord, Journal } from './journal.ts';
-import type { PlannedShopLab } from './plan.ts';
+import type { Patterns } from '../shop/patterns.ts';
 
 /**
  * The slowest answer a contained outage may give on the cut endpoint: the AFTER's 2 s client
@@ -41,22 +41,23 @@ export function formatPhaseLine(phase: EndpointPhase): string {
   return `${phase.name} (${formatMs(phase.durationMs)}): ${cells.join(' ')}`;
 }
 
-/** The goal of a run, from its patterns: the stale fallback answers everything; a shared pool shows the cascade (BEFORE); otherwise the outage is contained (AFTER). */
-function endpointGoalOf(journal: Journal): EndpointGoal {
-  // Journals of runs before issue 11 have no dependencyClient or workerPools: nothing shared, no stale fallback.
-  const patterns = (journal.plan.lab as Partial<PlannedShopLab>).patterns as Partial<PlannedShopLab['patterns']> | undefined;
-  if (patterns?.dependencyClient?.fallback === 'stale') return 'no-failures';
-  if (patterns?.workerPools?.mode === 'shared') return 'cascade';
+/**
+ * What a mode is expected to show, from the patterns it ran with: the stale fallback answers
+ * everything; a shared worker pool shows the cascade (BEFORE); otherwise the outage is contained (AFTER).
+ */
+export function endpointGoalFor(patterns: Pick<Patterns, 'dependencyClient' | 'workerPools'>): EndpointGoal {
+  if (patterns.dependencyClient.fallback === 'stale') return 'no-failures';
+  if (patterns.workerPools.mode === 'shared') return 'cascade';
   return 'contained';
 }
 
 const GOAL_TEXT: Readonly<Record<EndpointGoal, string>> = {
-  cascade: 'BEFORE shows the cascade: an endpoint the fault does not cut fails during it',
-  contained: `the outage is contained: the endpoints a fault does not cut have 0 failures, the cut one answers 503 within ${formatMs(CONTAINED_ANSWER_MS)}`,
+  cascade: 'BEFORE shows the cascade: an endpoint no fault cuts (the catalog) fails during a cut',
+  contained: `the outage is contained: each cut endpoint fails, only with 503s within ${formatMs(CONTAINED_ANSWER_MS)}, and the endpoints a fault does not cut have 0 failures`,
   'no-failures': 'every endpoint answers in every phase: 0 failures, the cut one from the cache (stale)',
 };
 
-/** A goal checked against the endpoints section: met or not, and what the numbers were. */
+/** A goal checked against the endpoints section: met or not, and what the numbers were. Recorded once, in the journal. */
 export interface GoalResult {
   goal: EndpointGoal;
   met: boolean;
@@ -64,38 +65,61 @@ export interface GoalResult {
 }
 
 /** The phases that cut an endpoint the probe hits. */
-const cutPhases = (e: EndpointsRecord): EndpointPhase[] => e.phases.filter((p) => p.cut.length > 0);
+const cutPhases = (e: Pick<EndpointsRecord, 'phases'>): EndpointPhase[] => e.phases.filter((p) => p.cut.length > 0);
 
-/** Checks the run's goal; undefined when the run has no endpoint probe. */
-export function checkEndpointGoal(journal: Journal): GoalResult | undefined {
-  const e = journal.endpoints;
-  if (!e) return undefined;
-  const goal = endpointGoalOf(journal);
+/** Each endpoint of a phase with its counts, the cut ones apart. */
+function split(phase: EndpointPhase): { cut: Array<[string, EndpointCounts]>; others: Array<[string, EndpointCounts]> } {
+  const entries = Object.entries(phase.endpoints);
+  return { cut: entries.filter(([name]) => phase.cut.includes(name)), others: entries.filter(([name]) => !phase.cut.includes(name)) };
+}
+
+/**
+ * Checks a run's goal against its endpoints section, once, when the section is made (the journal
+ * then holds the result; a report shows it, never recomputes it). Every goal also requires the
+ * fault to have had an effect, so that a fault that never landed is a MISSED goal, not a met one.
+ */
+export function evaluateEndpointGoal(e: Pick<EndpointsRecord, 'phases'>, goal: EndpointGoal): GoalResult {
   const phases = cutPhases(e);
-  if (goal === 'no-failures') {
-    const failed = e.phases.flatMap((p) => Object.entries(p.endpoints).filter(([, c]) => c.fail > 0).map(([name, c]) => `${name} failed ${failures(c)} during ${p.name}`));
-    const stale = phases.flatMap((p) => p.cut.map((name) => `${name} ${p.endpoints[name]?.stale ?? 0} stale during ${p.name}`));
-    return { goal, met: failed.length === 0, detail: failed.length === 0 ? `0 failures on every endpoint${stale.length ? `; ${stale.join(', ')}` : ''}` : failed.join('; ') };
-  }
   if (phases.length === 0) return { goal, met: false, detail: 'no fault cut an endpoint the probe hits (an endpoint named after the dependency)' };
-  if (goal === 'cascade') {
-    const spread = phases.flatMap((p) => Object.entries(p.endpoints).filter(([name, c]) => !p.cut.includes(name) && c.fail > 0).map(([name, c]) => `${name} failed ${failures(c)} of ${c.ok + c.fail} during ${p.name}`));
-    return { goal, met: spread.length > 0, detail: spread.length > 0 ? spread.join('; ') : 'no endpoint but the cut one failed: the outage stayed contained' };
-  }
   const problems: string[] = [];
-  const held: string[] = [];
-  for (const p of phases) {
-    for (const [name, c] of Object.entries(p.endpoints)) {
-      if (p.cut.includes(name)) {
-        const other = Object.keys(c.failByStatus).filter((status) => status !== '503');
-        const slowest = c.latency?.max ?? 0;
-        if (other.length > 0) problems.push(`${name} failed ${failures(c)} during ${p.name}, not only 503`);
-        if (slowest > CONTAINED_ANSWER_MS) problems.push(`${name}'s slowest answer during ${p.name} took ${formatMs(slowest)} (> ${formatMs(CONTAINED_ANSWER_MS)})`);
-        if (other.length === 0 && slowest <= CONTAINED_ANSWER_MS) held.push(`${name} ${failures(c)}, slowest ${formatMs(slowest)} during ${p.name}`);
-      } else if (c.fail > 0) problems.push(`${name} failed ${failures(c)} during ${p.name}`);
+  const findings: string[] = [];
+  if (goal === 'no-failures') {
+    for (const p of e.phases) for (const [name, c] of Object.entries(p.endpoints)) if (c.fail > 0) problems.push(`${name} failed ${failures(c)} during ${p.name}`);
+    for (const p of phases) {
+      for (const [name, c] of split(p).cut) {
+        if (c.stale === 0) problems.push(`${name} gave no stale answer during ${p.name}: the fault had no effect`);
+        else findings.push(`${name} ${c.stale} stale during ${p.name}`);
+      }
     }
+    return { goal, met: problems.length === 0, detail: problems.length === 0 ? `0 failures on every endpoint; ${findings.join(', ')}` : problems.join('; ') };
   }
-  return { goal, met: problems.length === 0, detail: problems.length === 0 ? `the others 0 failures; ${held.join(', ')}` : problems.join('; ') };
+  if (goal === 'cascade') {
+    // The catalog: an endpoint no phase cuts, failing while another one's dependency is away.
+    const cutSomewhere = new Set(phases.flatMap((p) => p.cut));
+    for (const p of phases) {
+      for (const [name, c] of split(p).others) if (!cutSomewhere.has(name) && c.fail > 0) findings.push(`${name} failed ${failures(c)} of ${c.ok + c.fail} during ${p.name}`);
+    }
+    const met = findings.length > 0;
+    return { goal, met, detail: met ? findings.join('; ') : 'no endpoint that no fault cuts failed: the outage stayed contained' };
+  }
+  for (const p of phases) {
+    const { cut, others } = split(p);
+    for (const [name, c] of cut) {
+      const other = Object.keys(c.failByStatus).filter((status) => status !== '503');
+      const slowest = c.latency?.max ?? 0;
+      if (c.fail === 0) problems.push(`${name} never failed during ${p.name}: the fault had no effect`);
+      if (other.length > 0) problems.push(`${name} failed ${failures(c)} during ${p.name}, not only 503`);
+      if (slowest > CONTAINED_ANSWER_MS) problems.push(`${name}'s slowest answer during ${p.name} took ${formatMs(slowest)} (> ${formatMs(CONTAINED_ANSWER_MS)})`);
+      if (c.fail > 0 && other.length === 0 && slowest <= CONTAINED_ANSWER_MS) findings.push(`${name} ${failures(c)}, slowest ${formatMs(slowest)} during ${p.name}`);
+    }
+    for (const [name, c] of others) if (c.fail > 0) problems.push(`${name} failed ${failures(c)} during ${p.name}`);
+  }
+  return { goal, met: problems.length === 0, detail: problems.length === 0 ? `the others 0 failures; ${findings.join(', ')}` : problems.join('; ') };
+}
+
+/** The run's goal as its journal records it; undefined when the run has no endpoint probe (or predates the goal). */
+export function checkEndpointGoal(journal: Journal): GoalResult | undefined {
+  return journal.endpoints?.goal;
 }
 
 /** The goal's line in RESULTS. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EndpointProbeRun, EndpointResult } from '../traffic/endpoint-probe.ts';
-import { checkEndpointGoal, CONTAINED_ANSWER_MS, formatEndpointsLine, formatPhaseLine } from './endpoints-report.ts';
+import type { Patterns } from '../shop/patterns.ts';
+import { checkEndpointGoal, CONTAINED_ANSWER_MS, endpointGoalFor, evaluateEndpointGoal, formatEndpointsLine, formatPhaseLine } from './endpoints-report.ts';
 import { endpointPhases, endpointsRecord, phaseIndexOf } from './endpoints.ts';
-import type { Journal } from './journal.ts';
+import type { EndpointsRecord, Journal } from './journal.ts';
 import type { Timeline } from './observations.ts';
 import { formatComparison, formatResults } from './report.ts';
 
@@ -71,9 +72,14 @@ function journalOf(mode: string, patterns: unknown, run: EndpointProbeRun, t: Ti
     fleet: { instances: [], events: [], targetStateChanges: [], replacement: null },
     impact: { failedRequests: 0, firstFailureMs: null, lastFailureMs: null, recovered: true, recoveryMs: 0 },
     audit: null,
-    endpoints: endpointsRecord(PLAN, run, t),
+    endpoints: withGoal(endpointsRecord(PLAN, run, t), patterns),
     postProbe: null,
   };
+}
+
+/** The section as the runner records it: with the mode's goal checked once, from its patterns. */
+function withGoal(record: EndpointsRecord, patterns: unknown): EndpointsRecord {
+  return { ...record, goal: evaluateEndpointGoal(record, endpointGoalFor(patterns as Patterns)) };
 }
 
 const COUPLED = { workerPools: { mode: 'shared', workers: 4, backlog: 64 }, dependencyClient: { connectTimeoutMs: 60_000, readTimeoutMs: 60_000, retries: 4, fallback: 'error' } };
@@ -171,7 +177,7 @@ describe('endpoint report lines', () => {
     assert.match(cascade.detail, /products failed 60 \(503\) of 60 during cut-reviews/);
     const contained = journalOf('coupled', COUPLED, probeRun(isolatedAnswer));
     assert.equal(checkEndpointGoal(contained)!.met, false);
-    assert.match(formatResults(contained), /^Goal \(BEFORE shows the cascade.*\): MISSED: no endpoint but the cut one failed/m);
+    assert.match(formatResults(contained), /^Goal \(BEFORE shows the cascade.*\): MISSED: no endpoint that no fault cuts failed/m);
     assert.match(formatResults(contained), /^Verdict: completed, but the goal \(cascade\) was MISSED$/m);
   });
 
@@ -183,6 +189,33 @@ describe('endpoint report lines', () => {
     assert.match(spread.detail, /products failed 60 \(503\) during cut-reviews/);
     const slow = checkEndpointGoal(journalOf('isolated', ISOLATED, probeRun((endpoint, at) => (endpoint === cutAt(at) ? { status: 503, latencyMs: CONTAINED_ANSWER_MS + 1 } : { status: 200, latencyMs: 8 }))))!;
     assert.equal(slow.met, false, slow.detail);
+  });
+
+  it('every goal is MISSED when the fault had no effect (everything answered 200 fresh): a fault that never landed is not a result', () => {
+    const untouched: Answer = () => ({ status: 200, latencyMs: 8 });
+    for (const [mode, patterns, expected] of [
+      ['coupled', COUPLED, /no endpoint that no fault cuts failed/],
+      ['isolated', ISOLATED, /reviews never failed during cut-reviews: the fault had no effect/],
+      ['isolated-stale', STALE, /reviews gave no stale answer during cut-reviews: the fault had no effect/],
+    ] as const) {
+      const goal = checkEndpointGoal(journalOf(mode, patterns, probeRun(untouched)))!;
+      assert.equal(goal.met, false, `${mode}: ${goal.detail}`);
+      assert.match(goal.detail, expected);
+    }
+  });
+
+  it('coupled needs the catalog (an endpoint no fault cuts) to fail: the other dependency failing alone is not the cascade', () => {
+    // Promo fails during the reviews cut, the catalog never: promo is cut itself later, so it proves nothing about the catalog.
+    const promoOnly: Answer = (endpoint, at) => (cutAt(at) && (endpoint === cutAt(at) || endpoint === 'promo') ? { status: 503, latencyMs: 12 } : { status: 200, latencyMs: 8 });
+    const goal = checkEndpointGoal(journalOf('coupled', COUPLED, probeRun(promoOnly)))!;
+    assert.equal(goal.met, false, goal.detail);
+  });
+
+  it('the goal is read from the journal, never recomputed: a journal that records none has none', () => {
+    const journal = journalOf('isolated', ISOLATED, probeRun(isolatedAnswer));
+    const withoutGoal = { ...journal.endpoints! };
+    delete withoutGoal.goal;
+    assert.equal(checkEndpointGoal({ ...journal, endpoints: withoutGoal }), undefined);
   });
 
   it('isolated-stale meets its goal with 0 failures everywhere and names the stale answers', () => {

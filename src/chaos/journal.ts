@@ -6,6 +6,7 @@ import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts'
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
 import type { GeneratorStats, TrafficSecond } from '../traffic/traffic-generator.ts';
 import type { Effect } from './actions.ts';
+import type { GoalResult } from './endpoints-report.ts';
 import type { PlannedEndpointProbe, RunPlan } from './plan.ts';
 import type { ExperimentTemplate } from './template.ts';
 
@@ -149,6 +150,8 @@ export interface EndpointsRecord {
   totals: Record<string, EndpointCounts>;
   phases: EndpointPhase[];
   series: EndpointSecond[];
+  /** The mode's goal (from its patterns) checked once against the phases; absent in journals before it was recorded. */
+  goal?: GoalResult;
 }
 
 /** The circuit-breaker lab's observations (lab.kind breaker-lab), computed once from the lab's records at the end of the run. */

@@ -15,11 +15,12 @@ import { runProbe } from '../traffic/probe.ts';
 import { runTraffic } from '../traffic/traffic-generator.ts';
 import { ACTIONS, PartialActionError, ROLLBACKS } from './actions.ts';
 import { endpointsRecord } from './endpoints.ts';
+import { endpointGoalFor, evaluateEndpointGoal } from './endpoints-report.ts';
 import type { ActionRecord, Journal, RunState } from './journal.ts';
 import { labDriverFor, type LabSession } from './lab-driver.ts';
 import { checkHypothesis, probeRecord, trafficRecord, type Timeline } from './observations.ts';
 import { notify, type RunObserver } from './observer.ts';
-import type { RunPlan } from './plan.ts';
+import type { PlannedShopLab, RunPlan } from './plan.ts';
 import { newSeed } from './random.ts';
 import { OutcomeWindow, StopConditionWatch } from './stop-conditions.ts';
 import { selectTargets } from './target-selection.ts';
@@ -275,7 +276,12 @@ async function runMethod(
     await actions;
     stop.signal.removeEventListener('abort', onStop);
     // Once every action is undone: the phases end at the undos the runner recorded.
-    if (endpointRun && plan.endpointProbe) journal.endpoints = endpointsRecord(plan.endpointProbe, endpointRun, timeline);
+    // The mode's goal is checked here, once, from the patterns it ran with; the journal keeps the result.
+    if (endpointRun && plan.endpointProbe) {
+      const record = endpointsRecord(plan.endpointProbe, endpointRun, timeline);
+      const patterns = (plan.lab as Partial<PlannedShopLab>).patterns;
+      journal.endpoints = patterns ? { ...record, goal: evaluateEndpointGoal(record, endpointGoalFor(patterns)) } : record;
+    }
   }
   return stop.signal.aborted && stop.signal.reason instanceof RunEnd ? stop.signal.reason : undefined;
 }

@@ -265,8 +265,9 @@ describe('template validation', () => {
     assert.deepEqual(article.queue, { visibilityTimeoutMs: 60_000, receiveWaitTimeMs: 20_000, maxReceiveCount: 4 });
     assert.equal(article.patterns.circuitBreaker.mode === 'off' ? 0 : article.patterns.circuitBreaker.recoveryTimeoutMs, 30_000);
     const resilient = planRun('t', checked, 'resilient', PROFILES.demo).lab as PlannedShopLab;
-    assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 9000, receiveWaitTimeMs: 3000, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
-    assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 300, maxDelayMs: 4500 });
+    // demo: 0.08 of the article's time.
+    assert.deepEqual(resilient.queue, { visibilityTimeoutMs: 4800, receiveWaitTimeMs: 1600, maxReceiveCount: 10 }, "the template's queue applies to every mode; Article 4's count by default");
+    assert.deepEqual(resilient.patterns.initialisation, { mode: 'background', initialDelayMs: 160, maxDelayMs: 2400 });
   });
 
   it("takes a receive wait of 0s (SQS's short polling) and keeps it 0 under every profile", () => {
@@ -439,8 +440,10 @@ describe("template validation: Article 7's endpoint probe", () => {
     ['nine endpoints', { endpoints: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`e${i}`, `/e${i}`])) }, 'endpointProbe.endpoints: takes at most 8'],
     ['an endpoint name with a space', { endpoints: { 'the reviews': '/products/3/reviews' } }, 'endpointProbe.endpoints: "the reviews" is not a valid name'],
     ['a path that is not a string', { endpoints: { promo: 7 } }, 'endpointProbe.endpoints.promo: must be string, got 7'],
-    ['a bad cadence', { every: 'often', endpoints: { promo: '/promo' } }, 'endpointProbe.every: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "often"'],
-    ['a zero timeout', { timeout: '0s', endpoints: { promo: '/promo' } }, 'endpointProbe.timeout: must be a duration like 500ms, 30s, 2m or PT30S (above 0, at most a day), got "0s"'],
+    ['a bad cadence', { every: 'often', endpoints: { promo: '/promo' } }, 'endpointProbe.every: must be a duration above 0 and at most 60s (Article 7 uses 1s for every, 5s for the timeout), got "often"'],
+    ['a zero timeout', { timeout: '0s', endpoints: { promo: '/promo' } }, 'endpointProbe.timeout: must be a duration above 0 and at most 60s (Article 7 uses 1s for every, 5s for the timeout), got "0s"'],
+    ['a timeout past 60 s', { timeout: '61s', endpoints: { promo: '/promo' } }, 'endpointProbe.timeout: must be a duration above 0 and at most 60s (Article 7 uses 1s for every, 5s for the timeout), got "61s"'],
+    ['a cadence past 60 s', { every: '2m', endpoints: { promo: '/promo' } }, 'endpointProbe.every: must be a duration above 0 and at most 60s (Article 7 uses 1s for every, 5s for the timeout), got "2m"'],
     ['an unknown field', { endpoints: { promo: '/promo' }, path: '/promo' }, 'endpointProbe: unknown field "path"'],
     ['no endpoints field', { every: '1s' }, 'endpointProbe.endpoints: is required'],
   ];
@@ -480,7 +483,7 @@ describe("template validation: Article 7's endpoint probe", () => {
       assert.equal(plan.traffic, undefined, 'Article 7 runs only the probe');
       assert.deepEqual(plan.endpointProbe, { everyMs: 50, timeoutMs: 5000, endpoints: { products: '/products', reviews: '/products/3/reviews', promo: '/promo' } });
       assert.deepEqual(plan.actions.map((a) => [a.name, a.durationMs]), [['baseline', 1500], ['cut-reviews', 6000], ['reviews-back', 1500], ['cut-promo', 6000]]);
-      assert.equal(plan.durationMs, 15_000, 'the run ends as the promo cut does');
+      assert.equal(plan.durationMs, 17_500, 'the run goes on 2.5 s (50 s of the article) past the promo cut, to see the recovery');
     }
   });
 });

@@ -23,6 +23,11 @@ export { MAX_RECEIVE_WAIT_MS, MAX_VISIBILITY_TIMEOUT_MS } from './template-shop-
 export const MAX_HEALTH_CHECK_MS = 60_000;
 /** The longest grace period: the articles (and the Auto Scaling default) use 300 s. */
 export const MAX_GRACE_PERIOD_MS = 600_000;
+/**
+ * The longest cadence or client timeout of Article 7's endpoint probe: the article uses 1 s and 5 s;
+ * a longer timeout holds the end of every run that long while the probe drains its requests.
+ */
+export const MAX_ENDPOINT_PROBE_MS = 60_000;
 // The lease margin network:disrupt adds to a fault's duration (LEASE_MARGIN_MS in actions.ts): the
 // fault proxy refuses a lease over MAX_LEASE_MS, so a longer fault validated and then failed at run time.
 const LEASE_MARGIN_MS = 5000;
@@ -130,6 +135,10 @@ const FORMATS: Record<string, { validate: (text: string) => boolean; expected: s
   'health-check-duration': {
     validate: atMost(MAX_HEALTH_CHECK_MS),
     expected: `a duration above 0 and at most ${asTemplateDuration(MAX_HEALTH_CHECK_MS)} (the articles use 10s for the interval, 5s for the timeout)`,
+  },
+  'endpoint-probe-duration': {
+    validate: atMost(MAX_ENDPOINT_PROBE_MS),
+    expected: `a duration above 0 and at most ${asTemplateDuration(MAX_ENDPOINT_PROBE_MS)} (Article 7 uses 1s for every, 5s for the timeout)`,
   },
   'grace-period': {
     validate: atMost(MAX_GRACE_PERIOD_MS),

@@ -146,7 +146,7 @@ export function endpointsSection(journal: Journal): string {
     '<h4>Endpoints</h4>',
     `<p>Every ${e(formatMs(ep.everyMs))} one request to each endpoint (open loop, client timeout ${e(formatMs(ep.timeoutMs))}): ${Object.entries(ep.endpoints).map(([name, path]) => `${e(name)} <code>${e(path)}</code>`).join(', ')}.</p>`,
     goal && `<p>Goal (${e(goal.goal)}): <strong>${goal.met ? 'met' : 'MISSED'}</strong>: ${e(goal.detail)}</p>`,
-    table(['Phase', 'Start, duration', 'Endpoint', 'OK (200)', 'Stale', 'Failed', 'Failed by status (0: timeout)', 'p50', 'p99', 'Slowest'], rows),
+    table(['Phase', 'Start, duration', 'Endpoint', 'OK (200, stale included)', 'Stale', 'Failed', 'Failed by status (0: timeout)', 'p50', 'p99', 'Slowest'], rows),
     notSent.length > 0 && `<p>Not sent by the probe (in-flight cap of ${e(ep.maxInFlightPerEndpoint)} per endpoint, or behind schedule; not failures of the system): ${e(notSent.map(([name, n]) => `${name} ${n}`).join(', '))}</p>`,
   ]);
 }

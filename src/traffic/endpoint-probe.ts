@@ -44,7 +44,10 @@ export interface EndpointProbeOptions {
   /** Called every `statusEveryMs` with the totals so far (the CLI's ENDPOINTS line). */
   onStatus?: (totals: EndpointTotals, elapsedMs: number) => void;
   statusEveryMs?: number;
-  /** Stops sending; requests in flight still get at most the client timeout. */
+  /**
+   * Stops the probe at once: sending stops and the requests in flight are aborted and left out of
+   * the results (they never answered; see `cancelled` in runEndpointProbe).
+   */
   signal?: AbortSignal;
 }
 
@@ -90,9 +93,10 @@ function call<A extends unknown[]>(callback: ((...args: A) => void) | undefined,
 }
 
 /**
- * Probes every endpoint every `everyMs` for `durationMs` (or until the signal), open loop, and
- * returns every result once the requests in flight have answered or timed out (at most
- * `timeoutMs` after sending stops). Never throws for what the endpoints do.
+ * Probes every endpoint every `everyMs` for `durationMs`, open loop, and returns every result once
+ * the requests in flight have answered or timed out (at most `timeoutMs` after sending stops). If
+ * the signal aborts, it returns at once without the requests still in flight. Never throws for
+ * what the endpoints do.
  */
 export async function runEndpointProbe(options: EndpointProbeOptions): Promise<EndpointProbeRun> {
   const names = Object.keys(options.endpoints);
@@ -106,6 +110,18 @@ export async function runEndpointProbe(options: EndpointProbeOptions): Promise<E
   // One deadline for the whole drain besides each request's own timeout: the probe returns at
   // most timeoutMs after sending stops, whatever a request's fetch does with its signal.
   const drain = new AbortController();
+  // The caller's abort (Ctrl-C, the run stopping) cuts the requests in flight at once instead of
+  // draining them: nobody waits for their answers any more. They are left out of everything (the
+  // results, the totals, onResult), not counted as status 0, because a status 0 says the endpoint
+  // timed out or broke, and here it was the probe that gave up. So after an abort, results plus
+  // notSent can be fewer than the ticks; peakInFlight still counts the requests that were cut.
+  let cancelled = false;
+  const cancel = (): void => {
+    cancelled = true;
+    drain.abort();
+  };
+  if (options.signal?.aborted) cancel();
+  else options.signal?.addEventListener('abort', cancel, { once: true });
   const startedAt = Date.now();
 
   const request = async (endpoint: string, path: string): Promise<void> => {
@@ -118,6 +134,7 @@ export async function runEndpointProbe(options: EndpointProbeOptions): Promise<E
       status = response.status;
       stale = status === 200 && isStale(text);
     } catch {
+      if (cancelled) return;
       status = 0;
     }
     const result: EndpointResult = { endpoint, sentAt, status, latencyMs: Date.now() - sentAt, stale };
@@ -181,11 +198,13 @@ export async function runEndpointProbe(options: EndpointProbeOptions): Promise<E
     options.signal?.addEventListener('abort', finish, { once: true });
     step();
   });
+  // At the normal end, answers still count: the requests in flight get up to the client timeout.
   const backstop = setTimeout(() => drain.abort(), timeoutMs);
   try {
     await Promise.all([...inFlight.values()].flatMap((set) => [...set]));
   } finally {
     clearTimeout(backstop);
+    options.signal?.removeEventListener('abort', cancel);
   }
   results.sort((a, b) => a.sentAt - b.sentAt);
   return { results, notSent, maxInFlightPerEndpoint, peakInFlight, startedAt };
