@@ -89,6 +89,13 @@ describe('the HTML report', () => {
     const traffic = timeline.charts[0]!;
     assert.deepEqual(traffic.x, journal.traffic!.series.map((s) => s.second));
     assert.deepEqual(traffic.series.find((s) => s.label === 'reads OK')!.values, journal.traffic!.series.map((s) => s.reads.ok));
+    // Latency per second, p50 and p99, as the journal recorded it (a second without answers is a gap).
+    const latency = timeline.charts.find((c) => c.unit === 'ms')!;
+    assert.deepEqual(latency.x, traffic.x);
+    assert.deepEqual(latency.series.find((s) => s.label === 'reads p99')!.values, journal.traffic!.series.map((s) => s.latencyMs.reads?.p99 ?? null));
+    assert.deepEqual(latency.series.find((s) => s.label === 'writes p50')!.values, journal.traffic!.series.map((s) => s.latencyMs.writes?.p50 ?? null));
+    const older = asSaved({ ...journal, traffic: { ...journal.traffic!, series: journal.traffic!.series.map(({ latencyMs: _latency, ...rest }) => rest) } }) as unknown as Journal;
+    assert.equal(timelineOf(older).charts.some((c) => c.unit === 'ms'), false, 'a journal from before per-second latency draws no latency chart');
     const stop = journal.actions.find((a) => a.actionId === 'lab:instance:stop')!;
     assert.equal(timeline.bands.find((b) => b.actionId === 'lab:instance:stop')!.startS, stop.offsetMs! / 1000);
     assert.equal(timeline.markers.filter((m) => m.kind === 'fleet').length, journal.fleet.events.length);

@@ -48,6 +48,37 @@ async function slowServer(holdMs: number): Promise<SlowServer> {
 }
 
 describe('traffic generator limits', () => {
+  it("records each second's latency, p50 and p99, reads and writes apart, by the second the request was sent", async () => {
+    const server = await slowServer(150);
+    try {
+      const result = await within(15_000, 'the traffic run', runTraffic({ url: server.url, durationMs: 2000, readsPerSecond: 20, writesPerSecond: 5, timeoutMs: 2000 }));
+      const seconds = result.series.filter((s) => s.reads.ok > 0);
+      assert.ok(seconds.length >= 2, JSON.stringify(result.series));
+      for (const s of seconds) {
+        const { reads, writes } = s.latencyMs;
+        assert.ok(reads, `second ${s.second}: read latency`);
+        assert.equal(reads.count, s.reads.ok + s.reads.fail, 'every answered read of that second');
+        // Held 150 ms by the server: never faster, and far below the client timeout.
+        assert.ok(reads.p50 >= 145 && reads.p50 < 1000 && reads.p99 >= reads.p50 && reads.max >= reads.p99, JSON.stringify(reads));
+        if (s.writes.ok > 0) assert.ok(writes && writes.p50 >= 145, JSON.stringify(writes));
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a second whose requests timed out records the client timeout as their latency', async () => {
+    const server = await slowServer(Infinity);
+    try {
+      const result = await within(15_000, 'the traffic run', runTraffic({ url: server.url, durationMs: 600, readsPerSecond: 10, writesPerSecond: 0, timeoutMs: 400 }));
+      const reads = result.series[0]!.latencyMs.reads;
+      assert.ok(reads && reads.p50 >= 390 && reads.max < 1500, JSON.stringify(reads));
+      assert.equal(result.series[0]!.latencyMs.writes, null, 'no writes were sent');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('never has more requests in flight than its cap; what it cannot send is shortfall, not failure', async () => {
     const server = await slowServer(300);
     try {

@@ -3,7 +3,8 @@
 // breaker's transitions, the pool's counters) into the journal's breakerLab section. The report
 // only shows it.
 import type { BackendBehaviour, BehaviourWindow, BreakerLab, BreakerMode, InvocationRecord, LabTransition, PoolMetrics } from '../lab/breaker-lab/index.ts';
-import type { BreakerLabRecord, LatencySummary } from './journal.ts';
+import { latencySummary } from '../traffic/latency.ts';
+import type { BreakerLabRecord } from './journal.ts';
 
 /** What the observation needs besides the lab: when the run began, and what healthy meant in it. */
 export interface BreakerLabObservationInput {
@@ -17,13 +18,6 @@ export interface BreakerLabObservationInput {
 
 const sameBehaviour = (a: BackendBehaviour, b: BackendBehaviour): boolean => a.failureRate === b.failureRate && a.latencyMs === b.latencyMs && a.hang === b.hang;
 
-/** Nearest-rank percentiles of `values` (null when there are none). */
-export function latencySummary(values: readonly number[]): LatencySummary | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-  return { count: sorted.length, p50: Math.round(rank(0.5)), p99: Math.round(rank(0.99)), max: Math.round(sorted.at(-1)!) };
-}
 
 /** How an answer counts: the breaker's fast refusal, a slow failure of the backend call, a throttle. */
 export function classifyInvocation(record: Pick<InvocationRecord, 'status' | 'code'>): 'answered' | 'failedFast' | 'failedSlow' | 'throttled' | 'other' {

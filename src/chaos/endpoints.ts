@@ -3,7 +3,7 @@
 // the run from the probe's own results and the runner's own record of when each action began and
 // was undone (never from the journal).
 import type { EndpointProbeRun, EndpointResult } from '../traffic/endpoint-probe.ts';
-import { latencySummary } from './breaker-lab-observations.ts';
+import { latencySummary } from '../traffic/latency.ts';
 import type { EndpointCounts, EndpointPhase, EndpointSecond, EndpointsRecord } from './journal.ts';
 import type { Timeline } from './observations.ts';
 import type { PlannedEndpointProbe } from './plan.ts';

@@ -5,6 +5,7 @@ import type { QueueSettings } from '../services/queue/message-queue.ts';
 import type { GroupEvent, InstanceStatus } from '../lab/fleet/instance-group.ts';
 import type { TargetStateChange } from '../lab/fleet/load-balancer.ts';
 import type { GeneratorStats, TrafficSecond } from '../traffic/traffic-generator.ts';
+import type { LatencySummary } from '../traffic/latency.ts';
 import type { Effect } from './actions.ts';
 import type { GoalResult } from './endpoints-report.ts';
 import type { PlannedEndpointProbe, RunPlan } from './plan.ts';
@@ -91,13 +92,7 @@ export interface ProbeRecord {
   lines: string[];
 }
 
-/** Latencies in milliseconds: how many, the median, the 99th percentile and the slowest. */
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+export type { LatencySummary } from '../traffic/latency.ts';
 
 /** One endpoint's answers in one phase (or the whole run): 200s (stale ones among them), failures by status (0: timeout), latency of every answer. */
 export interface EndpointCounts {

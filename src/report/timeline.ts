@@ -2,12 +2,13 @@
 // onto one time axis (seconds from the start of the running phase). Nothing is counted or
 // derived here (DESIGN principle 6): a number the journal does not have is not drawn.
 import type { Journal } from '../chaos/journal.ts';
+import type { TrafficSecond } from '../traffic/traffic-generator.ts';
 
 /** One line of a chart: a journal field per second (null: no value that second). */
 export interface ChartSeries {
   label: string;
   /** How the page colours it. */
-  kind: 'ok' | 'cache' | 'queued' | 'stock-out' | 'failed' | 'depth';
+  kind: 'ok' | 'cache' | 'queued' | 'stock-out' | 'failed' | 'depth' | 'p50' | 'p99';
   values: Array<number | null>;
 }
 
@@ -82,6 +83,29 @@ function trafficChart(journal: Journal): Chart | null {
   }
   // A line that is zero throughout says nothing the legend would not: it is left out.
   return { title: 'Requests per second by outcome', unit: 'requests/s', x, series: lines.filter((l) => l.values.some((v) => v !== 0)) };
+}
+
+/**
+ * How long each second's requests took to be answered, p50 and p99, reads and writes apart (the
+ * journal's traffic.series latencyMs; a second with no answer of a kind is a gap, not a zero).
+ * Journals written before the series held latency draw no such chart.
+ */
+function latencyChart(journal: Journal): Chart | null {
+  const series = journal.traffic?.series;
+  if (!series || series.length === 0 || series.every((s) => s.latencyMs === undefined)) return null;
+  // latencyMs may be missing from a journal read from disk (written before it was recorded).
+  const line = (label: string, kind: 'p50' | 'p99', pick: (s: Partial<TrafficSecond>) => number | null | undefined): ChartSeries => ({
+    label,
+    kind,
+    values: series.map((s) => pick(s) ?? null),
+  });
+  const lines = [
+    line('reads p50', 'p50', (s) => s.latencyMs?.reads?.p50),
+    line('reads p99', 'p99', (s) => s.latencyMs?.reads?.p99),
+    line('writes p50', 'p50', (s) => s.latencyMs?.writes?.p50),
+    line('writes p99', 'p99', (s) => s.latencyMs?.writes?.p99),
+  ].filter((l) => l.values.some((v) => v !== null));
+  return lines.length === 0 ? null : { title: 'Latency per second (by the second the request was sent)', unit: 'ms', x: series.map((s) => s.second), series: lines };
 }
 
 /** The order queue's samples (Article 4's write buffer), as the journal recorded them. */
@@ -176,7 +200,7 @@ function probeTicks(journal: Journal, origin: number): ProbeTick[] {
 /** The timeline of one run, from its journal. */
 export function timelineOf(journal: Journal): Timeline {
   const origin = runningStartMs(journal);
-  const charts = [trafficChart(journal), queueChart(journal), ...endpointCharts(journal)].filter((c): c is Chart => c !== null);
+  const charts = [trafficChart(journal), latencyChart(journal), queueChart(journal), ...endpointCharts(journal)].filter((c): c is Chart => c !== null);
   const b = bands(journal, origin);
   const m = markers(journal, origin);
   const ticks = probeTicks(journal, origin);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { OrderLedger } from '../audit/ledger.ts';
+import { latencySummary, type LatencySummary } from './latency.ts';
 import { classifyRead, classifyWrite } from './outcome.ts';
 import { decide, SendSchedule, type DueRequest, type RequestKind } from './send-schedule.ts';
 
@@ -53,6 +54,11 @@ export interface TrafficTotals {
 /** One second of traffic, for the journal's time series. */
 export interface TrafficSecond extends TrafficTotals {
   second: number;
+  /**
+   * How long the requests sent that second took to be answered (a timeout counts as its client
+   * timeout), reads and writes apart; null: none of that kind was answered.
+   */
+  latencyMs: { reads: LatencySummary | null; writes: LatencySummary | null };
 }
 
 /** The generator's own limits over a run: why requests were not sent. */
@@ -130,10 +136,17 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   const productId = options.productId ?? 1;
   const quantity = options.quantity ?? 1;
   const totals = emptyTotals();
-  const series: TrafficSecond[] = [];
-  const generator: GeneratorStats = { maxInFlightRequests, peakInFlightRequests: 0, notSentAtInFlightCap: 0, notSentBehindSchedule: 0 };
   const started = Date.now();
-  const secondOf = (at: number): TrafficSecond => {
+  const series: Array<TrafficTotals & { second: number }> = [];
+  // Each second's answer times, by the second the request was sent; summarised once at the end.
+  const latencies: Array<{ reads: number[]; writes: number[] }> = [];
+  const recordLatency = (kind: 'reads' | 'writes', sentAt: number): void => {
+    const second = Math.max(0, Math.floor((sentAt - started) / 1000));
+    while (latencies.length <= second) latencies.push({ reads: [], writes: [] });
+    latencies[second]![kind].push(Date.now() - sentAt);
+  };
+  const generator: GeneratorStats = { maxInFlightRequests, peakInFlightRequests: 0, notSentAtInFlightCap: 0, notSentBehindSchedule: 0 };
+  const secondOf = (at: number): TrafficTotals & { second: number } => {
     const second = Math.max(0, Math.floor((at - started) / 1000));
     while (series.length <= second) series.push({ second: series.length, ...emptyTotals() });
     return series[second]!;
@@ -152,6 +165,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   const read = async (): Promise<void> => {
     const sentAt = Date.now();
     const { status, body } = await send(`${options.url}${options.readPath ?? '/products'}`, {}, requestSignal());
+    recordLatency('reads', sentAt);
     const outcome = classifyRead(status);
     const bucket = secondOf(sentAt);
     for (const t of [totals, bucket]) {
@@ -172,6 +186,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ product_id: productId, quantity }) },
       requestSignal(),
     );
+    recordLatency('writes', sentAt);
     const outcome = classifyWrite(status);
     for (const t of [totals, secondOf(sentAt)]) {
       t.writes[outcome]++;
@@ -236,5 +251,9 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   } finally {
     clearTimeout(backstop);
   }
-  return { ...totals, series, durationMs: Date.now() - started, generator };
+  const timed: TrafficSecond[] = series.map((s) => ({
+    ...s,
+    latencyMs: { reads: latencySummary(latencies[s.second]?.reads ?? []), writes: latencySummary(latencies[s.second]?.writes ?? []) },
+  }));
+  return { ...totals, series: timed, durationMs: Date.now() - started, generator };
 }
