@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Journal } from '../../chaos/journal.ts';
-import { JournalFileError, readJournalFile, renderReport, type ReportOptions } from '../../report/index.ts';
+import { inModeOrder, JournalFileError, readJournalFile, renderReport, type ReportOptions } from '../../report/index.ts';
 import { checkOutputPaths } from '../output-paths.ts';
 import { UsageError } from '../shared.ts';
 
@@ -28,6 +28,6 @@ export async function reportCommand(args: string[]): Promise<void> {
     }
   }
   await checkOutputPaths({ flag: '--out', files: [out] });
-  await writeReportFile(out, journals);
+  await writeReportFile(out, inModeOrder(journals));
   console.log(`report: ${out}`);
 }
