@@ -8,6 +8,7 @@ import type { Journal } from '../src/chaos/journal.ts';
 import type { PlannedShopLab } from '../src/chaos/plan.ts';
 import { formatComparison, formatResults } from '../src/chaos/report.ts';
 import { assertNoOrderLost, runBuiltin } from './helpers/experiment-run.ts';
+import { timelineOf } from '../src/report/index.ts';
 
 describe('db-outage (Article 4), quick profile', () => {
   const journals: Journal[] = [];
@@ -59,6 +60,17 @@ describe('db-outage (Article 4), quick profile', () => {
     assert.equal(a.queued, d.writes.queued);
     assert.equal(a.committedFromQueue + a.rejectedAfterAcceptance, a.queued, 'every 202 ended committed or rejected with a reason');
     assert.equal(d.worker?.counters.deadLettered, 0);
+    // The shared breaker's story, from the store's history: it opened after the outage began, and
+    // was closed again (through HALF_OPEN) after the database returned.
+    const transitions = d.breakerTransitions;
+    assert.ok(transitions && transitions.length >= 3, `the breaker's transitions: ${JSON.stringify(transitions)}`);
+    const outageAt = journal.actions.find((x) => x.name === 'database-outage')!.offsetMs!;
+    const opened = transitions.find((t) => t.from === 'CLOSED' && t.to === 'OPEN');
+    assert.ok(opened && opened.atMs >= outageAt, `opened after the outage began (+${outageAt} ms): ${JSON.stringify(transitions)}`);
+    const closed = transitions.filter((t) => t.to === 'CLOSED').at(-1);
+    assert.ok(closed && closed.from === 'HALF_OPEN' && closed.atMs >= d.databaseReturnedAtMs!, `closed after the database returned: ${JSON.stringify(transitions)}`);
+    assert.match(results, /^Circuit breaker \(shared\): CLOSED→OPEN \+/m);
+    assert.ok(timelineOf(journal).markers.some((m) => m.kind === 'breaker' && m.label.startsWith('circuit breaker CLOSED → OPEN')), 'the report marks it');
     assert.equal(journal.deviated, false, results);
   });
 

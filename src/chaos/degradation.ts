@@ -181,6 +181,8 @@ export interface DegradationInputs {
   auditWait?: { limitMs: number; waitedMs: number; idle: boolean };
   /** lab.recoveryWorker's status as the run ended; pid absent is recorded as null (none running). */
   worker?: { pid?: number | null; restarts: number; counters: RecoveryWorkerCounters };
+  /** The shared breaker's transitions as the store recorded them (epoch ms); null: no shared breaker, or no answer. */
+  breakerTransitions?: Array<{ at: number; from: string; to: string; reason: string }> | null;
 }
 
 /** The journal's degradation section, from the runner's timeline and the sampler's samples. */
@@ -219,5 +221,9 @@ export function degradationRecord(inputs: DegradationInputs): DegradationRecord 
         : null,
     auditWait: inputs.auditWait ?? null,
     worker: inputs.worker ? { pid: inputs.worker.pid ?? null, restarts: inputs.worker.restarts, counters: inputs.worker.counters } : null,
+    // The run's own transitions: the store keeps the lab's whole history, the steady-state checks' included.
+    breakerTransitions: inputs.breakerTransitions
+      ? inputs.breakerTransitions.filter((t) => t.at >= timeline.runningAt).map(({ at, ...rest }) => ({ atMs: at - timeline.runningAt, ...rest }))
+      : null,
   };
 }

@@ -230,6 +230,12 @@ export interface DegradationRecord {
    * between a death and its restart), so that a test can check the process is gone after the run.
    */
   worker: { pid: number | null; restarts: number; counters: RecoveryWorkerCounters } | null;
+  /**
+   * The fleet's shared circuit breaker's transitions during the run, as the services store recorded
+   * them (its clock), from the start of the running phase; null: no shared breaker, or the store
+   * did not answer (unknown, never an empty history). Absent in journals written before it was recorded.
+   */
+  breakerTransitions?: Array<{ atMs: number; from: string; to: string; reason: string }> | null;
 }
 
 export interface Journal {

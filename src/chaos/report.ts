@@ -127,7 +127,13 @@ function auditCell(journal: Journal): string {
   return findings.length === 0 ? 'clean' : findings.join(', ');
 }
 
-/** Article 4's lines in RESULTS: reads by source, writes by answer, the queue after recovery, the drain, the audit's wait. */
+/** The shared breaker's transitions in a line: `CLOSED→OPEN +3.1 s, OPEN→HALF_OPEN +20.6 s, HALF_OPEN→CLOSED +20.6 s`. */
+function breakerStory(transitions: NonNullable<DegradationRecord['breakerTransitions']>): string {
+  if (transitions.length === 0) return 'no transition during the run';
+  return transitions.map((t) => `${t.from}→${t.to} +${formatMs(t.atMs)}`).join(', ');
+}
+
+/** Article 4's lines in RESULTS: reads by source, writes by answer, the queue after recovery, the drain, the audit's wait, the breaker's transitions. */
 function degradationLines(d: DegradationRecord): string[] {
   const lines = [
     `Reads:  DB=${d.reads.database}  CACHE=${d.reads.cache}  FAIL=${d.reads.fail}`,
@@ -138,6 +144,7 @@ function degradationLines(d: DegradationRecord): string[] {
     lines.push(`Time to drain after the database returned: ${drainCell(d)}`);
   }
   if (d.auditWait) lines.push(`Audit waited for the queue: ${auditWaitCell(d)}`);
+  if (d.breakerTransitions) lines.push(`Circuit breaker (shared): ${breakerStory(d.breakerTransitions)}`);
   if (d.worker) {
     const c = d.worker.counters;
     lines.push(`Recovery worker: ${c.committed} committed, ${c.replayed} replayed, ${c.rejected} rejected, ${c.deadLettered} dead-lettered, ${c.transientFailures} transient failures, ${d.worker.restarts} restarts`);

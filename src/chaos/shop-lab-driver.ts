@@ -68,6 +68,8 @@ function shopSession(lab: Lab, plan: RunPlan, onProgress: (line: string) => void
           auditWait = await sampler.waitUntilIdle(limitMs);
         }
         await sampler?.stop();
+        // Read once, bounded by the store client's own timeout; no answer is recorded as unknown (null).
+        const transitions = await lab.breakerTransitions().catch(() => undefined);
         await audit(lab, journal, baseline, ledger, observer);
         if (degrades(planned) && timeline && timeline.runningAt > 0) {
           const worker = lab.recoveryWorker?.status();
@@ -77,6 +79,7 @@ function shopSession(lab: Lab, plan: RunPlan, onProgress: (line: string) => void
             ...(sampler ? { sampler: { sampleEveryMs: sampler.everyMs, samples: sampler.samples, failedSamples: sampler.failedSamples, lastSampleFailed: sampler.lastSampleFailed } } : {}),
             ...(auditWait ? { auditWait } : {}),
             ...(worker ? { worker: { pid: worker.pid, restarts: worker.restarts, counters: worker.counters } } : {}),
+            breakerTransitions: transitions?.map((t) => ({ at: t.at.getTime(), from: t.from, to: t.to, reason: t.reason })) ?? null,
           });
         }
       } finally {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import type { BreakerRecord } from '../resilience/circuit-breaker/index.ts';
+import type { BreakerRecord, StoredTransition } from '../resilience/circuit-breaker/index.ts';
 import { ARTICLE_QUEUE_SETTINGS, type DeadLetter, type MessageQueue, type QueueSettings } from '../services/queue/message-queue.ts';
 import { SHOP_BREAKER_NAME } from '../shop/compose.ts';
 import { patternsName, resolvePatterns, type Patterns } from '../shop/patterns.ts';
@@ -341,6 +341,11 @@ export class Lab {
    */
   async breakerState(): Promise<BreakerRecord | undefined> {
     return this.#storeClients?.breakerState();
+  }
+
+  /** The fleet's shared breaker's transitions (the store's history, with its times), or undefined when the patterns share none. */
+  async breakerTransitions(): Promise<StoredTransition[] | undefined> {
+    return this.#storeClients?.breakerTransitions();
   }
 
   /** Stops everything, in reverse order, and removes lab.json and the token. */

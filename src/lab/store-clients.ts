@@ -3,7 +3,7 @@
 // order queue's stats, dead letters and redrive; the shared breaker's record). The lab's clients
 // go to the store straight, not through the fault proxy: the lab observes, it is not a customer,
 // so a fault on a path never blinds `status`.
-import { PostgresBreakerStore, type BreakerRecord } from '../resilience/circuit-breaker/index.ts';
+import { PostgresBreakerStore, type BreakerRecord, type StoredTransition } from '../resilience/circuit-breaker/index.ts';
 import { ORDER_QUEUE_NAME, type DeadLetter, type MessageQueue, type QueueSettings, type QueueStats } from '../services/queue/message-queue.ts';
 import { PostgresQueue } from '../services/queue/postgres-queue.ts';
 import { SHOP_BREAKER_NAME } from '../shop/compose.ts';
@@ -77,6 +77,11 @@ export class StoreClients {
   /** The fleet's shared breaker as the store holds it, or undefined when the patterns share none. */
   async breakerState(): Promise<BreakerRecord | undefined> {
     return this.#breakerStore?.read(SHOP_BREAKER_NAME);
+  }
+
+  /** The fleet's shared breaker's transitions with the store's times, oldest first, or undefined when the patterns share none. */
+  async breakerTransitions(): Promise<StoredTransition[] | undefined> {
+    return this.#breakerStore?.transitions(SHOP_BREAKER_NAME);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
   var view = JSON.parse(document.getElementById('chaos-lab-timelines').textContent);
   var COLOURS = { ok: '#2e7d32', cache: '#0288d1', queued: '#7b1fa2', 'stock-out': '#f9a825', failed: '#c62828', depth: '#5d4037', p50: '#546e7a', p99: '#ef6c00' };
   var FAILED = ['#c62828', '#e53935', '#ad1457', '#6a1b9a', '#bf360c'];
-  var MARKERS = { fleet: '#37474f', target: '#00838f', database: '#1565c0', 'breaker-lab': '#6d4c41' };
+  var MARKERS = { fleet: '#37474f', target: '#00838f', database: '#1565c0', breaker: '#d84315', 'breaker-lab': '#6d4c41' };
   var px = function (n) { return Math.round(n * (window.devicePixelRatio || 1)); };
 
   function drawOverlay(u, timeline, withTicks) {

@@ -31,7 +31,7 @@ export interface Band {
 /** Something the system did, at a time the journal recorded. */
 export interface Marker {
   atS: number;
-  kind: 'fleet' | 'target' | 'database' | 'breaker-lab';
+  kind: 'fleet' | 'target' | 'database' | 'breaker' | 'breaker-lab';
   label: string;
 }
 
@@ -169,6 +169,7 @@ function markers(journal: Journal, origin: number): Marker[] {
   ];
   const returned = journal.degradation?.databaseReturnedAtMs;
   if (returned != null) list.push({ atS: seconds(returned), kind: 'database', label: 'database returned (proxy targets registered again)' });
+  for (const t of journal.degradation?.breakerTransitions ?? []) list.push({ atS: seconds(t.atMs), kind: 'breaker', label: `circuit breaker ${t.from} → ${t.to} (${t.reason})` });
   const b = journal.breakerLab;
   if (b?.outage) {
     list.push({ atS: at(b.outage.startedAt), kind: 'breaker-lab', label: 'backend outage began' });
