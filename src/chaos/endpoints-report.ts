@@ -3,6 +3,7 @@
 // mode, and the comparison's rows. Pure functions over journals.
 import type { EndpointTotals } from '../traffic/endpoint-probe.ts';
 import { formatMs } from './duration.ts';
+import { formatFailures } from './failures-format.ts';
 import type { EndpointCounts, EndpointPhase, EndpointsRecord, Journal } from './journal.ts';
 import type { Patterns } from '../shop/patterns.ts';
 
@@ -24,14 +25,8 @@ export function formatEndpointsLine(totals: EndpointTotals, at: number = Date.no
   return `${clock(at)} ENDPOINTS: ${cells.join(' ')}`;
 }
 
-/** Failures by status, as `29 (503)` or `40 (503×38, timeout×2)`; a status of 0 is a client timeout. */
-function failures(counts: EndpointCounts): string {
-  if (counts.fail === 0) return '0';
-  const name = (status: string): string => (status === '0' ? 'timeout' : status);
-  const entries = Object.entries(counts.failByStatus).sort((a, b) => b[1] - a[1]);
-  if (entries.length === 1) return `${counts.fail} (${name(entries[0]![0])})`;
-  return `${counts.fail} (${entries.map(([status, n]) => `${name(status)}×${n}`).join(', ')})`;
-}
+/** An endpoint's failures by status, as `29 (503)` or `40 (503×38, timeout×2)`. */
+const failures = (counts: EndpointCounts): string => formatFailures(counts.fail, counts.failByStatus);
 
 const p50p99 = (c: EndpointCounts): string => (c.latency ? `${formatMs(c.latency.p50)}/${formatMs(c.latency.p99)}` : '-');
 

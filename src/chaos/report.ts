@@ -2,6 +2,7 @@
 // AFTER table. Pure functions over journals.
 import type { TrafficTotals } from '../traffic/traffic-generator.ts';
 import { formatMs } from './duration.ts';
+import { formatFailures } from './failures-format.ts';
 import type { AuditResult } from '../audit/order-audit.ts';
 import type { BreakerLabRecord, DegradationRecord, Journal, LatencySummary } from './journal.ts';
 import { checkEndpointGoal, endpointRows, endpointsLines, formatGoal } from './endpoints-report.ts';
@@ -38,14 +39,7 @@ function notSentWarning(notSent: number): string {
   return `WARNING: the traffic generator could not keep up: ${notSent} requests it was asked for were never sent (in-flight cap reached or behind schedule). They are not failures of the system, and the counts above cover less load than the template asked for; lower the rates or use a slower profile.`;
 }
 
-/** Failures by status, as `105 (500)` or `38 (502×37, timeout×1)`; a status of 0 is a client timeout. */
-export function formatFailures(count: number, byStatus: Record<string, number>): string {
-  if (count === 0) return '0';
-  const name = (status: string): string => (status === '0' ? 'timeout' : status);
-  const entries = Object.entries(byStatus).sort((a, b) => b[1] - a[1]);
-  if (entries.length === 1) return `${count} (${name(entries[0]![0])})`;
-  return `${count} (${entries.map(([status, n]) => `${name(status)}×${n}`).join(', ')})`;
-}
+export { formatFailures } from './failures-format.ts';
 
 function appState(journal: Journal): string {
   const post = journal.postProbe;

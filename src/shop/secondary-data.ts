@@ -4,6 +4,7 @@
 // never passed on to the customer and never a crash.
 import { ShopError } from './errors.ts';
 import type { Banner, Review } from './ports.ts';
+import { describeValue } from './validation.ts';
 
 const MAX_TEXT = 10_000;
 
@@ -23,14 +24,14 @@ export function parseReviews(items: readonly unknown[], productId: number): Revi
 }
 
 function reviewProblem(item: unknown): string | undefined {
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) return `expected an object, got ${kindOf(item)}`;
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return `expected an object, got ${describeValue(item)}`;
   const review = item as Record<string, unknown>;
   for (const field of ['review_id', 'author', 'text', 'created_at']) {
     const value = review[field];
-    if (typeof value !== 'string' || value.length > MAX_TEXT) return `${field} must be a string of at most ${MAX_TEXT} characters, got ${kindOf(value)}`;
+    if (typeof value !== 'string' || value.length > MAX_TEXT) return `${field} must be a string of at most ${MAX_TEXT} characters, got ${describeValue(value)}`;
   }
   const rating = review['rating'];
-  if (!Number.isInteger(rating) || (rating as number) < 1 || (rating as number) > 5) return `rating must be an integer from 1 to 5, got ${kindOf(rating)}`;
+  if (!Number.isInteger(rating) || (rating as number) < 1 || (rating as number) > 5) return `rating must be an integer from 1 to 5, got ${describeValue(rating)}`;
   return undefined;
 }
 
@@ -42,25 +43,15 @@ export function parseBanner(body: Buffer): Banner {
   } catch (error) {
     throw badValue('PROMO_INVALID', `the promo banner in the bucket is not JSON (${(error as Error).message})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badValue('PROMO_INVALID', `the promo banner must be a JSON object, got ${kindOf(value)}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badValue('PROMO_INVALID', `the promo banner must be a JSON object, got ${describeValue(value)}`);
   const banner = value as Record<string, unknown>;
   for (const field of ['title', 'text']) {
     const text = banner[field];
-    if (typeof text !== 'string' || text.length > MAX_TEXT) throw badValue('PROMO_INVALID', `the promo banner's ${field} must be a string of at most ${MAX_TEXT} characters, got ${kindOf(text)}`);
+    if (typeof text !== 'string' || text.length > MAX_TEXT) throw badValue('PROMO_INVALID', `the promo banner's ${field} must be a string of at most ${MAX_TEXT} characters, got ${describeValue(text)}`);
   }
   const discount = banner['discount_percent'];
   if (discount !== undefined && (typeof discount !== 'number' || !(discount >= 0 && discount <= 100))) {
-    throw badValue('PROMO_INVALID', `the promo banner's discount_percent must be a number from 0 to 100, got ${kindOf(discount)}`);
+    throw badValue('PROMO_INVALID', `the promo banner's discount_percent must be a number from 0 to 100, got ${describeValue(discount)}`);
   }
   return { title: banner['title'] as string, text: banner['text'] as string, ...(discount !== undefined ? { discount_percent: discount as number } : {}) };
-}
-
-/** A value for a message: a short preview of a primitive, the kind of a container. */
-function kindOf(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  const text = JSON.stringify(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
