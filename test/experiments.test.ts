@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { Journal } from '../src/chaos/journal.ts';
 import type { PlannedShopLab } from '../src/chaos/plan.ts';
 import { formatComparison, formatResults } from '../src/chaos/report.ts';
+import { timelineOf } from '../src/report/index.ts';
 import { assertNoOrderLost, runBuiltin as run } from './helpers/experiment-run.ts';
 
 describe('instance-stop (Article 1), quick profile', () => {
@@ -63,6 +64,9 @@ describe('db-failover (Article 3), quick profile', () => {
     assert.equal(failover.state, 'completed');
     assert.ok(failover.effect!['promoted'] && failover.effect!['demoted'], 'the journal names the servers');
     assert.ok((failover.effect!['cutConnections'] as number) >= 2, 'the instances\u2019 persistent connections were cut');
+    const promoted = timelineOf(journal).markers.find((m) => m.kind === 'database' && m.label.startsWith('failover:'));
+    assert.ok(promoted && promoted.label.includes(String(failover.effect!['promoted'])), 'the report marks the promotion');
+    assert.ok(promoted.atS >= failover.offsetMs! / 1000, 'after the failover began');
     const t = journal.traffic!;
     assert.ok(t.writes.ok > 0 && t.reads.ok > 0, 'fine before the failover');
     assert.ok(t.writes.fail > 0 && t.reads.fail > 0, 'failures after it');

@@ -167,6 +167,7 @@ function markers(journal: Journal, origin: number): Marker[] {
     ...journal.fleet.events.map((e): Marker => ({ atS: at(e.at), kind: 'fleet', label: `${e.type} ${e.instanceId} (${e.zone})${e.detail ? `: ${e.detail}` : ''}` })),
     ...journal.fleet.targetStateChanges.map((c): Marker => ({ atS: at(c.at), kind: 'target', label: `target ${c.target}: ${c.from} → ${c.to} (${c.reason})` })),
   ];
+  list.push(...failoverMarkers(journal));
   const returned = journal.degradation?.databaseReturnedAtMs;
   if (returned != null) list.push({ atS: seconds(returned), kind: 'database', label: 'database returned (proxy targets registered again)' });
   for (const t of journal.degradation?.breakerTransitions ?? []) list.push({ atS: seconds(t.atMs), kind: 'breaker', label: `circuit breaker ${t.from} → ${t.to} (${t.reason})` });
@@ -180,6 +181,24 @@ function markers(journal: Journal, origin: number): Marker[] {
     list.push({ atS: at(w.startedAt), kind: 'breaker-lab', label: `backend behaviour ${w.index}: ${behaviour}` });
   }
   return list.sort((a, b) => a.atS - b.atS);
+}
+
+/**
+ * A failover's two moments, from its action's record: the promoted reader taking writes (the
+ * writer was away writerUnavailableMs from the action's start) and the old writer serving as the
+ * reader again (its rebuild began right then and took readerRebuiltMs).
+ */
+function failoverMarkers(journal: Journal): Marker[] {
+  return journal.actions.flatMap((a): Marker[] => {
+    const effect = a.effect;
+    if (a.actionId !== 'lab:db:failover' || a.offsetMs === undefined || typeof effect?.['writerUnavailableMs'] !== 'number') return [];
+    const promotedMs = a.offsetMs + effect['writerUnavailableMs'];
+    const list: Marker[] = [{ atS: seconds(promotedMs), kind: 'database', label: `failover: ${String(effect['promoted'])} promoted, the writer back after ${effect['writerUnavailableMs']} ms` }];
+    if (typeof effect['readerRebuiltMs'] === 'number') {
+      list.push({ atS: seconds(promotedMs + effect['readerRebuiltMs']), kind: 'database', label: `${String(effect['demoted'])} serves as the reader again` });
+    }
+    return list;
+  });
 }
 
 /**
