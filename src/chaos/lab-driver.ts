@@ -20,6 +20,8 @@ export interface LabSession {
   readonly readPath: string;
   /** What actions and rollbacks of this lab kind act on. */
   readonly actionLab: unknown;
+  /** The shop's Lab itself, for whoever watches it live (the dashboard); undefined for a lab that is not one (the breaker lab). */
+  readonly shopLab?: Lab;
   /** For stop conditions over the load balancer; absent: the lab has none (validation refuses lb.* metrics). */
   readonly loadBalancer: Pick<Lab, 'loadBalancer'> | undefined;
   /** Waits until the lab can take traffic (the shop: every target healthy). Throws the signal's reason when it aborts. */

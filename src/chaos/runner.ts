@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderLedger } from '../audit/ledger.ts';
+import type { Lab } from '../lab/lab.ts';
 import { processGuard } from '../lab/process/process-guard.ts';
 import { runEndpointProbe, type EndpointProbeRun } from '../traffic/endpoint-probe.ts';
 import { runProbe } from '../traffic/probe.ts';
@@ -36,6 +37,12 @@ export interface RunOptions {
   /** Aborting stops the run (Ctrl-C): rollbacks run, the lab is torn down, the journal says stopped. */
   signal?: AbortSignal;
   observer?: RunObserver;
+  /**
+   * Called with the shop's Lab once it has started, and with undefined before it closes (also
+   * when the run ends early): for whoever watches it live (the dashboard). Not called for a lab
+   * that is not a Lab (the breaker lab). Like an observer, it cannot break the run.
+   */
+  onLab?: (lab: Lab | undefined) => void;
 }
 
 const VERSION = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -112,6 +119,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
     // A run killed outright (SIGKILL) cannot run its finally: the reaper removes the folder instead.
     processGuard.guardPath(dir);
     lab = await labDriverFor(plan).start(plan, dir, (line) => notify(observer.progress, line));
+    if (lab.shopLab) handOver(options.onLab, lab.shopLab);
     throwIfStopped(stop.signal);
     await lab.ready(stop.signal);
     journal.targets = resolveTargets(options.template, lab, seed);
@@ -159,6 +167,7 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
       journal.stopReason ??= { kind: end.kind, detail: end.message };
     } finally {
       notify(observer.progress, 'tearing the lab down');
+      if (lab.shopLab) handOver(options.onLab, undefined);
       await lab.close().catch((error: Error) => notify(observer.progress, `lab did not close cleanly: ${error.message}`));
     }
   }
@@ -173,6 +182,15 @@ export async function runExperiment(options: RunOptions): Promise<Journal> {
   journal.durationMs = Date.now() - startedAt;
   setState(journal.status);
   return journal;
+}
+
+/** Hands the Lab (not a copy: it is live) to `onLab`; whatever that throws is ignored, as an observer's is. */
+function handOver(onLab: RunOptions['onLab'], lab: Lab | undefined): void {
+  try {
+    onLab?.(lab);
+  } catch {
+    // A watcher can never break a run.
+  }
 }
 
 function throwIfStopped(signal: AbortSignal): void {

@@ -44,6 +44,7 @@ function shopSession(lab: Lab, plan: RunPlan, onProgress: (line: string) => void
     url: lab.loadBalancer.url,
     readPath: '/products',
     actionLab: lab,
+    shopLab: lab,
     loadBalancer: lab,
     async ready(signal) {
       onProgress(`waiting for ${planned.instances} healthy targets`);

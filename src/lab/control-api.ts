@@ -1,4 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { LiveFeed } from '../dashboard/live-feed.ts';
+import { DASHBOARD_AUTH, registerDashboardRoutes } from '../dashboard/routes.ts';
 import { QueueError } from '../services/queue/message-queue.ts';
 import { ClusterError } from './cluster/postgres-cluster.ts';
 import { FaultProxyApiError } from './fault-proxy/client.ts';
@@ -28,15 +30,20 @@ const FAULT_FIELDS = ['dependency', 'type', 'params', 'direction', 'toxicity', '
  *   GET  /queue    the order queue: settings, depth, in flight, dead letters (with their last error), oldest age
  *   POST /queue/redrive {limit?}   moves dead letters back to the queue: {moved}
  *   POST /down     stops the lab
+ *
+ * With a live feed (`up`): the live dashboard too, on the same port: GET / (the page) and GET
+ * /events (its stream) take the token as `?token=` as well (a browser's EventSource sends no
+ * header), GET /dashboard/:file (static files) needs none; every other route still wants the header.
  */
-export function buildControlApi(lab: Lab, token: string, onDown: () => void): FastifyInstance {
+export function buildControlApi(lab: Lab, token: string, onDown: () => void, dashboard?: LiveFeed): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
     // A URL Fastify cannot route (bad %-encoding, too long an id) answers in this API's shape too.
     frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
   });
-  requireBearerToken(app, token, 'see the token file in the lab folder');
+  requireBearerToken(app, token, 'see the token file in the lab folder', dashboard ? DASHBOARD_AUTH : {});
+  if (dashboard) registerDashboardRoutes(app, dashboard);
 
   app.get('/status', async () => lab.status());
   // The load balancer's metrics in Prometheus text (healthy/unhealthy host counts, requests by
@@ -114,7 +121,7 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void): Fa
     return { stopping: true };
   });
 
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.replace(/\?.*/, '')}`, code: 'ROUTE_NOT_FOUND' }));
   app.setErrorHandler(async (error: FastifyError | Error, _request, reply) => {
     if (error instanceof InstanceGroupError) return reply.code(error.code === 'NO_SUCH_INSTANCE' ? 404 : 409).send({ error: error.message, code: error.code });
     if (error instanceof ClusterError) return reply.code(409).send({ error: error.message, code: error.code });

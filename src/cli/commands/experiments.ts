@@ -5,12 +5,16 @@ import { parseArgs } from 'node:util';
 import { BUILTIN_EXPERIMENTS, builtinPath, resolveExperiment, UnknownExperimentError, type ResolvedExperiment } from '../../chaos/builtin.ts';
 import { formatMs } from '../../chaos/duration.ts';
 import type { Journal } from '../../chaos/journal.ts';
+import type { Lab } from '../../lab/lab.ts';
 import { PlanError, planRun } from '../../chaos/plan.ts';
 import { PROFILE_NAMES, profileNamed, type Profile } from '../../chaos/profiles.ts';
 import { checkEndpointGoal, formatComparison, formatEndpointsLine, formatResults, formatStatusLine } from '../../chaos/report.ts';
 import { runExperiment, type RunObserver } from '../../chaos/runner.ts';
 import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
+import { runHello } from '../../dashboard/hello.ts';
+import type { LiveFeed } from '../../dashboard/live-feed.ts';
+import { startRunDashboard } from '../../dashboard/run-dashboard.ts';
 import { ensureDir } from '../../lab/files.ts';
 import { checkOutputPaths } from '../output-paths.ts';
 import type { ReportOptions } from '../../report/index.ts';
@@ -92,11 +96,15 @@ export async function runCommand(args: string[]): Promise<void> {
   // The given path too when comparing: it names the files, and /dev/null-naive.json is no journal.
   if (values.journal) await checkOutputPaths({ flag: '--journal', files: [...new Set([values.journal, ...modes.map(journalFile), reportFile])] });
   else await checkOutputPaths({ flag: '--out', dirs: [out] });
-  const session = new Session(profile, seed);
+  // The read-only live dashboard: up before the first mode, following each mode's lab; bye when the command ends.
+  const dashboard = await startRunDashboard(runHello(experiment.name, modes, new Date()));
+  console.log(`dashboard: ${dashboard.url}`);
+  const session = new Session(profile, seed, dashboard.feed);
   try {
     await session.runExperiment(experiment, modes, journalFile, reportFile);
   } finally {
     session.dispose();
+    await dashboard.close(session.interrupted ? 'the run was stopped' : 'the run is over').catch(() => {});
   }
   if (!values.journal || modes.length > 1) await session.writeSummary(values.journal ? dirname(journalFile(modes[0]!)) : out);
   process.exitCode = session.exitCode();
@@ -175,10 +183,13 @@ class Session {
   readonly #started = performance.now();
   readonly #results: ExperimentResult[] = [];
   readonly #stop = untilStopped();
+  /** The live dashboard's feed (`run`), told of each run's lab, states and actions. */
+  readonly #feed: LiveFeed | undefined;
 
-  constructor(profile: Profile, seed: number | undefined) {
+  constructor(profile: Profile, seed: number | undefined, feed?: LiveFeed) {
     this.#profile = profile;
     this.#seed = seed;
+    this.#feed = feed;
     void this.#stop.stopped.then((reason) => {
       if (reason === 'request') return;
       console.log(`\n${describeStop(reason)}: stopping the run, rolling back and cleaning up … (again to exit at once)`);
@@ -201,7 +212,15 @@ class Session {
       if (this.interrupted) break;
       const plan = planRun(experiment.name, experiment.template, mode, this.#profile);
       console.log(`▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''} · ${formatMs(plan.durationMs)} of traffic`);
-      const journal = await runExperiment({ plan, template: experiment.template, seed: this.#seed, signal: this.#abort.signal, observer: this.#observer() });
+      this.#feed?.log('run', `▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''}`);
+      const journal = await runExperiment({
+        plan,
+        template: experiment.template,
+        seed: this.#seed,
+        signal: this.#abort.signal,
+        observer: this.#observer(mode),
+        ...(this.#feed ? { onLab: (lab: Lab | undefined) => (lab ? this.#feed!.followLab(lab) : this.#feed!.unfollow()) } : {}),
+      });
       const file = journalFile(mode);
       await ensureDir(dirname(file));
       await writeFile(file, `${JSON.stringify(journal, null, 2)}\n`);
@@ -293,21 +312,32 @@ class Session {
     return this.#results.every((r) => r.journals.every(({ journal }) => journal.status === 'completed')) ? 0 : 1;
   }
 
-  #observer(): RunObserver {
+  #observer(mode: string): RunObserver {
     const at = (): string => `[${((performance.now() - this.#started) / 1000).toFixed(1).padStart(6)} s]`;
+    const feed = this.#feed;
     return {
-      state: (state) => console.log(`${at()} ${state}`),
-      progress: (line) => console.log(`${at()}   ${line} …`),
+      state: (state) => {
+        console.log(`${at()} ${state}`);
+        feed?.noteRunState(state, mode);
+      },
+      progress: (line) => {
+        console.log(`${at()}   ${line} …`);
+        feed?.log('run', line);
+      },
       status: (totals) => console.log(`${at()}   ${formatStatusLine(totals)}`),
       endpoints: (totals) => console.log(`${at()}   ${formatEndpointsLine(totals)}`),
       probe: (result) => {
         if (result.status !== 200) console.log(`${at()}   probe ${formatProbe(result)}`);
       },
       action: (record) => {
+        feed?.noteAction(record);
         const effect = record.state === 'completed' && record.effect && Object.keys(record.effect).length > 0 ? ` ${JSON.stringify(record.effect)}` : '';
         console.log(`${at()}   action ${record.name} (${record.actionId}): ${record.state}${effect}${record.error ? `: ${record.error}` : ''}`);
       },
-      stopCondition: (record) => console.log(`${at()}   STOP CONDITION ${record.name}: ${record.metric} = ${record.value}`),
+      stopCondition: (record) => {
+        console.log(`${at()}   STOP CONDITION ${record.name}: ${record.metric} = ${record.value}`);
+        feed?.log('run', `stop condition ${record.name}: ${record.metric} = ${record.value}`);
+      },
     };
   }
 }

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { upHello } from '../../dashboard/hello.ts';
+import { LiveFeed } from '../../dashboard/live-feed.ts';
 import { buildControlApi } from '../../lab/control-api.ts';
 import { Lab, newToken } from '../../lab/lab.ts';
 import { labDir } from '../lab-client.ts';
@@ -42,12 +44,15 @@ export async function upCommand(args: string[]): Promise<void> {
   const early = await Promise.race([starting.then(() => undefined), stop.stopped]);
   const lab = await starting;
   const token = newToken();
-  const api = buildControlApi(lab, token, stop.stop);
+  // The live dashboard follows the lab from the start; it says bye to every page before the lab goes.
+  const feed = new LiveFeed({ hello: upHello(lab, new Date()) });
+  const api = buildControlApi(lab, token, stop.stop, feed);
   try {
     if (early !== undefined) {
       console.log(`\n${describeStop(early)}: stopping …`);
       return;
     }
+    feed.followLab(lab);
     await api.listen({ host: '127.0.0.1', port: 0 });
     const address = api.server.address();
     const controlUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -70,6 +75,7 @@ export async function upCommand(args: string[]): Promise<void> {
       }
       if (lab.recoveryWorker) console.log(`  recovery worker  pid ${lab.recoveryWorker.pid ?? '-'}   (drains the order queue; chaos-lab queue shows it)`);
       console.log(`  control API      ${controlUrl}  (token in ${dir}/token)`);
+      console.log(`  dashboard        ${controlUrl}/?token=${token}`);
       console.log(`\nIn another terminal: npm run chaos-lab -- status | instance stop <id> | failover | fault add db-writer blackhole --duration 30s`);
       console.log('Ctrl-C (or chaos-lab down) stops everything.');
       lab.group.on('event', (event) => console.log(`  ${event.at.slice(11, 19)} ${event.type} ${event.instanceId} (zone ${event.zone})${event.detail ? `: ${event.detail}` : ''}`));
@@ -77,7 +83,9 @@ export async function upCommand(args: string[]): Promise<void> {
     }
     const reason = await stop.stopped;
     console.log(`\n${describeStop(reason)}: stopping …`);
+    feed.close(`the lab was stopped (${describeStop(reason)})`);
   } finally {
+    feed.close('the lab was stopped');
     await api.close().catch(() => {});
     await lab.close();
     console.log('stopped');

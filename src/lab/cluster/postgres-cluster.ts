@@ -274,8 +274,13 @@ export class PostgresCluster extends EventEmitter<ClusterEvents> {
   }
 
   /** Each member's role, PID and replication lag, and where the endpoints lead. */
-  async status(): Promise<ClusterStatus> {
-    const lag = await this.#replicationLag();
+  /**
+   * Members, roles and endpoints; with `replicationLag: false`, the lag fields are null and no
+   * query runs (a caller polling every second, the live dashboard, would otherwise open a
+   * connection to the writer each time).
+   */
+  async status(options: { replicationLag?: boolean } = {}): Promise<ClusterStatus> {
+    const lag = options.replicationLag === false ? new Map<string, { bytes: number | null; seconds: number | null }>() : await this.#replicationLag();
     const nameAt = (address: Address | undefined): string | null =>
       address ? (this.#members.find((m) => m.server.running && m.server.port === address.port)?.name ?? null) : null;
     return {

@@ -50,9 +50,19 @@ export interface TargetStateChange extends Omit<StateChange, 'at'> {
   at: string;
 }
 
-/** Events: 'state-change' when a target changes health state. */
+/** One answer the load balancer gave a client: a target's, or its own (502, 503, 504, 4xx). */
+export interface LoadBalancerResponse {
+  status: number;
+  /** From the request's arrival to its answer written, in milliseconds. */
+  durationMs: number;
+  /** When the answer was written, Unix time in milliseconds. */
+  at: number;
+}
+
+/** Events: 'state-change' when a target changes health state; 'response' for every answer (emitted only while someone listens). */
 export interface LoadBalancerEvents {
   'state-change': [TargetStateChange];
+  response: [LoadBalancerResponse];
 }
 
 interface Target {
@@ -221,12 +231,13 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const arrivedAt = performance.now();
     let body: Buffer;
     try {
       body = await readBody(request);
     } catch (error) {
       const tooLarge = error instanceof BodyTooLargeError;
-      this.#answer(response, tooLarge ? 413 : 400, 'none', { error: (error as Error).message, code: tooLarge ? 'LB_BODY_TOO_LARGE' : 'LB_BAD_REQUEST' });
+      this.#answer(response, tooLarge ? 413 : 400, arrivedAt, { error: (error as Error).message, code: tooLarge ? 'LB_BODY_TOO_LARGE' : 'LB_BAD_REQUEST' });
       return;
     }
     const retryable = this.#options.retry === true && (IDEMPOTENT.has(request.method ?? '') || request.headers['idempotency-key'] !== undefined);
@@ -248,23 +259,36 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
         if (request.method !== 'HEAD') headers['content-length'] = String(outcome.body.length);
         response.writeHead(outcome.status, headers);
         response.end(outcome.body);
+        this.#answered(outcome.status, arrivedAt);
         return;
       }
       last = outcome.ok ? { ok: false, kind: 'reset', message: `target ${target.spec.id} answered ${outcome.status}` } : outcome;
     }
     if (!last) {
-      this.#answer(response, 503, 'none', { error: 'no targets registered', code: 'LB_NO_TARGETS' });
+      this.#answer(response, 503, arrivedAt, { error: 'no targets registered', code: 'LB_NO_TARGETS' });
       return;
     }
     const status = last.kind === 'timeout' ? 504 : 502;
-    this.#answer(response, status, 'none', { error: last.message, code: status === 504 ? 'LB_TARGET_TIMEOUT' : 'LB_TARGET_FAILED' });
+    this.#answer(response, status, arrivedAt, { error: last.message, code: status === 504 ? 'LB_TARGET_TIMEOUT' : 'LB_TARGET_FAILED' });
   }
 
-  #answer(response: ServerResponse, status: number, target: string, body: object): void {
-    this.#requests.inc({ status, target });
+  /** The load balancer's own answer (no target gave one). */
+  #answer(response: ServerResponse, status: number, arrivedAt: number, body: object): void {
+    this.#requests.inc({ status, target: 'none' });
     const text = JSON.stringify(body);
     response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     response.end(text);
+    this.#answered(status, arrivedAt);
+  }
+
+  /** Tells who watches the traffic (the live dashboard) about one answer; costs nothing when nobody listens. */
+  #answered(status: number, arrivedAt: number): void {
+    if (this.listenerCount('response') === 0) return;
+    try {
+      this.emit('response', { status, durationMs: performance.now() - arrivedAt, at: Date.now() });
+    } catch {
+      // A watcher never breaks the traffic: the answer has been written already.
+    }
   }
 
   #forward(target: Target, request: IncomingMessage, body: Buffer): Promise<Outcome> {

@@ -1,0 +1,47 @@
+// The read-only dashboard of `chaos-lab run`: a small server of its own on loopback (a run's
+// labs come and go, mode after mode; the page stays), the same GET routes as under `up`.
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
+import { newToken } from '../lab/lab.ts';
+import { requireBearerToken } from '../lab/net/bearer-auth.ts';
+import { LiveFeed } from './live-feed.ts';
+import type { HelloEvent } from './protocol.ts';
+import { DASHBOARD_AUTH, registerDashboardRoutes } from './routes.ts';
+
+/** A running read-only dashboard. */
+export interface RunDashboard {
+  /** The page's URL, token included: what the CLI prints. */
+  readonly url: string;
+  readonly feed: LiveFeed;
+  /** Says bye to every page (their streams end), then stops the server. */
+  close(reason: string): Promise<void>;
+}
+
+/** Starts a dashboard server on 127.0.0.1 (a free port) over a new feed with `hello`. */
+export async function startRunDashboard(hello: HelloEvent): Promise<RunDashboard> {
+  const feed = new LiveFeed({ hello });
+  const token = newToken();
+  const app = Fastify({
+    logger: false,
+    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+  });
+  requireBearerToken(app, token, 'use the URL the command printed', DASHBOARD_AUTH);
+  registerDashboardRoutes(app, feed);
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.replace(/\?.*/, '')}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setErrorHandler(async (error: FastifyError, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    return reply.code(status).send({ error: error.message, code: status < 500 ? (error.code ?? 'BAD_REQUEST') : 'INTERNAL_ERROR' });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  // Nothing waits on the dashboard: a command that is done is not kept alive by an open page.
+  app.server.unref();
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    feed,
+    async close(reason) {
+      feed.close(reason);
+      await app.close();
+    },
+  };
+}
