@@ -28,3 +28,8 @@ export function runHello(experiment: string, modes: readonly string[], startedAt
     faultTypes: [],
   };
 }
+
+/** The hello of `suite`: read-only, titled with the experiments it runs one after another. */
+export function suiteHello(experiments: readonly string[], startedAt: Date): HelloEvent {
+  return { ...runHello('suite', [], startedAt), title: `suite: ${experiments.join(', ')}, each BEFORE and AFTER` };
+}

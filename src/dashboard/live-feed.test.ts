@@ -117,7 +117,7 @@ describe('LiveFeed', () => {
     assert.ok(band && band.event === 'band');
     assert.deepEqual([band.data.label, band.data.endedAt, band.data.plannedEndAt], ['blackhole on db-writer', null, new Date(T0 + 1200 + 30_000).toISOString()]);
     const logs = (): string[] => events.flatMap((e) => (e.event === 'log' ? [`${e.data.kind}: ${e.data.text}`] : []));
-    assert.ok(logs().some((l) => l.startsWith('fault: fault f-1: blackhole on db-writer until')), logs().join('\n'));
+    assert.ok(logs().some((l) => l === 'fault: fault f-1: blackhole on db-writer for 30 s'), logs().join('\n'));
     assert.ok(logs().includes('database: database proxy: targets deregistered'), logs().join('\n'));
     assert.ok(logs().includes('breaker: breaker CLOSED -> OPEN'), logs().join('\n'));
     lab.faults = [];
@@ -126,6 +126,41 @@ describe('LiveFeed', () => {
     assert.ok(ended.event === 'band' && ended.data.id === band.data.id && ended.data.endedAt !== null);
     assert.ok(logs().includes('fault: fault f-1: blackhole on db-writer ended (removed)'), logs().join('\n'));
     feed.close('done');
+  });
+
+  it('ends an expired fault\'s band when it expired, not when the next map noticed', async () => {
+    const feed = new LiveFeed({ hello: HELLO, now: () => now });
+    const lab = labParts();
+    const events: FeedEvent[] = [];
+    feed.subscribe((event) => events.push(event));
+    feed.followLab(asLab(lab));
+    await advance(1000);
+    const expiresAt = new Date(now + 1450).toISOString();
+    lab.faults = [{ id: 'f-1', proxy: 'db-writer', type: 'blackhole', createdAt: new Date(now).toISOString(), expiresAt }];
+    await advance(1000);
+    lab.faults = [];
+    await advance(2000);
+    const ended = events.filter((e) => e.event === 'band').at(-1)!;
+    assert.ok(ended.event === 'band' && ended.data.endedAt === expiresAt, JSON.stringify(ended));
+    feed.close('done');
+  });
+
+  // A run's next lab (or a breaker-lab run, which has no Lab) used to be shown with the last lab's fleet, running and healthy.
+  it('empties the map when a lab is let go, and keeps the last one (without faults) when the feed closes', async () => {
+    const feed = new LiveFeed({ hello: HELLO, now: () => now });
+    const lab = labParts();
+    feed.followLab(asLab(lab));
+    await advance(1000);
+    assert.equal(feed.map?.instances.length, 1);
+    feed.unfollow();
+    assert.deepEqual([feed.map?.instances, feed.map?.database.members], [[], []]);
+    feed.followLab(asLab(lab));
+    await advance(1000);
+    lab.faults = [{ id: 'f-2', proxy: 'db-writer', type: 'blackhole', createdAt: new Date(now).toISOString(), expiresAt: new Date(now + 60_000).toISOString() }];
+    await advance(1000);
+    assert.equal(feed.map?.faults.length, 1);
+    feed.close('the lab was stopped');
+    assert.deepEqual([feed.map?.instances.length, feed.map?.faults], [1, []], 'the page\'s last state: the fleet as it was');
   });
 
   it('logs the lab\'s own events: targets, the group, the cluster', () => {

@@ -80,6 +80,11 @@ export class LiveFeed {
     return this.#bye !== undefined;
   }
 
+  /** How many pages are subscribed now. */
+  get subscriberCount(): number {
+    return this.#listeners.size;
+  }
+
   /** The latest map (undefined before the first). */
   get map(): MapEvent | undefined {
     return this.#map;
@@ -158,9 +163,15 @@ export class LiveFeed {
 
   /**
    * Lets the followed lab go (before it closes): its last second is handed out, its faults'
-   * bands end now, its listeners and the timer are gone. The last map stays (with no faults).
+   * bands end now, its listeners and the timer are gone, and the map is empty (a run's next lab,
+   * or a lab that is not a Lab, must not show the last one's fleet as if it were there).
    */
   unfollow(): void {
+    this.#letGo(false);
+  }
+
+  /** As unfollow; `keepMap`: the last map stays, without its faults (the page's last state when the feed closes). */
+  #letGo(keepMap: boolean): void {
     const following = this.#following;
     if (!following) return;
     this.#following = undefined;
@@ -169,7 +180,8 @@ export class LiveFeed {
     for (const second of this.#traffic.flush(this.#now(), true)) this.#addSecond(second);
     const at = new Date(this.#now()).toISOString();
     for (const fault of this.#map?.faults ?? []) this.#endFault(following, fault, at, 'the lab went away');
-    if (this.#map) this.#setMap({ ...this.#map, at, faults: [] });
+    if (keepMap && this.#map) this.#setMap({ ...this.#map, at, faults: [] });
+    else if (!keepMap) this.#setMap(emptyMap(this.#now(), this.#run));
   }
 
   /** A line of the log, now (or at `at`, ISO 8601). */
@@ -217,7 +229,7 @@ export class LiveFeed {
   /** Sends `bye` to every subscriber (each stream then ends), lets the lab go and stops the timer. Idempotent. */
   close(reason: string): void {
     if (this.closed) return;
-    this.unfollow();
+    this.#letGo(true);
     this.#bye = reason;
     const listeners = [...this.#listeners];
     this.#listeners.clear();
@@ -282,7 +294,8 @@ export class LiveFeed {
       // The lab did not answer (closing, a part restarting): the last map stands.
     } finally {
       following.reading = false;
-      if (following.again) {
+      // A lab let go meanwhile is not read again.
+      if (following.again && this.#following === following) {
         following.again = false;
         void this.#readMap(following);
       }
@@ -297,9 +310,15 @@ export class LiveFeed {
     for (const fault of map.faults) {
       if (before.has(fault.id) || this.#bands.has(bandId(fault))) continue;
       this.#setBand({ id: bandId(fault), label: `${fault.type} on ${fault.dependency}`, startedAt: fault.createdAt, endedAt: null, plannedEndAt: fault.expiresAt });
-      if (previous) this.log('fault', `fault ${fault.id}: ${fault.type} on ${fault.dependency} until ${fault.expiresAt.slice(11, 19)}`, fault.createdAt);
+      // Its length, not a clock time: the page shows times in the browser's zone, the journal's are UTC.
+      if (previous) this.log('fault', `fault ${fault.id}: ${fault.type} on ${fault.dependency} for ${formatSeconds(Date.parse(fault.expiresAt) - Date.parse(fault.createdAt))}`, fault.createdAt);
     }
-    for (const fault of before.values()) if (!now.has(fault.id)) this.#endFault(following, fault, map.at, Date.parse(fault.expiresAt) <= Date.parse(map.at) ? 'expired' : 'removed');
+    for (const fault of before.values()) {
+      if (now.has(fault.id)) continue;
+      // An expired fault ended when it expired, not when the next map noticed (up to a second later).
+      const expired = Date.parse(fault.expiresAt) <= Date.parse(map.at);
+      this.#endFault(following, fault, expired ? fault.expiresAt : map.at, expired ? 'expired' : 'removed');
+    }
     if (!previous) return;
     if (previous.databaseProxy.registered !== map.databaseProxy.registered) {
       this.log('database', `database proxy: targets ${map.databaseProxy.registered ? 'registered' : 'deregistered'}`, map.at);
@@ -316,6 +335,9 @@ export class LiveFeed {
     this.log('fault', `fault ${fault.id}: ${fault.type} on ${fault.dependency} ended (${why})`, at);
   }
 }
+
+/** A duration in seconds, as the log writes it. */
+const formatSeconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 
 /** A fault's band: the lab's generation in it, since each lab's fault proxy numbers its faults afresh. */
 const faultBandId = (following: Following, fault: MapFault): string => `fault-${following.generation}-${fault.id}`;

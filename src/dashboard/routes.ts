@@ -8,22 +8,39 @@ import type { BearerTokenOptions } from '../lab/net/bearer-auth.ts';
 import type { LiveFeed } from './live-feed.ts';
 import { streamFeed } from './sse.ts';
 
-/**
- * The page and its stream take the token from `?token=` (EventSource sends no header); the
- * static files under /dashboard/ hold no secret and need none.
- */
-export const DASHBOARD_AUTH: BearerTokenOptions = { queryTokenPaths: ['/', '/events'], publicPrefix: '/dashboard/' };
 
 const require = createRequire(import.meta.url);
 const PAGE_DIR = new URL('./page/', import.meta.url);
 
+/**
+ * The page's own scripts, native ES modules that import one another by these names: dashboard.js
+ * is the entry index.html loads. A module missing here would 404 and stop the whole page.
+ */
+const PAGE_SCRIPTS = [
+  'dashboard.js',
+  'dashboard-actions.js',
+  'dashboard-dom.js',
+  'dashboard-fault-params.js',
+  'dashboard-log.js',
+  'dashboard-map.js',
+  'dashboard-session.js',
+  'dashboard-timeline.js',
+] as const;
+
 /** The static files served, by name: the page's own from src/dashboard/page/, uPlot from its npm package (never copied into src). */
 const STATIC_FILES: ReadonlyMap<string, { path: () => string | URL; type: string }> = new Map([
-  ['dashboard.js', { path: () => new URL('dashboard.js', PAGE_DIR), type: 'text/javascript; charset=utf-8' }],
+  ...PAGE_SCRIPTS.map((name) => [name, { path: () => new URL(name, PAGE_DIR), type: 'text/javascript; charset=utf-8' }] as const),
   ['dashboard.css', { path: () => new URL('dashboard.css', PAGE_DIR), type: 'text/css; charset=utf-8' }],
   ['uPlot.iife.min.js', { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
   ['uPlot.min.css', { path: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' }],
 ]);
+
+/**
+ * The page and its stream take the token from `?token=` (EventSource sends no header); the
+ * static files hold no secret and need none: exactly those paths, so a route added under
+ * /dashboard/ later is not public by accident.
+ */
+export const DASHBOARD_AUTH: BearerTokenOptions = { queryTokenPaths: ['/', '/events'], publicPaths: [...STATIC_FILES.keys()].map((name) => `/dashboard/${name}`) };
 
 /**
  * GET / (the page), GET /events (the feed as Server-Sent Events), GET /dashboard/:file (the

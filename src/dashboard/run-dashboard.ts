@@ -1,11 +1,12 @@
 // The read-only dashboard of `chaos-lab run`: a small server of its own on loopback (a run's
 // labs come and go, mode after mode; the page stays), the same GET routes as under `up`.
-import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError } from 'fastify';
 import { newToken } from '../lab/lab.ts';
 import { requireBearerToken } from '../lab/net/bearer-auth.ts';
 import { LiveFeed } from './live-feed.ts';
 import type { HelloEvent } from './protocol.ts';
 import { DASHBOARD_AUTH, registerDashboardRoutes } from './routes.ts';
+import { jsonFrameworkErrors, jsonNotFound } from '../lab/net/json-api.ts';
 
 /** A running read-only dashboard. */
 export interface RunDashboard {
@@ -22,11 +23,11 @@ export async function startRunDashboard(hello: HelloEvent): Promise<RunDashboard
   const token = newToken();
   const app = Fastify({
     logger: false,
-    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+    frameworkErrors: jsonFrameworkErrors,
   });
   requireBearerToken(app, token, 'use the URL the command printed', DASHBOARD_AUTH);
   registerDashboardRoutes(app, feed);
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.replace(/\?.*/, '')}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setNotFoundHandler(jsonNotFound);
   app.setErrorHandler(async (error: FastifyError, _request, reply) => {
     const status = error.statusCode ?? 500;
     return reply.code(status).send({ error: error.message, code: status < 500 ? (error.code ?? 'BAD_REQUEST') : 'INTERNAL_ERROR' });

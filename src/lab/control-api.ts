@@ -9,6 +9,7 @@ import { InstanceGroupError } from './fleet/instance-group.ts';
 import type { Lab } from './lab.ts';
 import { labMetricsText } from './lab-metrics.ts';
 import { requireBearerToken } from './net/bearer-auth.ts';
+import { jsonFrameworkErrors, jsonNotFound } from './net/json-api.ts';
 
 const INSTANCE_ACTIONS = ['stop', 'kill', 'pause', 'resume', 'terminate'] as const;
 // What a client may say about a fault. Not ownerPid: a fault set through the lab is leased to
@@ -40,7 +41,7 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void, das
     logger: false,
     bodyLimit: 64 * 1024,
     // A URL Fastify cannot route (bad %-encoding, too long an id) answers in this API's shape too.
-    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+    frameworkErrors: jsonFrameworkErrors,
   });
   requireBearerToken(app, token, 'see the token file in the lab folder', dashboard ? DASHBOARD_AUTH : {});
   if (dashboard) registerDashboardRoutes(app, dashboard);
@@ -121,7 +122,7 @@ export function buildControlApi(lab: Lab, token: string, onDown: () => void, das
     return { stopping: true };
   });
 
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.replace(/\?.*/, '')}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setNotFoundHandler(jsonNotFound);
   app.setErrorHandler(async (error: FastifyError | Error, _request, reply) => {
     if (error instanceof InstanceGroupError) return reply.code(error.code === 'NO_SUCH_INSTANCE' ? 404 : 409).send({ error: error.message, code: error.code });
     if (error instanceof ClusterError) return reply.code(409).send({ error: error.message, code: error.code });

@@ -12,7 +12,7 @@ import { checkEndpointGoal, formatComparison, formatEndpointsLine, formatResults
 import { runExperiment, type RunObserver } from '../../chaos/runner.ts';
 import { loadTemplate, TemplateError } from '../../chaos/template.ts';
 import { formatProbe } from '../../traffic/probe.ts';
-import { runHello } from '../../dashboard/hello.ts';
+import { runHello, suiteHello } from '../../dashboard/hello.ts';
 import type { LiveFeed } from '../../dashboard/live-feed.ts';
 import { startRunDashboard } from '../../dashboard/run-dashboard.ts';
 import { ensureDir } from '../../lab/files.ts';
@@ -117,9 +117,12 @@ export async function suiteCommand(args: string[]): Promise<void> {
   const out = values.out ?? defaultOutDir();
   const seed = parseSeed(values.seed);
   await checkOutputPaths({ flag: '--out', dirs: [out] });
-  const session = new Session(profile, seed);
+  // The read-only live dashboard, as under run: it follows each run's lab in turn.
+  const dashboard = await startRunDashboard(suiteHello(BUILTIN_EXPERIMENTS, new Date()));
+  const session = new Session(profile, seed, dashboard.feed);
   console.log(`chaos-lab suite: ${BUILTIN_EXPERIMENTS.join(', ')}, each BEFORE and AFTER, ${profile.name} profile (${profile.description})`);
-  console.log(`journals and summary: ${relative(process.cwd(), out) || '.'}/   Ctrl-C stops the run in progress and cleans up.\n`);
+  console.log(`journals and summary: ${relative(process.cwd(), out) || '.'}/   Ctrl-C stops the run in progress and cleans up.`);
+  console.log(`dashboard: ${dashboard.url}\n`);
   try {
     for (const name of BUILTIN_EXPERIMENTS) {
       if (session.interrupted) break;
@@ -128,6 +131,7 @@ export async function suiteCommand(args: string[]): Promise<void> {
     }
   } finally {
     session.dispose();
+    await dashboard.close(session.interrupted ? 'the suite was stopped' : 'the suite is over').catch(() => {});
   }
   await session.writeSuiteReport(join(out, 'report.html'));
   await session.writeSummary(out);

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { jsonFrameworkErrors, jsonNotFound } from '../net/json-api.ts';
 
 /** An error with a stable code and an HTTP status, answered as {error, code}. */
 interface CodedError {
@@ -21,9 +22,9 @@ export function labHttpApp(): FastifyInstance {
     logger: false,
     bodyLimit: 64 * 1024,
     forceCloseConnections: true,
-    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+    frameworkErrors: jsonFrameworkErrors,
   });
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setNotFoundHandler(jsonNotFound);
   app.setErrorHandler(async (error: FastifyError, _request, reply) => {
     if (isCoded(error)) return reply.code(error.status).send({ error: error.message, code: error.code });
     const status = error.statusCode ?? 500;

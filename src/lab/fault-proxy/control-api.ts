@@ -1,8 +1,9 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { requireBearerToken } from '../net/bearer-auth.ts';
 import { FaultNotFoundError, PortInUseError, type FaultProxy, type FaultSpec, type ProxySpec } from './fault-proxy.ts';
 import { FaultSpecError } from './fault-type.ts';
 import { FAULT_TYPES } from './faults/index.ts';
+import { jsonFrameworkErrors, jsonNotFound } from '../net/json-api.ts';
 
 /**
  * The fault proxy's control API (Toxiproxy's :8474, in JSON over HTTP on loopback), behind a
@@ -28,7 +29,7 @@ export function buildFaultProxyApi(proxy: FaultProxy, token: string): FastifyIns
     logger: false,
     bodyLimit: 64 * 1024,
     // A URL Fastify cannot route (bad %-encoding, too long a name) answers in this API's shape too.
-    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: error.message, code: error.code }),
+    frameworkErrors: jsonFrameworkErrors,
   });
   requireBearerToken(app, token, 'the fault proxy takes the token its starter gave it in FAULT_PROXY_TOKEN');
 
@@ -51,7 +52,7 @@ export function buildFaultProxyApi(proxy: FaultProxy, token: string): FastifyIns
   app.get('/faults', async () => proxy.faults());
   app.delete('/faults', async () => proxy.clearFaults());
 
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}`, code: 'ROUTE_NOT_FOUND' }));
+  app.setNotFoundHandler(jsonNotFound);
   app.setErrorHandler(async (error: FastifyError, _request, reply) => {
     if (error instanceof FaultSpecError) return reply.code(400).send({ error: error.message, code: error.code });
     if (error instanceof FaultNotFoundError) return reply.code(404).send({ error: error.message, code: error.code });

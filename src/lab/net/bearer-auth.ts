@@ -14,22 +14,22 @@ export interface BearerTokenOptions {
    * printed (as Jupyter does). Exact paths, GET only; every other route still needs the header.
    */
   queryTokenPaths?: readonly string[];
-  /** A path prefix served without a token (static files that hold no secret). */
-  publicPrefix?: string;
+  /** Paths served without a token (static files that hold no secret): exact paths, GET and HEAD only. */
+  publicPaths?: readonly string[];
 }
 
 /**
  * Answers every request without the token (any route, known or not) with 401 JSON
  * {error: `missing or wrong token (${hint})`, code: 'UNAUTHORIZED'}; `options` opens the
- * query-token paths and the public prefix, and nothing else.
+ * query-token paths and the public paths, and nothing else.
  */
 export function requireBearerToken(app: FastifyInstance, token: string, hint: string, options: BearerTokenOptions = {}): void {
   app.addHook('onRequest', async (request, reply) => {
     if (bearerMatches(request.headers.authorization, token)) return;
-    if (options.queryTokenPaths || options.publicPrefix) {
+    if (options.queryTokenPaths || options.publicPaths) {
       const query = request.raw.url?.indexOf('?') ?? -1;
       const path = query === -1 ? (request.raw.url ?? '') : request.raw.url!.slice(0, query);
-      if (options.publicPrefix && path.startsWith(options.publicPrefix) && (request.method === 'GET' || request.method === 'HEAD')) return;
+      if (options.publicPaths?.includes(path) && (request.method === 'GET' || request.method === 'HEAD')) return;
       if (request.method === 'GET' && options.queryTokenPaths?.includes(path) && query !== -1) {
         const given = new URLSearchParams(request.raw.url!.slice(query + 1)).get('token');
         if (given !== null && sameSecret(given, token)) return;
