@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Journal } from '../src/chaos/journal.ts';
+import type { Lab } from '../src/lab/lab.ts';
 import { planRun } from '../src/chaos/plan.ts';
 import { PROFILES } from '../src/chaos/profiles.ts';
-import { runExperiment, type RunObserver } from '../src/chaos/runner.ts';
+import { runExperiment, type RunObserver, type RunOptions } from '../src/chaos/runner.ts';
 import { validateTemplate } from '../src/chaos/template.ts';
 import { waitUntilGone } from './helpers/processes.ts';
 
@@ -28,7 +29,7 @@ const base = {
  */
 const RUN_BOUND_MS = 90_000;
 
-async function run(template: Record<string, unknown>, mode: string, options: { signal?: AbortSignal; observer?: RunObserver; seed?: number } = {}): Promise<Journal> {
+async function run(template: Record<string, unknown>, mode: string, options: { signal?: AbortSignal; observer?: RunObserver; seed?: number; onLab?: RunOptions['onLab'] } = {}): Promise<Journal> {
   const valid = validateTemplate(template);
   const bound = AbortSignal.timeout(RUN_BOUND_MS);
   const signal = options.signal ? AbortSignal.any([options.signal, bound]) : bound;
@@ -40,6 +41,50 @@ async function run(template: Record<string, unknown>, mode: string, options: { s
 }
 
 const states = (journal: Journal): string[] => journal.states.map((s) => s.state);
+
+/** The smallest run: 1 s of traffic under the quick profile, one wait. */
+const SHORT = { ...base, duration: '20s', modes: { resilient: {} }, actions: { warm: { actionId: 'lab:wait', duration: '10s' } } };
+
+/**
+ * Whether anything answers HTTP at `url` within 2 s: a status, or the connection's error
+ * (refused once the lab's load balancer is closed).
+ */
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Records onLab's calls and the run's states and progress in one sequence, and what the lab looked
+ * like at each call (its load balancer's targets are cleared when it closes).
+ */
+function labWatcher(onHandOver?: () => void) {
+  const sequence: string[] = [];
+  const seen: { lab?: Lab; urlAtHandOver?: string; answeredAtHandOver?: Promise<boolean>; targetsAtLetGo?: number } = {};
+  const observer: RunObserver = {
+    state: (state) => sequence.push(`state ${state}`),
+    progress: (line) => {
+      if (line === 'tearing the lab down') sequence.push(line);
+    },
+  };
+  const onLab = (lab: Lab | undefined): void => {
+    if (lab) {
+      sequence.push('onLab(lab)');
+      seen.lab = lab;
+      seen.urlAtHandOver = lab.loadBalancer.url;
+      seen.answeredAtHandOver = answers(lab.loadBalancer.url);
+      onHandOver?.();
+    } else {
+      sequence.push('onLab(undefined)');
+      seen.targetsAtLetGo = seen.lab?.loadBalancer.targets().length;
+    }
+  };
+  return { sequence, seen, observer, onLab };
+}
 
 describe('experiment runner', () => {
   it('stops when a stop condition fires, and still rolls back and audits', async () => {
@@ -149,6 +194,45 @@ describe('experiment runner', () => {
       ['cancelled', 'cancelled'],
     );
     assert.equal(journal.audit!.lost, 0);
+  });
+
+  it('hands the Lab to onLab once it started, and takes it back before it closes', async () => {
+    const watch = labWatcher();
+    const journal = await run(SHORT, 'resilient', { observer: watch.observer, onLab: watch.onLab });
+    assert.equal(journal.status, 'completed');
+    assert.deepEqual(watch.sequence, [
+      'state pending',
+      'state initiating',
+      'onLab(lab)',
+      'state running',
+      'tearing the lab down',
+      'onLab(undefined)',
+      'state completed',
+    ]);
+    assert.ok(watch.seen.lab, 'a Lab was handed over');
+    assert.equal(await watch.seen.answeredAtHandOver, true, 'handed over once started: its load balancer answered');
+    assert.equal(watch.seen.targetsAtLetGo, 2, 'taken back while the lab still ran (its load balancer had its two targets)');
+    assert.equal(await answers(watch.seen.urlAtHandOver!), false, 'the lab is closed once the run returns');
+  });
+
+  it('takes the Lab back from onLab and closes it when the run is stopped right after the hand-over', async () => {
+    const abort = new AbortController();
+    const watch = labWatcher(() => abort.abort());
+    const journal = await run(SHORT, 'resilient', { signal: abort.signal, observer: watch.observer, onLab: watch.onLab });
+    assert.equal(journal.status, 'stopped');
+    assert.equal(journal.stopReason?.kind, 'interrupted');
+    assert.deepEqual(watch.sequence, [
+      'state pending',
+      'state initiating',
+      'onLab(lab)',
+      'state stopping',
+      'tearing the lab down',
+      'onLab(undefined)',
+      'state stopped',
+    ]);
+    assert.equal(watch.seen.targetsAtLetGo, 2, 'taken back before the lab closed');
+    assert.equal(await answers(watch.seen.urlAtHandOver!), false, 'the lab is closed once the run returns');
+    assert.equal(journal.traffic, null, 'stopped before any traffic');
   });
 
   it('injects nothing when the steady state does not hold before the run', async () => {

@@ -59,7 +59,7 @@ export async function readLabMap(lab: MappableLab, run: MapEvent['run'], previou
     },
     databaseProxy: { inPath: lab.databaseProxyInPath, registered: lab.databaseProxy.status().registered },
     faults: faults
-      ? faults.map((f) => ({ id: f.id, dependency: f.proxy, type: f.type, createdAt: f.createdAt, expiresAt: f.expiresAt, msLeft: Math.max(0, Date.parse(f.expiresAt) - at) }))
+      ? faults.map((f) => ({ id: f.id, dependency: f.proxy, type: f.type, params: f.params, createdAt: f.createdAt, expiresAt: f.expiresAt, msLeft: Math.max(0, Date.parse(f.expiresAt) - at) }))
       : previousFaults.map((f) => ({ ...f, msLeft: Math.max(0, Date.parse(f.expiresAt) - at) })),
     breaker: breaker ? { state: breaker.state } : null,
     queue: queue ? { depth: queue.stats.depth, inFlight: queue.stats.inFlight, deadLetters: queue.stats.deadLetters } : null,

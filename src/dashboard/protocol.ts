@@ -42,6 +42,8 @@ export interface MapFault {
   id: string;
   dependency: string;
   type: string;
+  /** The fault's parameters as the fault proxy holds them (latencyMs, …; empty for a type that takes none). */
+  params: Record<string, unknown>;
   createdAt: string;
   expiresAt: string;
   /** Time left when the map was taken (0 when expired and not yet swept). */

@@ -7,7 +7,7 @@ import type { FeedEvent, LiveFeed } from './live-feed.ts';
 export const PING_EVERY_MS = 15_000;
 
 /**
- * A stream a slow page cannot drain: past this many bytes waiting, the connection is ended
+ * A stream a slow page cannot drain: past this many bytes waiting, the connection is cut
  * rather than letting the feed's events pile up in this process.
  */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -46,7 +46,13 @@ export function streamFeed(response: ServerResponse, feed: LiveFeed, pingEveryMs
   unsubscribe = feed.subscribe((event) => {
     if (ended) return;
     response.write(sseText(event));
-    if (event.event === 'bye' || response.writableLength > MAX_BUFFERED_BYTES) end();
+    if (event.event === 'bye') end();
+    // A page that stopped reading (a sleeping laptop) would hold its socket and what waits in it
+    // for good: the connection is cut, not ended politely.
+    else if (response.writableLength > MAX_BUFFERED_BYTES) {
+      end();
+      response.destroy();
+    }
   });
   // A closed feed said bye inside subscribe, before `unsubscribe` was known: nothing is left to undo.
   if (ended) unsubscribe();

@@ -159,10 +159,17 @@ function renderFaults(faults, receivedMs) {
       el('span', { class: 'fault-type', text: f.type }),
       ' on ',
       el('span', { class: 'id', text: f.dependency }),
+      el('span', { class: 'params', text: paramsText(f.params) }),
       el('span', { class: 'left', text: timeLeft(f.msLeft) }),
     ]);
   }));
   if (faults.length === 0) view.faults.appendChild(el('li', { class: 'empty', text: 'None.' }));
+}
+
+/** A fault's parameters as the form takes them (` latencyMs=200 jitterMs=50`), or nothing. */
+function paramsText(params) {
+  const names = params && typeof params === 'object' ? Object.keys(params) : [];
+  return names.length === 0 ? '' : ' ' + names.map(function (name) { return name + '=' + String(params[name]); }).join(' ');
 }
 
 /** Moves the faults' countdowns on: called once a second. */
