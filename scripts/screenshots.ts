@@ -1,6 +1,6 @@
 // npm run screenshots [-- report|dashboard]: the README's two pictures, made from real runs in a
 // real browser (Debian's chromium through playwright-core).
-//   docs/report.png     the report of a quick compare run of instance-stop, 1280 wide, its top part
+//   docs/report.png     the report of a compare run of instance-stop (demo profile), 1280 wide, its top part
 //   docs/dashboard.png  the live dashboard of `chaos-lab up` under a little traffic, an instance
 //                       stopped and a dependency cut from the page, 1280x800
 // Every process it starts (the CLI runs, the browser) is stopped by PID on exit, Ctrl-C and SIGTERM.
@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'src/cli/main.ts');
 const DOCS = join(ROOT, 'docs');
 const WIDTH = 1280;
-/** A run of both modes under the quick profile takes well under a minute here; this bounds a hung one. */
+/** A run of both modes under the demo profile takes about half a minute here; this bounds a hung one. */
 const RUN_BOUND_MS = 240_000;
 /** `up` starts PostgreSQL servers, the proxies and the fleet: seconds, bounded. */
 const UP_BOUND_MS = 120_000;
@@ -144,7 +144,7 @@ function reportTrouble(watched: WatchedPage): void {
 
 async function reportScreenshot(work: string): Promise<string> {
   const out = join(work, 'results');
-  const run = startCli('run', ['run', 'instance-stop', '--mode', 'compare', '--profile', 'quick', '--out', out]);
+  const run = startCli('run', ['run', 'instance-stop', '--mode', 'compare', '--profile', 'demo', '--out', out]);
   const code = await Promise.race([run.exited, delay(RUN_BOUND_MS).then(() => 'timeout' as const)]);
   if (code !== 0) throw new Error(`chaos-lab run ended with ${code}:\n${run.output}`);
   const report = join(out, 'report.html');
