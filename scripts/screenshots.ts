@@ -4,6 +4,8 @@
 //   docs/dashboard.png  the live dashboard of `chaos-lab up` under a little traffic, an instance
 //                       stopped and a dependency cut from the page, 1280x800
 // Every process it starts (the CLI runs, the browser) is stopped by PID on exit, Ctrl-C and SIGTERM.
+// It drives the browser and stops processes with the tests' own helpers (test/helpers/): one way
+// to launch Debian's chromium and to kill a process family, not two.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';

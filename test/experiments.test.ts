@@ -67,6 +67,8 @@ describe('db-failover (Article 3), quick profile', () => {
     const promoted = timelineOf(journal).markers.find((m) => m.kind === 'database' && m.label.startsWith('failover:'));
     assert.ok(promoted && promoted.label.includes(String(failover.effect!['promoted'])), 'the report marks the promotion');
     assert.ok(promoted.atS >= failover.offsetMs! / 1000, 'after the failover began');
+    const away = Date.parse(failover.effect!['startedAt'] as string) - Date.parse(journal.states.find((s) => s.state === 'running')!.at);
+    assert.equal(promoted.atS, Math.round(away + (failover.effect!['writerUnavailableMs'] as number)) / 1000, 'when the writer came back, from when it went away');
     const t = journal.traffic!;
     assert.ok(t.writes.ok > 0 && t.reads.ok > 0, 'fine before the failover');
     assert.ok(t.writes.fail > 0 && t.reads.fail > 0, 'failures after it');

@@ -25,6 +25,7 @@ describe('the HTML report in a real browser', () => {
   let browser: LabBrowser | undefined;
   let watched: WatchedPage;
 
+  // The launch, a quick run and the page load, each bounded: together more than a test's default.
   before(async () => {
     // The browser first: without one the test fails at once, saying how to get one, before a run.
     browser = await launchBrowser({ viewport: { width: 1280, height: 900 } });
@@ -37,7 +38,7 @@ describe('the HTML report in a real browser', () => {
     url = pathToFileURL(file).href;
     watched = await watchPage(browser);
     await within(20_000, 'the report loading', watched.page.goto(url, { waitUntil: 'load' }));
-  });
+  }, { timeout: 180_000 });
   after(async () => {
     await browser?.close();
     if (dir) await rm(dir, { recursive: true, force: true });

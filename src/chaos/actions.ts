@@ -176,6 +176,8 @@ const SHOP_ACTIONS: ActionDefinition[] = [
       run: async ({ lab }) => {
         const result = await lab.cluster.failover();
         const effect: Effect = {
+          // When the writer went away: after the check that the reader streams (up to 5 s), so not the action's start.
+          startedAt: result.startedAt,
           promoted: result.promoted,
           demoted: result.demoted,
           cutConnections: result.cutConnections,

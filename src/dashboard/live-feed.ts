@@ -109,6 +109,7 @@ export class LiveFeed {
     return () => this.unsubscribe(listener);
   }
 
+  /** Stops sending `listener` events (a page that went away). */
   unsubscribe(listener: FeedListener): void {
     this.#listeners.delete(listener);
   }

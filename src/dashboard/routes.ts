@@ -8,7 +8,6 @@ import type { BearerTokenOptions } from '../lab/net/bearer-auth.ts';
 import type { LiveFeed } from './live-feed.ts';
 import { streamFeed } from './sse.ts';
 
-
 const require = createRequire(import.meta.url);
 const PAGE_DIR = new URL('./page/', import.meta.url);
 

@@ -167,7 +167,7 @@ function markers(journal: Journal, origin: number): Marker[] {
     ...journal.fleet.events.map((e): Marker => ({ atS: at(e.at), kind: 'fleet', label: `${e.type} ${e.instanceId} (${e.zone})${e.detail ? `: ${e.detail}` : ''}` })),
     ...journal.fleet.targetStateChanges.map((c): Marker => ({ atS: at(c.at), kind: 'target', label: `target ${c.target}: ${c.from} → ${c.to} (${c.reason})` })),
   ];
-  list.push(...failoverMarkers(journal));
+  list.push(...failoverMarkers(journal, origin));
   const returned = journal.degradation?.databaseReturnedAtMs;
   if (returned != null) list.push({ atS: seconds(returned), kind: 'database', label: 'database returned (proxy targets registered again)' });
   for (const t of journal.degradation?.breakerTransitions ?? []) list.push({ atS: seconds(t.atMs), kind: 'breaker', label: `circuit breaker ${t.from} → ${t.to} (${t.reason})` });
@@ -185,14 +185,16 @@ function markers(journal: Journal, origin: number): Marker[] {
 
 /**
  * A failover's two moments, from its action's record: the promoted reader taking writes (the
- * writer was away writerUnavailableMs from the action's start) and the old writer serving as the
- * reader again (its rebuild began right then and took readerRebuiltMs).
+ * writer was away writerUnavailableMs from the effect's startedAt, which comes after the check
+ * that the reader streams; a journal without it: from the action's start) and the old writer
+ * serving as the reader again (its rebuild began right then and took readerRebuiltMs).
  */
-function failoverMarkers(journal: Journal): Marker[] {
+function failoverMarkers(journal: Journal, origin: number): Marker[] {
   return journal.actions.flatMap((a): Marker[] => {
     const effect = a.effect;
     if (a.actionId !== 'lab:db:failover' || a.offsetMs === undefined || typeof effect?.['writerUnavailableMs'] !== 'number') return [];
-    const promotedMs = a.offsetMs + effect['writerUnavailableMs'];
+    const awayMs = typeof effect['startedAt'] === 'string' ? Date.parse(effect['startedAt']) - origin : a.offsetMs;
+    const promotedMs = awayMs + effect['writerUnavailableMs'];
     const list: Marker[] = [{ atS: seconds(promotedMs), kind: 'database', label: `failover: ${String(effect['promoted'])} promoted, the writer back after ${effect['writerUnavailableMs']} ms` }];
     if (typeof effect['readerRebuiltMs'] === 'number') {
       list.push({ atS: seconds(promotedMs + effect['readerRebuiltMs']), kind: 'database', label: `${String(effect['demoted'])} serves as the reader again` });

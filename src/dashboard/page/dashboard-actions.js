@@ -73,8 +73,8 @@ function onFaultSubmit(event) {
   const durationS = Number(form.elements.namedItem('durationS').value);
   const paramsText = form.elements.namedItem('params').value.trim();
   const label = type + ' on ' + dependency + (paramsText ? ' (' + paramsText + ')' : '');
-  if (!(Number.isInteger(durationS) && durationS >= 1 && durationS <= 86400)) {
-    addLog(Date.now(), 'control', label + ': the duration must be a whole number of seconds from 1 to 86400, got ' + JSON.stringify(form.elements.namedItem('durationS').value));
+  if (!(Number.isInteger(durationS) && durationS >= 1 && durationS <= 900)) {
+    addLog(Date.now(), 'control', label + ': the duration must be a whole number of seconds from 1 to 900 (a fault\'s lease is 15 min at most), got ' + JSON.stringify(form.elements.namedItem('durationS').value));
     return;
   }
   let params;
@@ -110,7 +110,7 @@ export function faultForm(hello) {
     el('label', {}, ['Cut ', el('select', { name: 'dependency' }, options(hello.dependencies, null))]),
     el('label', {}, ['with ', el('select', { name: 'type' }, options(hello.faultTypes, hello.faultTypes.indexOf('blackhole') >= 0 ? 'blackhole' : null))]),
     el('label', {}, ['params ', el('input', { name: 'params', type: 'text', placeholder: PARAMS_PLACEHOLDER, autocomplete: 'off', spellcheck: 'false' })]),
-    el('label', {}, ['for ', el('input', { name: 'durationS', type: 'number', min: '1', max: '86400', step: '1', value: '30', required: '' }), ' s']),
+    el('label', {}, ['for ', el('input', { name: 'durationS', type: 'number', min: '1', max: '900', step: '1', value: '30', required: '' }), ' s']),
     el('button', { type: 'submit', text: 'Add fault' }),
     el('span', { class: 'param-hint', 'aria-live': 'polite' }),
   ]);

@@ -113,7 +113,6 @@ export function redraw() {
   timeline.bands.forEach(function (band, id) { if (band.endedAt && Date.parse(band.endedAt) / 1000 < timeline.left) timeline.bands.delete(id); });
   const x = [], counts = timeline.statuses.map(function () { return []; }), p50 = [], p99 = [];
   if (timeline.lastSecond !== null) {
-    // A second the lab did not report had no answers: a 0 between reported seconds, not a gap.
     for (let s = Math.max(first, Math.ceil(timeline.left)); s <= timeline.lastSecond; s++) {
       const ev = timeline.seconds.get(s);
       x.push(s);
