@@ -72,6 +72,7 @@ describe('chaos-lab up and the commands against it', () => {
     assert.match(text.stdout, /zone a/);
     assert.match(text.stdout, /zone b/);
     assert.match(text.stdout, /pg-1 {2}writer/);
+    assert.match(text.stdout, new RegExp(`^dashboard: ${info.controlUrl}/\\?token=[0-9a-f]{48}$`, 'm'));
     const json = await chaosLab(dir, 'status', '--json');
     const status = JSON.parse(json.stdout) as LabStatus;
     assert.equal(status.instances.length, 2);

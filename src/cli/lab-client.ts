@@ -32,6 +32,11 @@ export class LabClient {
     return new LabClient(info, token);
   }
 
+  /** The live dashboard's URL, token included (what `up` printed): the page takes the token from it. */
+  get dashboardUrl(): string {
+    return `${this.info.controlUrl}/?token=${this.#token}`;
+  }
+
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {

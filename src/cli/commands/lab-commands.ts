@@ -18,7 +18,8 @@ export async function statusCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: COMMON, strict: true });
   const lab = await LabClient.open(labDir(values.dir));
   const status = await lab.call<LabStatus>('GET', '/status');
-  print(values.json, status, () => describeStatus(status));
+  // The dashboard's URL again, for whoever lost up's output (it carries the token, as up's line does).
+  print(values.json, status, () => `${describeStatus(status)}\n\ndashboard: ${lab.dashboardUrl}`);
 }
 
 function describeStatus(s: LabStatus): string {
