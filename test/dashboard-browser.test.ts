@@ -87,6 +87,33 @@ describe('the live dashboard of chaos-lab up in a real browser', () => {
     assert.deepEqual(watched.pageErrors, []);
   });
 
+  it('cuts a dependency from the form, with parameters, and clears it; deregisters and registers the proxy', async () => {
+    const page = watched.page;
+    const form = page.locator('form#fault-form');
+    await form.locator('select[name="dependency"]').selectOption('reviews');
+    await form.locator('select[name="type"]').selectOption('latency');
+    await form.locator('input[name="params"]').fill('latencyMs=150 jitterMs=10');
+    await form.locator('input[name="durationS"]').fill('60');
+    await form.locator('button[type="submit"]').click({ timeout: 5_000 });
+    // The lab's own fault list, in the next map: its type, its parameters as given, its time left.
+    const fault = page.locator('[data-fault]', { hasText: 'latency' });
+    await fault.waitFor({ timeout: 10_000 });
+    assert.match(await fault.innerText(), /latency\s+on\s+reviews\s+latencyMs=150 jitterMs=10/);
+    await page.locator('#log li[data-kind="fault"]', { hasText: 'latency on reviews for 60 s' }).first().waitFor({ timeout: 10_000 });
+    await page.locator('button[data-action="clear-faults"]').click({ timeout: 5_000 });
+    await fault.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('#log li[data-kind="fault"]', { hasText: 'ended (removed)' }).first().waitFor({ timeout: 10_000 });
+
+    await page.locator('button[data-action="deregister"]').click({ timeout: 5_000 });
+    await page.locator('.proxy[data-registered="false"]').waitFor({ timeout: 10_000 });
+    await page.locator('#log li[data-kind="database"]', { hasText: 'targets deregistered' }).first().waitFor({ timeout: 10_000 });
+    await page.locator('button[data-action="register"]').click({ timeout: 5_000 });
+    await page.locator('.proxy[data-registered="true"]').waitFor({ timeout: 10_000 });
+    assert.deepEqual(watched.blocked, []);
+    assert.deepEqual(watched.consoleErrors, []);
+    assert.deepEqual(watched.pageErrors, []);
+  });
+
   it('refuses a visitor without the token: GET / and /events answer 401 and no page', async () => {
     const visitor = await watchPage(browser!);
     try {
