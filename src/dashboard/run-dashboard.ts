@@ -1,12 +1,11 @@
 // The read-only dashboard of `chaos-lab run`: a small server of its own on loopback (a run's
 // labs come and go, mode after mode; the page stays), the same GET routes as under `up`.
-import Fastify, { type FastifyError } from 'fastify';
 import { newToken } from '../lab/lab.ts';
 import { requireBearerToken } from '../lab/net/bearer-auth.ts';
+import { labHttpApp, listeningPort } from '../lab/net/json-api.ts';
 import { LiveFeed } from './live-feed.ts';
 import type { HelloEvent } from './protocol.ts';
 import { DASHBOARD_AUTH, registerDashboardRoutes } from './routes.ts';
-import { jsonFrameworkErrors, jsonNotFound } from '../lab/net/json-api.ts';
 
 /** A running read-only dashboard. */
 export interface RunDashboard {
@@ -21,20 +20,11 @@ export interface RunDashboard {
 export async function startRunDashboard(hello: HelloEvent): Promise<RunDashboard> {
   const feed = new LiveFeed({ hello });
   const token = newToken();
-  const app = Fastify({
-    logger: false,
-    frameworkErrors: jsonFrameworkErrors,
-  });
+  const app = labHttpApp();
   requireBearerToken(app, token, 'use the URL the command printed', DASHBOARD_AUTH);
   registerDashboardRoutes(app, feed);
-  app.setNotFoundHandler(jsonNotFound);
-  app.setErrorHandler(async (error: FastifyError, _request, reply) => {
-    const status = error.statusCode ?? 500;
-    return reply.code(status).send({ error: error.message, code: status < 500 ? (error.code ?? 'BAD_REQUEST') : 'INTERNAL_ERROR' });
-  });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = listeningPort(app);
   // Nothing waits on the dashboard: a command that is done is not kept alive by an open page.
   app.server.unref();
   return {

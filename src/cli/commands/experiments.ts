@@ -215,8 +215,9 @@ class Session {
     for (const mode of modes) {
       if (this.interrupted) break;
       const plan = planRun(experiment.name, experiment.template, mode, this.#profile);
-      console.log(`▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''} · ${formatMs(plan.durationMs)} of traffic`);
-      this.#feed?.log('run', `▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''}`);
+      const heading = `▶ ${experiment.name} · ${mode}${plan.modeDescription ? ` (${plan.modeDescription})` : ''}`;
+      console.log(`${heading} · ${formatMs(plan.durationMs)} of traffic`);
+      this.#feed?.log('run', heading);
       const journal = await runExperiment({
         plan,
         template: experiment.template,

@@ -3,7 +3,7 @@
 // or when its owner goes away (stdin closes).
 import { buildBackend } from './backend-server.ts';
 import { stopWithOwner } from './guarded-child.ts';
-import { listeningPort } from './http-errors.ts';
+import { listeningPort } from '../net/json-api.ts';
 
 const token = process.env['BACKEND_TOKEN'] ?? '';
 delete process.env['BACKEND_TOKEN'];

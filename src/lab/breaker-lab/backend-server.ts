@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requireBearerToken } from '../net/bearer-auth.ts';
 import { CallLedger, resolveBehaviour } from './backend-behaviour.ts';
-import { labHttpApp } from './http-errors.ts';
+import { labHttpApp } from '../net/json-api.ts';
 
 /** Where the control API lives: every other path is the service. */
 export const BACKEND_CONTROL_PREFIX = '/_control';

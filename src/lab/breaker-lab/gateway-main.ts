@@ -8,7 +8,7 @@ import { EnvironmentPool } from './environment-pool.ts';
 import { validatePoolSettings, type GatewayConfig } from './gateway-config.ts';
 import { buildGateway, GatewayLog } from './gateway-server.ts';
 import { stopWithOwner } from './guarded-child.ts';
-import { listeningPort } from './http-errors.ts';
+import { listeningPort } from '../net/json-api.ts';
 
 const token = process.env['GATEWAY_TOKEN'] ?? '';
 const rawConfig = process.env['GATEWAY_CONFIG'] ?? '';

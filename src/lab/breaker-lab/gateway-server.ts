@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireBearerToken } from '../net/bearer-auth.ts';
 import type { EnvironmentPool } from './environment-pool.ts';
 import type { FunctionEvent } from './function-protocol.ts';
-import { labHttpApp } from './http-errors.ts';
+import { labHttpApp } from '../net/json-api.ts';
 
 /** Where the gateway's own API lives: every other path invokes the function. */
 export const GATEWAY_CONTROL_PREFIX = '/_gateway';

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { pathOf } from './json-api.ts';
 
 /** True when `authorization` is exactly `Bearer <token>`, compared in constant time. */
 export function bearerMatches(authorization: string | undefined, token: string): boolean {
@@ -27,11 +28,11 @@ export function requireBearerToken(app: FastifyInstance, token: string, hint: st
   app.addHook('onRequest', async (request, reply) => {
     if (bearerMatches(request.headers.authorization, token)) return;
     if (options.queryTokenPaths || options.publicPaths) {
-      const query = request.raw.url?.indexOf('?') ?? -1;
-      const path = query === -1 ? (request.raw.url ?? '') : request.raw.url!.slice(0, query);
+      const url = request.raw.url ?? '';
+      const path = pathOf(url);
       if (options.publicPaths?.includes(path) && (request.method === 'GET' || request.method === 'HEAD')) return;
-      if (request.method === 'GET' && options.queryTokenPaths?.includes(path) && query !== -1) {
-        const given = new URLSearchParams(request.raw.url!.slice(query + 1)).get('token');
+      if (request.method === 'GET' && options.queryTokenPaths?.includes(path) && path !== url) {
+        const given = new URLSearchParams(url.slice(path.length + 1)).get('token');
         if (given !== null && sameSecret(given, token)) return;
       }
     }
